@@ -1,0 +1,139 @@
+"""`.github/orchestrate.yml`: load, validate and explain.
+
+The defaults live in the models below; `config/default.yml` and `config/schema.json` are
+generated from them (a test keeps both in step). Errors are values: a bad file becomes a
+`ConfigError` naming the file, the key and the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+CONFIG_PATH = Path(".github/orchestrate.yml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """`90`, `"90s"`, `"30m"`, `"1.5h"` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90s, 30m or 1h")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"invalid duration {value!r} (use e.g. 90s, 30m, 1h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentConfig(Section):
+    """How each task's agent is started."""
+
+    preset: Literal["command", "scripted"] = Field(
+        "command",
+        description="`command` runs `command`; `scripted` is the bundled deterministic demo agent.",
+    )
+    command: str | None = Field(
+        None,
+        description="Command line for the `command` preset, split like a shell would but never "
+        "run through one. `{prompt_file}`, `{task_file}`, `{task_id}` and `{worktree}` are "
+        "replaced in each argument.",
+    )
+    timeout: Duration = Field(1800.0, description="Wall-clock limit per attempt, e.g. 30m.")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for the agent."
+    )
+
+
+class MergeConfig(Section):
+    """How finished branches land on the base branch."""
+
+    method: Literal["rebase", "squash", "merge"] = Field(
+        "rebase", description="rebase: replay commits; squash: one commit; merge: a merge commit."
+    )
+    test_command: str | None = Field(
+        None, description="Run on the rebased result before it lands; red never merges."
+    )
+    test_timeout: Duration = Field(1800.0, description="Wall-clock limit for test_command.")
+
+
+class Config(Section):
+    """Top level of `.github/orchestrate.yml`."""
+
+    version: Literal[1] = 1
+    base: str = Field("main", description="Branch that tasks start from and merge into.")
+    max_parallel: int = Field(4, ge=1, le=64, description="Agents running at once.")
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    merge: MergeConfig = Field(default_factory=MergeConfig)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names file, key and reason."""
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_config(text: str, source: str) -> Config:
+    """Validate YAML text; `source` names the file in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{source}:{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {_format_location(first['loc'])}: {message}{more}") from None
+
+
+def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
+    """The config in force and where it came from (`defaults` when no file exists)."""
+    path = explicit if explicit is not None else repo / CONFIG_PATH
+    if not path.exists():
+        if explicit is not None:
+            raise ConfigError(f"{explicit}: no such file")
+        return Config(), "defaults"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    return parse_config(text, str(path)), str(path)
+
+
+def default_yaml() -> str:
+    """The shipped defaults, as they appear in config/default.yml."""
+    data: dict[str, Any] = Config().model_dump(mode="json")
+    header = (
+        "# orchestrate defaults (generated from bot/config.py; do not edit by hand).\n"
+        "# Copy the keys you want to change into .github/orchestrate.yml.\n"
+    )
+    return header + yaml.safe_dump(data, sort_keys=False)
+
+
+def json_schema() -> str:
+    return json.dumps(Config.model_json_schema(), indent=2, sort_keys=True) + "\n"

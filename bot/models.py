@@ -1,0 +1,151 @@
+"""The data every part of orchestrate shares: tasks, footprints, plans and task states.
+
+Plain pydantic models with no behaviour beyond validation, so that the pure core
+(analysis, planning, state, render) and the adapters (local, GitHub) speak one language.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_NUMERIC = re.compile(r"^\d+$")
+
+
+def normalize_task_id(value: object) -> str:
+    """`7`, `"07"` and `"#7"` all name task `7`; other ids are kept as written."""
+    text = str(value).strip().removeprefix("#")
+    if _NUMERIC.match(text):
+        return str(int(text))
+    return text
+
+
+TaskId = Annotated[str, BeforeValidator(normalize_task_id)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Task(Model):
+    """One unit of work: an issue on GitHub, a task file locally."""
+
+    id: TaskId
+    slug: str
+    title: str
+    body: str = ""
+    labels: tuple[str, ...] = ()
+    depends_on: tuple[TaskId, ...] = ()
+    files: tuple[str, ...] = ()
+    priority: int = 0
+    agent: dict[str, Any] | None = None
+    source: str = ""
+
+    @property
+    def branch(self) -> str:
+        return f"orchestrate/{self.id}-{self.slug}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n\n{self.body}"
+
+
+class Footprint(Model):
+    """The files a task is predicted to touch, each with the reason it was predicted."""
+
+    files: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    reasons: dict[str, str] = Field(default_factory=dict)
+    confidence: dict[str, float] = Field(default_factory=dict)
+    unknown: bool = False
+
+
+class Dependency(Model):
+    before: str
+    after: str
+    reason: str
+
+
+class Conflict(Model):
+    a: str
+    b: str
+    files: tuple[str, ...]
+    reason: str
+
+
+class PlannedTask(Model):
+    id: str
+    title: str
+    branch: str
+    footprint: Footprint
+    wave: int
+    why: str
+
+
+class Estimate(Model):
+    """Predicted duration in task units (every task counts 1 unless estimated otherwise)."""
+
+    makespan: float
+    lower_bound: float
+    sequential: float
+    speedup: float
+
+
+class Plan(Model):
+    max_parallel: int
+    tasks: tuple[PlannedTask, ...]
+    dependencies: tuple[Dependency, ...]
+    conflicts: tuple[Conflict, ...]
+    waves: tuple[tuple[str, ...], ...]
+    merge_order: tuple[str, ...]
+    critical_path: tuple[str, ...]
+    estimate: Estimate
+    notes: tuple[str, ...] = ()
+
+    def task(self, task_id: str) -> PlannedTask:
+        for planned in self.tasks:
+            if planned.id == task_id:
+                return planned
+        raise KeyError(task_id)
+
+
+class TaskStatus(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    REVIEW = "review"
+    MERGED = "merged"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    NOOP = "no-op"
+    BLOCKED = "blocked"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {TaskStatus.MERGED, TaskStatus.CONFLICT, TaskStatus.FAILED, TaskStatus.NOOP, TaskStatus.BLOCKED}
+)
+
+
+class TaskState(BaseModel):
+    """What is known about one task at run time (mutable: the store rewrites it)."""
+
+    id: str
+    status: TaskStatus = TaskStatus.PLANNED
+    attempt: int = 0
+    branch: str = ""
+    start_sha: str | None = None
+    head_sha: str | None = None
+    merged_sha: str | None = None
+    pid: int | None = None
+    pid_started: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    detail: str = ""
+    files: tuple[str, ...] = ()
+    log_tail: str = ""
