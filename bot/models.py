@@ -74,6 +74,7 @@ class Conflict(Model):
     b: str
     files: tuple[str, ...]
     reason: str
+    weight: float = 1.0  # the predicted chance that both tasks touch one of `files`
 
 
 class PlannedTask(Model):

@@ -1,0 +1,79 @@
+"""The brief an agent gets: a prompt file and a machine-readable task file. Pure.
+
+Untrusted text (titles, bodies) goes into these files only, never onto a command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.models import Footprint, Task
+
+
+def task_document(
+    task: Task,
+    footprint: Footprint,
+    owned_by_others: Mapping[str, str],
+    landed_before: Mapping[str, str],
+    test_command: str | None,
+) -> dict[str, Any]:
+    """The JSON written to ORCHESTRATE_TASK_FILE."""
+    return {
+        "task": task.model_dump(mode="json"),
+        "branch": task.branch,
+        "footprint": footprint.model_dump(mode="json"),
+        "owned_by_others": dict(sorted(owned_by_others.items())),
+        "landed_before": dict(landed_before),
+        "test_command": test_command,
+    }
+
+
+def _bullets(items: list[str], empty: str) -> str:
+    return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
+
+
+def build_prompt(
+    task: Task,
+    footprint: Footprint,
+    owned_by_others: Mapping[str, str],
+    landed_before: Mapping[str, str],
+    test_command: str | None,
+) -> str:
+    """The Markdown prompt written to ORCHESTRATE_PROMPT_FILE."""
+    yours = [f"`{path}` ({footprint.reasons.get(path, 'predicted')})" for path in footprint.files]
+    yours += [f"`{pattern}` (pattern)" for pattern in footprint.patterns]
+    theirs = [f"`{path}` (task {owner})" for path, owner in sorted(owned_by_others.items())]
+    landed = [f"{task_id}: {title}" for task_id, title in landed_before.items()]
+    testing = (
+        f"Before you finish, run `{test_command}`; the merge queue runs it again and never "
+        "merges a red result."
+        if test_command
+        else "No test command is configured; keep the change small and self-checked."
+    )
+    return f"""# Task {task.id}: {task.title}
+
+You are one of several coding agents working on this repository at the same time, each on
+its own branch and worktree. Work only in the current directory, on branch `{task.branch}`.
+Commit your work or leave it uncommitted: both are collected when you exit.
+
+## The task
+
+{task.body or task.title}
+
+## Files you are expected to touch
+
+{_bullets(yours, "none predicted: keep the change as small as you can")}
+
+## Files other agents own right now: do not edit
+
+{_bullets(theirs, "none")}
+
+## Landed before you started
+
+{_bullets(landed, "nothing this task depends on")}
+
+## Tests
+
+{testing}
+"""

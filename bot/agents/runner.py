@@ -1,0 +1,107 @@
+"""Start an agent for a task in its worktree: resolve the command, write its brief, launch it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from pydantic import ValidationError
+
+from bot import process
+from bot.config import AgentConfig
+from bot.models import Task
+
+
+class AgentError(Exception):
+    """An agent that cannot be started; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Brief:
+    task_file: Path
+    prompt_file: Path
+    log: Path
+
+
+def agent_for(default: AgentConfig, task: Task) -> AgentConfig:
+    """The agent config in force for `task`: the default with the task's overrides applied."""
+    if not task.agent:
+        return default
+    try:
+        return AgentConfig.model_validate({**default.model_dump(), **task.agent})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise AgentError(f"{task.source}: agent.{key}: {first['msg']}") from None
+
+
+def argv_template(agent: AgentConfig) -> list[str]:
+    if agent.preset == "scripted":
+        return [sys.executable, "-P", "-m", "bot.agents.scripted"]
+    if not agent.command:
+        raise AgentError("agent.command is required with preset 'command'")
+    try:
+        argv = shlex.split(agent.command)
+    except ValueError as exc:
+        raise AgentError(f"agent.command cannot be parsed: {exc}") from None
+    if not argv:
+        raise AgentError("agent.command is empty")
+    return argv
+
+
+def check_agent(agent: AgentConfig, repo_root: Path) -> None:
+    """Fail early, before any state changes, when the agent's program cannot be found."""
+    program = argv_template(agent)[0]
+    if "/" in program:
+        found = (repo_root / program).exists() or Path(program).exists()
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise AgentError(f"agent command not found: '{program}' (agent.command)")
+
+
+def argv_for(agent: AgentConfig, brief: Brief, task: Task, worktree: Path) -> list[str]:
+    values = {
+        "prompt_file": str(brief.prompt_file),
+        "task_file": str(brief.task_file),
+        "task_id": task.id,
+        "worktree": str(worktree),
+    }
+    argv = argv_template(agent)
+    for key, value in values.items():
+        argv = [arg.replace("{" + key + "}", value) for arg in argv]
+    return argv
+
+
+def write_brief(run_dir: Path, document: Mapping[str, object], prompt: str) -> Brief:
+    """The task file and prompt sit outside the worktree, so they are never committed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    brief = Brief(run_dir / "task.json", run_dir / "prompt.md", run_dir / "agent.log")
+    brief.task_file.write_text(json.dumps(document, indent=2) + "\n")
+    brief.prompt_file.write_text(prompt)
+    return brief
+
+
+def launch(agent: AgentConfig, task: Task, worktree: Path, brief: Brief) -> psutil.Popen:
+    env = {
+        **os.environ,
+        **agent.env,
+        "ORCHESTRATE_TASK_ID": task.id,
+        "ORCHESTRATE_TASK_FILE": str(brief.task_file),
+        "ORCHESTRATE_PROMPT_FILE": str(brief.prompt_file),
+        "ORCHESTRATE_WORKTREE": str(worktree),
+    }
+    argv = argv_for(agent, brief, task, worktree)
+    try:
+        return process.start(argv, worktree, env, brief.log)
+    except FileNotFoundError:
+        raise AgentError(f"agent command not found: '{argv[0]}'") from None
+    except PermissionError:
+        raise AgentError(f"agent command is not executable: '{argv[0]}'") from None

@@ -1,0 +1,62 @@
+"""A deterministic scripted agent for the demo and tests: no LLM, edits the task asks for.
+
+It reads the task from ORCHESTRATE_TASK_FILE and performs each fenced block in the task
+body whose info string is an edit:
+
+    ```write path/to/file.py      (replace the whole file with the block)
+    ```append path/to/file.py     (append the block to the file)
+
+`ORCHESTRATE_SCRIPTED_DELAY` (seconds) makes it take a while, as real agents do.
+Run as `python -m bot.agents.scripted`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+_EDIT = re.compile(r"^```(write|append)[ \t]+(\S+)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
+
+
+def edits(body: str) -> list[tuple[str, str, str]]:
+    return [(m.group(1), m.group(2), m.group(3)) for m in _EDIT.finditer(body)]
+
+
+def apply(worktree: Path, body: str) -> list[str]:
+    root = worktree.resolve()
+    touched = []
+    for mode, name, content in edits(body):
+        target = (root / name).resolve()
+        if not target.is_relative_to(root):
+            raise SystemExit(f"scripted agent: refusing to write outside the worktree: {name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "append" and target.exists():
+            content = target.read_text() + content
+        target.write_text(content)
+        touched.append(name)
+    return touched
+
+
+def main() -> int:
+    document = json.loads(Path(os.environ["ORCHESTRATE_TASK_FILE"]).read_text())
+    task = document["task"]
+    print(f"scripted agent: task {task['id']}: {task['title']}", flush=True)
+    delay = float(os.environ.get("ORCHESTRATE_SCRIPTED_DELAY", "0"))
+    steps = max(1, int(delay / 0.25))
+    for step in range(steps):
+        time.sleep(delay / steps)
+        print(f"scripted agent: thinking ({step + 1}/{steps})", flush=True)
+    touched = apply(Path.cwd(), task["body"])
+    for name in touched:
+        print(f"scripted agent: edited {name}", flush=True)
+    if not touched:
+        print("scripted agent: the task asks for no edit", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""`orchestrate`: plan, run, status, merge and demo. Verbs mirror the `/orchestrate` comments.
+
+Every expected problem (bad task file, bad config, unknown dependency, cycle, missing repo,
+dirty tree, agent not found) ends in one line on stderr and exit code 2, before any state
+is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+
+from bot import console as out
+from bot.agents.runner import AgentError, agent_for, check_agent
+from bot.analysis import RepoSnapshot, predict_footprints
+from bot.config import Config, ConfigError, load_config
+from bot.forge.local import LocalStore, load_tasks
+from bot.gitops import GitError, GitRepo
+from bot.models import Plan, Task, TaskStatus
+from bot.planning import PlanError, build_plan
+from bot.reconcile import Orchestration, Reporter
+from bot.state import decide
+from bot.taskfile import TaskFileError
+
+EXPECTED = (AgentError, ConfigError, GitError, PlanError, TaskFileError)
+SUCCESS = frozenset({TaskStatus.MERGED, TaskStatus.NOOP})
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class Session:
+    repo: GitRepo
+    config: Config
+    config_source: str
+    tasks: dict[str, Task]
+    plan: Plan
+    base_sha: str
+    tasks_dir: Path
+
+
+def _tasks_dir(args: argparse.Namespace, repo: GitRepo) -> Path:
+    if args.tasks is not None:
+        return Path(args.tasks)
+    db = repo.state_dir / "state.db"
+    if db.exists():
+        store = LocalStore(db)
+        remembered = store.get_meta("tasks_dir")
+        store.close()
+        if remembered:
+            return Path(remembered)
+    raise UsageError("--tasks DIR is required (a folder of <id>-<slug>.md task files)")
+
+
+def open_session(args: argparse.Namespace) -> Session:
+    repo = GitRepo(Path(args.repo))
+    config, source = load_config(repo.root, Path(args.config) if args.config else None)
+    tasks_dir = _tasks_dir(args, repo).resolve()
+    tasks = load_tasks(tasks_dir)
+    try:
+        base_sha = repo.resolve(config.base)
+    except GitError:
+        raise GitError(
+            f"{repo.root}: base branch '{config.base}' not found (set base: in {source})"
+        ) from None
+    snapshot = RepoSnapshot(files=repo.files_at(base_sha))
+    footprints = predict_footprints(tasks, snapshot)
+    plan = build_plan(tasks, footprints, config.max_parallel)
+    return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir)
+
+
+@contextlib.contextmanager
+def run_lock(repo: GitRepo) -> Iterator[None]:
+    """One `orchestrate run` or `merge` per repository at a time."""
+    repo.state_dir.mkdir(parents=True, exist_ok=True)
+    with (repo.state_dir / "lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another orchestrate run is active in {repo.root}; wait for it to finish"
+            ) from None
+        yield
+
+
+def preflight(session: Session) -> None:
+    repo, config = session.repo, session.config
+    for task in session.tasks.values():
+        check_agent(agent_for(config.agent, task), repo.root)
+    if repo.checked_out_branch() == config.base:
+        dirty = repo.dirty_files()
+        if dirty:
+            shown = ", ".join(dirty[:3]) + (f" (+{len(dirty) - 3} more)" if len(dirty) > 3 else "")
+            raise GitError(
+                f"{repo.root}: uncommitted changes on {config.base} ({shown}); "
+                "commit or stash them first"
+            )
+
+
+def _print_json(data: object, stream: IO[str]) -> None:
+    stream.write(json.dumps(data, indent=2) + "\n")
+
+
+# -- verbs ---------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    session = open_session(args)
+    if args.json:
+        data = session.plan.model_dump(mode="json")
+        data["base"] = {"branch": session.config.base, "sha": session.base_sha}
+        _print_json(data, sys.stdout)
+    else:
+        console.print(
+            f"[dim]repo {session.repo.root} at {session.config.base} "
+            f"{session.base_sha[:10]}; config: {session.config_source}[/]"
+        )
+        out.print_plan(console, session.plan)
+    return 0
+
+
+def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
+    session = open_session(args)
+    if launching:
+        preflight(session)
+    repo = session.repo
+    with run_lock(repo):
+        repo.ignore_state_dir()
+        store = LocalStore(repo.state_dir / "state.db")
+        store.set_meta("tasks_dir", str(session.tasks_dir))
+        store.set_meta("plan", session.plan.model_dump(mode="json"))
+        store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
+        if not args.json:
+            out.print_plan(console, session.plan)
+        reporter: Reporter
+        live = console.is_terminal and not args.json
+        if live:
+            reporter = out.LiveReporter(console, session.plan)
+        else:
+            titles = {t.id: t.title for t in session.tasks.values()}
+            reporter = out.LineReporter(console if not args.json else Console(stderr=True), titles)
+        orch = Orchestration(repo, session.config, session.tasks, session.plan, store, reporter)
+        try:
+            with reporter if isinstance(reporter, out.LiveReporter) else contextlib.nullcontext():
+                states = orch.run(launching=launching)
+        except KeyboardInterrupt:
+            orch.stop()
+            console.print("stopped; run `orchestrate run` again to resume")
+            return 130
+        finally:
+            store.close()
+    final = {task_id: states[task_id] for task_id in session.plan.merge_order}
+    if args.json:
+        _print_json({tid: s.model_dump(mode="json") for tid, s in final.items()}, sys.stdout)
+    else:
+        console.print(out.summary_line(final))
+        console.print(f"\n[bold]{session.config.base}[/] after the merge queue:")
+        console.print(repo.log_graph(session.config.base, 30), markup=False, highlight=False)
+    return 0 if all(s.status in SUCCESS for s in final.values()) else 1
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    return _orchestrate(args, console, launching=True)
+
+
+def cmd_merge(args: argparse.Namespace, console: Console) -> int:
+    return _orchestrate(args, console, launching=False)
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    repo = GitRepo(Path(args.repo))
+    db = repo.state_dir / "state.db"
+    if not db.exists():
+        raise UsageError(f"{repo.root}: nothing has run here yet (no {db})")
+    store = LocalStore(db)
+    try:
+        plan = Plan.model_validate(store.get_meta("plan"))
+        states = store.states()
+        events = store.events(limit=100_000)
+    finally:
+        store.close()
+    decision = decide(plan, {tid: states[tid].status for tid in plan.merge_order})
+    if args.json:
+        _print_json(
+            {
+                "tasks": [
+                    {**states[tid].model_dump(mode="json"), "waiting": decision.waiting.get(tid)}
+                    for tid in plan.merge_order
+                ],
+                "events": events[-50:],
+            },
+            sys.stdout,
+        )
+        return 0
+    console.print(out.status_table(plan, states, decision.waiting, time.time()))
+    console.print(out.summary_line({tid: states[tid] for tid in plan.merge_order}))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from bot import demo
+
+    root = Path(tempfile.mkdtemp(prefix="orchestrate-demo-"))
+    try:
+        repo_dir, tasks_dir = demo.create(root, args.delay)
+        console.print(
+            f"[bold]orchestrate demo[/]: a small Python project in {repo_dir}\n"
+            f"and {len(list(tasks_dir.glob('*.md')))} task files in {tasks_dir}, "
+            "run by a scripted agent (no LLM, no network).\n"
+        )
+        args.repo, args.tasks, args.config = str(repo_dir), str(tasks_dir), None
+        began = time.monotonic()
+        code = _orchestrate(args, console, launching=True)
+        store = LocalStore(repo_dir / ".orchestrate" / "state.db")
+        states = store.states()
+        store.close()
+        as_designed = all(states[tid].status is status for tid, status in demo.EXPECTED.items())
+        console.print(
+            f"\ndemo finished in {time.monotonic() - began:.1f}s: "
+            + (
+                "as designed (task 9 breaks a test, so the merge queue refused it)."
+                if as_designed
+                else f"[red]not as designed[/] (exit code {code})."
+            )
+        )
+        if args.keep:
+            console.print(f"kept: {root}  (try: orchestrate status --repo {repo_dir})")
+        return 0 if as_designed else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", default=".", help="git repository to work on (default: .)")
+    common.add_argument("--tasks", help="folder of task files, <id>-<slug>.md")
+    common.add_argument("--config", help="config file (default: .github/orchestrate.yml)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    top = argparse.ArgumentParser(
+        prog="orchestrate",
+        description="Run several coding agents on one repository in parallel, safely.",
+    )
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, func, text in (
+        ("plan", cmd_plan, "predict footprints and print the plan"),
+        ("run", cmd_run, "run agents in worktrees and merge results in order (resumable)"),
+        ("status", cmd_status, "show every task's state"),
+        ("merge", cmd_merge, "run the merge queue over finished tasks only"),
+        ("demo", cmd_demo, "the whole pipeline on a throwaway repo, no GitHub, no LLM"),
+    ):
+        verb = verbs.add_parser(name, parents=[common], help=text, description=text)
+        verb.set_defaults(func=func)
+        if name == "demo":
+            verb.add_argument("--keep", action="store_true", help="keep the demo repository")
+            verb.add_argument("--delay", type=float, default=1.0, help="seconds per agent")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(stderr=args.json, highlight=False)
+    try:
+        code: int = args.func(args, console)
+    except (*EXPECTED, UsageError) as exc:
+        print(f"orchestrate: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where tasks come from and where state is kept: local files + SQLite, or GitHub."""

@@ -1,0 +1,177 @@
+"""The embedded local forge: tasks from a folder of Markdown files, state in SQLite.
+
+State lives in `<repo>/.orchestrate/state.db` (WAL). Every status change is one transaction
+that rewrites the task's row and appends to the event log, so a crash at any point leaves
+either the old state or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.models import Task, TaskState, TaskStatus
+from bot.state import check_transition
+from bot.taskfile import TaskFileError, parse_task_file
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    task_id TEXT,
+    old TEXT,
+    new TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+IGNORED_TASK_FILES = frozenset({"README.md"})
+
+
+def load_tasks(directory: Path) -> list[Task]:
+    """Parse every `<id>-<slug>.md` in `directory` (README.md is skipped)."""
+    if not directory.is_dir():
+        raise TaskFileError(f"{directory}: no such tasks directory")
+    tasks = []
+    for path in sorted(directory.glob("*.md")):
+        if path.name in IGNORED_TASK_FILES:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TaskFileError(f"{path}: cannot read: {exc}") from None
+        tasks.append(parse_task_file(str(path), text))
+    if not tasks:
+        raise TaskFileError(f"{directory}: no task files (<id>-<slug>.md) found")
+    return tasks
+
+
+class LocalStore:
+    """Task states, an event log and a few named values, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- task states ---------------------------------------------------------------------
+
+    def states(self) -> dict[str, TaskState]:
+        rows = self._db.execute("SELECT state FROM tasks").fetchall()
+        states = (TaskState.model_validate_json(row[0]) for row in rows)
+        return {state.id: state for state in states}
+
+    def get(self, task_id: str) -> TaskState:
+        row = self._db.execute("SELECT state FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise KeyError(task_id)
+        return TaskState.model_validate_json(row[0])
+
+    def ensure(self, task_ids: Sequence[str], branches: dict[str, str]) -> None:
+        """Add a `planned` row for each task not seen before; existing rows are kept."""
+        with self._transaction() as db:
+            for task_id in task_ids:
+                state = TaskState(id=task_id, branch=branches[task_id])
+                inserted = db.execute(
+                    "INSERT OR IGNORE INTO tasks (id, state) VALUES (?, ?)",
+                    (task_id, state.model_dump_json()),
+                ).rowcount
+                if inserted:
+                    self._log(db, task_id, None, TaskStatus.PLANNED, "added to the plan")
+
+    def transition(
+        self, task_id: str, new: TaskStatus, detail: str = "", **fields: Any
+    ) -> TaskState:
+        """Move a task to `new` (checked against the state machine) and log it, atomically."""
+        with self._transaction() as db:
+            state = self._read(db, task_id)
+            check_transition(state.status, new)
+            updated = state.model_copy(update={**fields, "status": new, "detail": detail})
+            self._write(db, updated)
+            self._log(db, task_id, state.status, new, detail)
+        return updated
+
+    def update(self, task_id: str, **fields: Any) -> TaskState:
+        """Change fields other than the status (pid, heartbeat, head)."""
+        with self._transaction() as db:
+            updated = self._read(db, task_id).model_copy(update=fields)
+            self._write(db, updated)
+        return updated
+
+    def events(self, task_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        query = "SELECT seq, at, task_id, old, new, detail FROM events"
+        args: tuple[Any, ...] = ()
+        if task_id is not None:
+            query += " WHERE task_id = ?"
+            args = (task_id,)
+        rows = self._db.execute(query + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+        keys = ("seq", "at", "task_id", "old", "new", "detail")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def note(self, detail: str, task_id: str | None = None) -> None:
+        """Log an event that is not a status change (a plan, a resume, a retry)."""
+        with self._transaction() as db:
+            self._log(db, task_id, None, None, detail)
+
+    # -- named values ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _read(db: sqlite3.Connection, task_id: str) -> TaskState:
+        row = db.execute("SELECT state FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise KeyError(task_id)
+        return TaskState.model_validate_json(row[0])
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, state: TaskState) -> None:
+        db.execute("UPDATE tasks SET state = ? WHERE id = ?", (state.model_dump_json(), state.id))
+
+    @staticmethod
+    def _log(
+        db: sqlite3.Connection,
+        task_id: str | None,
+        old: TaskStatus | None,
+        new: TaskStatus | None,
+        detail: str,
+    ) -> None:
+        db.execute(
+            "INSERT INTO events (at, task_id, old, new, detail) VALUES (?, ?, ?, ?, ?)",
+            (time.time(), task_id, old, new, detail),
+        )

@@ -1,0 +1,211 @@
+"""Every git operation orchestrate performs, through GitPython. Nothing else runs git.
+
+Worktrees live under `<repo>/.orchestrate/worktrees/`, one per task, on the task's branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+STATE_DIR = ".orchestrate"
+FALLBACK_IDENTITY = {"name": "orchestrate", "email": "orchestrate@localhost"}
+
+
+class GitError(Exception):
+    """A git problem worth a one-line message (not a repo, missing branch, dirty tree)."""
+
+
+@dataclass(frozen=True)
+class RebaseResult:
+    ok: bool
+    conflict_files: tuple[str, ...] = ()
+    message: str = ""
+
+
+def _first_line(exc: git.GitCommandError) -> str:
+    text = str(exc.stderr or exc.stdout or exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1].removeprefix("stderr: ").strip("'") if lines else str(exc)
+
+
+class GitRepo:
+    """A repository orchestrate works on: its base branch, task worktrees and branches."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise GitError(f"{path}: no such directory")
+        try:
+            self.repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(f"{path}: not a git repository") from None
+        if self.repo.bare or self.repo.working_tree_dir is None:
+            raise GitError(f"{path}: a bare repository has no working tree to run in")
+        self.root = Path(self.repo.working_tree_dir)
+        self._identity = self._identity_env()
+
+    def _identity_env(self) -> dict[str, str]:
+        """Commits need an author; fall back to `orchestrate` where git has none configured."""
+        reader = self.repo.config_reader()
+        env: dict[str, str] = {}
+        for key in ("name", "email"):
+            if not reader.get_value("user", key, ""):
+                env[f"GIT_AUTHOR_{key.upper()}"] = FALLBACK_IDENTITY[key]
+                env[f"GIT_COMMITTER_{key.upper()}"] = FALLBACK_IDENTITY[key]
+        return env
+
+    def _git(self, cwd: Path | None = None) -> git.Git:
+        runner = git.Git(str(cwd or self.root))
+        runner.update_environment(**self._identity)
+        return runner
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    # -- reading -------------------------------------------------------------------------
+
+    def resolve(self, rev: str) -> str:
+        try:
+            return str(self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
+        except git.GitCommandError:
+            raise GitError(f"{self.root}: no branch or commit named '{rev}'") from None
+
+    def files_at(self, rev: str) -> tuple[str, ...]:
+        listing = self.repo.git.ls_tree("-r", "--name-only", "-z", rev)
+        return tuple(name for name in listing.split("\0") if name)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self.repo.git.merge_base("--is-ancestor", ancestor, descendant)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def checked_out_branch(self) -> str | None:
+        return None if self.repo.head.is_detached else self.repo.head.ref.name
+
+    def dirty_files(self) -> list[str]:
+        """Tracked files with uncommitted changes in the main working tree."""
+        status = self.repo.git.status("--porcelain", "--untracked-files=no", "-z")
+        return [entry[3:] for entry in status.split("\0") if len(entry) > 3]
+
+    def changed_files(self, old: str, new: str) -> tuple[str, ...]:
+        out = self.repo.git.diff("--name-only", "-z", old, new)
+        return tuple(sorted(name for name in out.split("\0") if name))
+
+    def log_graph(self, rev: str, limit: int = 40) -> str:
+        return str(self.repo.git.log("--graph", "--oneline", "--decorate", f"-{limit}", rev, "--"))
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def ignore_state_dir(self) -> None:
+        """Keep `.orchestrate/` out of `git status` without touching tracked files."""
+        exclude = Path(self.repo.git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lines = exclude.read_text().splitlines() if exclude.exists() else []
+        if f"/{STATE_DIR}/" not in lines:
+            exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n")
+
+    # -- task worktrees ------------------------------------------------------------------
+
+    def worktree_path(self, branch: str) -> Path:
+        return self.state_dir / "worktrees" / branch.rsplit("/", 1)[-1]
+
+    def fresh_worktree(self, branch: str, start: str) -> Path:
+        """A clean worktree on `branch` at `start`, whatever an earlier attempt left there."""
+        path = self.worktree_path(branch)
+        self.remove_worktree(branch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.repo.git.worktree("add", "--force", "-B", branch, str(path), start)
+        return path
+
+    def remove_worktree(self, branch: str) -> None:
+        path = self.worktree_path(branch)
+        if path.exists():
+            with contextlib.suppress(git.GitCommandError):
+                self.repo.git.worktree("remove", "--force", "--force", str(path))
+        self.repo.git.worktree("prune")
+        if path.exists():  # not a registered worktree: a leftover directory
+            shutil.rmtree(path)
+
+    def delete_branch(self, branch: str) -> None:
+        if branch in self.repo.heads:
+            self.repo.git.branch("-D", branch)
+
+    def collect(self, worktree: Path, start: str, message: str) -> tuple[str, tuple[str, ...]]:
+        """Commit what the agent left uncommitted; return the head and the files changed."""
+        runner = self._git(worktree)
+        if runner.status("--porcelain"):
+            runner.add("-A")
+            runner.commit("-q", "--no-verify", "-m", message)
+        head = str(runner.rev_parse("HEAD"))
+        return head, self.changed_files(start, head)
+
+    # -- landing -------------------------------------------------------------------------
+
+    def rebase(self, worktree: Path, onto: str) -> RebaseResult:
+        runner = self._git(worktree)
+        try:
+            runner.rebase("--quiet", onto)
+        except git.GitCommandError as exc:
+            unmerged = runner.diff("--name-only", "--diff-filter=U", "-z")
+            files = tuple(sorted(name for name in unmerged.split("\0") if name))
+            with contextlib.suppress(git.GitCommandError):
+                runner.rebase("--abort")
+            return RebaseResult(False, files, _first_line(exc))
+        return RebaseResult(True)
+
+    def squash(self, worktree: Path, onto: str, message: str) -> None:
+        runner = self._git(worktree)
+        runner.reset("--soft", onto)
+        runner.commit("-q", "--no-verify", "-m", message)
+
+    def merge_commit(self, worktree: Path, onto: str, branch: str, message: str) -> None:
+        runner = self._git(worktree)
+        head = str(runner.rev_parse("HEAD"))
+        runner.checkout("-q", "--detach", onto)
+        runner.merge("-q", "--no-ff", "-m", message, head)
+        runner.branch("-f", branch, "HEAD")
+        runner.checkout("-q", branch)
+
+    def head(self, worktree: Path) -> str:
+        return str(self._git(worktree).rev_parse("HEAD"))
+
+    def advance_base(self, base: str, new: str, expected: str) -> None:
+        """Move `base` from `expected` to `new` (a descendant): never a force, never a race.
+
+        When `base` is checked out in the main working tree, a fast-forward merge there keeps
+        the files in step; otherwise the ref is compare-and-swapped.
+        """
+        if self.checked_out_branch() == base:
+            if self.resolve("HEAD") != expected:
+                raise GitError(f"{base} moved while orchestrate was merging; run again")
+            try:
+                self._git().merge("--ff-only", "-q", new)
+            except git.GitCommandError as exc:
+                raise GitError(f"could not fast-forward {base}: {_first_line(exc)}") from None
+        else:
+            try:
+                self.repo.git.update_ref(f"refs/heads/{base}", new, expected)
+            except git.GitCommandError as exc:
+                raise GitError(f"could not move {base}: {_first_line(exc)}") from None
+
+
+def create_repo(path: Path, files: dict[str, str], message: str, branch: str = "main") -> GitRepo:
+    """A new repository at `path` with `files` committed on `branch` (demo and tests)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    git.Repo.init(path, initial_branch=branch)
+    repo = GitRepo(path)
+    runner = repo._git()
+    runner.add("-A")
+    runner.commit("-q", "--no-verify", "-m", message)
+    return repo

@@ -1,0 +1,100 @@
+"""Child processes with their whole tree under control (psutil): start, watch, kill, log tail.
+
+Each child starts in its own session, so the tree can be found again and ended even by a
+later `orchestrate run` after this one was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+GRACE_SECONDS = 3.0
+
+
+def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> psutil.Popen:
+    """Start `argv` with stdout and stderr appended to `log` (a file, never a pipe)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as sink:
+        return psutil.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(pid: int, grace: float = GRACE_SECONDS) -> None:
+    """TERM the process and all its descendants, wait `grace` seconds, then KILL what is left."""
+    procs = tree(pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 15)  # the session leader's group: catches orphans re-parented to init
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 9)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+
+
+def same_process(pid: int | None, started: float | None) -> bool:
+    """True when `pid` still names the process that was started at `started`."""
+    if pid is None or started is None:
+        return False
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+
+
+def tail(log: Path, lines: int = 30, max_bytes: int = 16_384) -> str:
+    if not log.exists():
+        return ""
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - max_bytes))
+        text = handle.read().decode("utf-8", "replace")
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+
+
+def run(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, timeout: float
+) -> Finished:
+    """Run to completion (or timeout, which kills the whole tree)."""
+    began = time.monotonic()
+    proc = start(argv, cwd, env, log)
+    try:
+        code = proc.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        kill_tree(proc.pid)
+        return Finished(None, True, time.monotonic() - began)
+    return Finished(code, False, time.monotonic() - began)

@@ -1,0 +1,126 @@
+"""Task state machine and the reconcile decision. Pure: observed states in, typed actions out.
+
+```mermaid
+stateDiagram-v2
+    [*] --> planned
+    planned --> running: launched (dependencies merged, no conflicting task in flight)
+    planned --> blocked: a dependency failed
+    running --> review: agent finished with changes
+    running --> no-op: agent finished without changes
+    running --> failed: non-zero exit, timeout, crash
+    running --> planned: interrupted (orchestrate stopped mid-run)
+    review --> merged: rebased, tested, landed on base
+    review --> conflict: rebase conflict
+    review --> failed: tests red on the rebased result
+    failed --> planned: retry
+    conflict --> planned: retry
+    blocked --> planned: dependency retried
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.models import Plan, TaskStatus
+
+S = TaskStatus
+
+TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
+    S.PLANNED: frozenset({S.RUNNING, S.BLOCKED}),
+    S.RUNNING: frozenset({S.REVIEW, S.NOOP, S.FAILED, S.PLANNED}),
+    S.REVIEW: frozenset({S.MERGED, S.CONFLICT, S.FAILED}),
+    S.MERGED: frozenset(),
+    S.CONFLICT: frozenset({S.PLANNED}),
+    S.FAILED: frozenset({S.PLANNED}),
+    S.NOOP: frozenset({S.PLANNED}),
+    S.BLOCKED: frozenset({S.PLANNED}),
+}
+
+# A dependency is satisfied once it has landed, or once it turned out to need no change.
+SATISFIES_DEPENDENCY = frozenset({S.MERGED, S.NOOP})
+
+
+class TransitionError(Exception):
+    pass
+
+
+def check_transition(old: TaskStatus, new: TaskStatus) -> None:
+    if new not in TRANSITIONS[old]:
+        raise TransitionError(f"a task cannot go from {old} to {new}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the reconcile loop should do next, in this order."""
+
+    block: tuple[tuple[str, str], ...] = ()
+    merge: str | None = None
+    launch: tuple[str, ...] = ()
+    waiting: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return not (self.block or self.merge or self.launch or self.waiting)
+
+
+def _blocker(task_id: str, plan: Plan, states: Mapping[str, TaskStatus]) -> str | None:
+    for dep in plan.dependencies:
+        status = states[dep.before]
+        if dep.after == task_id and status.terminal and status not in SATISFIES_DEPENDENCY:
+            return f"dependency {dep.before} ended {status}"
+    return None
+
+
+def _wait_reason(
+    task_id: str, plan: Plan, states: Mapping[str, TaskStatus], position: Mapping[str, int]
+) -> str | None:
+    """Why a planned task cannot start yet, or None when it may."""
+    for dep in plan.dependencies:
+        if dep.after == task_id and states[dep.before] not in SATISFIES_DEPENDENCY:
+            return f"waits for dependency {dep.before} to land"
+    for conflict in plan.conflicts:
+        if task_id not in (conflict.a, conflict.b):
+            continue
+        other = conflict.b if conflict.a == task_id else conflict.a
+        if position[other] < position[task_id] and not states[other].terminal:
+            return f"waits for {other} ({conflict.reason})"
+    return None
+
+
+def decide(plan: Plan, states: Mapping[str, TaskStatus]) -> Decision:
+    """Given every task's status, what to block, which task to merge, which to launch.
+
+    Merges happen strictly in merge order: the first task in that order that has not ended
+    is merged when it is in review, and nothing behind it merges before it. Launches follow
+    merge order too, up to `max_parallel` running at once.
+    """
+    position = {task_id: index for index, task_id in enumerate(plan.merge_order)}
+    block = tuple(
+        (task_id, reason)
+        for task_id in plan.merge_order
+        if states[task_id] is S.PLANNED and (reason := _blocker(task_id, plan, states)) is not None
+    )
+    blocked = {task_id for task_id, _ in block}
+    merge = next((t for t in plan.merge_order if not states[t].terminal), None)
+    if merge is not None and states[merge] is not S.REVIEW:
+        merge = None
+
+    running = sum(1 for status in states.values() if status is S.RUNNING)
+    launch: list[str] = []
+    waiting: dict[str, str] = {}
+    for task_id in plan.merge_order:
+        if states[task_id] is not S.PLANNED or task_id in blocked:
+            continue
+        reason = _wait_reason(task_id, plan, states, position)
+        if reason is None and running + len(launch) >= plan.max_parallel:
+            reason = f"all {plan.max_parallel} agent slots busy"
+        if reason is None:
+            launch.append(task_id)
+        else:
+            waiting[task_id] = reason
+    for task_id in plan.merge_order:
+        if states[task_id] in (S.RUNNING, S.REVIEW):
+            waiting.setdefault(task_id, str(states[task_id]))
+    return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)
