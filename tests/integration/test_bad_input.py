@@ -1,0 +1,114 @@
+"""Bad input ends in one line naming the problem, exit code 2, and no state lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.localrepo import cli, git, make_patch, make_repo, patch_agent, states, write_tasks
+
+
+@pytest.fixture
+def finished(tmp_path, capsys):
+    """A repository where one task has already run, so there is state to lose."""
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-one.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n"}
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    return repo, tasks
+
+
+def _break_front_matter(repo, tasks):
+    (tasks / "2-bad.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
+    return "front matter"
+
+
+def _unknown_dependency(repo, tasks):
+    (tasks / "2-needs.md").write_text("---\ndepends_on: [42]\n---\nbody\n")
+    return "task 2 depends on unknown task 42"
+
+
+def _cycle(repo, tasks):
+    (tasks / "2-x.md").write_text("---\ndepends_on: [3]\n---\nx\n")
+    (tasks / "3-y.md").write_text("---\ndepends_on: [2]\n---\ny\n")
+    return "dependency cycle: 2 -> 3 -> 2"
+
+
+def _dirty(repo, tasks):
+    (repo / "a.txt").write_text("edited by hand\n")
+    return "uncommitted changes on main (a.txt)"
+
+
+def _agent_missing(repo, tasks):
+    (tasks / "2-other.md").write_text("---\nagent: {command: no-such-agent-xyz}\n---\nx\n")
+    return "agent command not found: 'no-such-agent-xyz'"
+
+
+def _bad_config(repo, tasks):
+    (repo / ".github" / "orchestrate.yml").write_text("max_parallel: 0\n")
+    git(repo, "commit", "-qam", "bad config")
+    return "orchestrate.yml: max_parallel: Input should be greater than or equal to 1"
+
+
+def _bad_file_name(repo, tasks):
+    (tasks / "notes.md").write_text("hello\n")
+    return "file name must look like <id>-<slug>.md"
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        _break_front_matter,
+        _unknown_dependency,
+        _cycle,
+        _dirty,
+        _agent_missing,
+        _bad_config,
+        _bad_file_name,
+    ],
+)
+def test_bad_input_is_one_line_and_loses_nothing(finished, capsys, breaks):
+    repo, tasks = finished
+    before = states(repo)
+    head = git(repo, "rev-parse", "main")
+    expected = breaks(repo, tasks)
+    head = git(repo, "rev-parse", "main")
+
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("orchestrate: error: ")
+    assert expected in lines[0]
+    assert states(repo) == before
+    assert git(repo, "rev-parse", "main") == head
+
+
+def test_missing_repo(tmp_path, capsys):
+    code, _, err = cli(
+        capsys, "plan", "--repo", str(tmp_path / "nowhere"), "--tasks", str(tmp_path)
+    )
+    assert code == 2
+    assert err.strip() == f"orchestrate: error: {tmp_path / 'nowhere'}: no such directory"
+
+
+def test_not_a_repository(tmp_path, capsys):
+    code, _, err = cli(capsys, "plan", "--repo", str(tmp_path), "--tasks", str(tmp_path))
+    assert code == 2
+    assert "not a git repository" in err
+
+
+def test_missing_tasks_folder(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"})
+    code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tmp_path / "none"))
+    assert code == 2
+    assert "no such tasks directory" in err
+
+
+def test_status_before_any_run(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"})
+    code, _, err = cli(capsys, "status", "--repo", str(repo))
+    assert code == 2
+    assert "nothing has run here yet" in err

@@ -1,0 +1,192 @@
+"""`orchestrate run` end to end on real git repositories, with an agent written here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.models import TaskStatus
+from tests.localrepo import (
+    cli,
+    git,
+    landed_tasks,
+    make_patch,
+    make_repo,
+    patch_agent,
+    states,
+    write_tasks,
+)
+
+
+def eight_tasks(tmp_path, method: str = "rebase"):
+    """Six independent tasks and two (7, 8) whose footprints look apart but whose patches
+    both rewrite shared.txt: a real conflict the predictor cannot see."""
+    files = {f"mod{n}.txt": f"module {n}\n" for n in range(1, 9)} | {"shared.txt": "shared\n"}
+    repo = make_repo(
+        tmp_path,
+        files,
+        {
+            "max_parallel": 4,
+            "agent": {"command": patch_agent(tmp_path)},
+            "merge": {"method": method},
+        },
+    )
+    tasks = {}
+    for n in range(1, 9):
+        patch = make_patch(tmp_path, f"{n}.diff", f"mod{n}.txt", f"module {n}", f"module {n} done")
+        if n >= 7:
+            extra = make_patch(tmp_path, f"{n}s.diff", "shared.txt", "shared", f"shared by {n}")
+            patch.write_text(patch.read_text() + extra.read_text())
+        tasks[f"{n}-task-{n}.md"] = f"""
+            ---
+            files: [mod{n}.txt]
+            ---
+            Finish module {n}.
+
+            Patch: {patch}
+            """
+    return repo, write_tasks(tmp_path / "tasks", tasks)
+
+
+def test_eight_tasks_land_once_each_in_plan_order_and_the_real_conflict_is_reported(
+    tmp_path, capsys
+):
+    repo, tasks = eight_tasks(tmp_path)
+    code, out, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks), "--json")
+    assert code == 0, err
+    merge_order = json.loads(out)["merge_order"]
+
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 1  # one task did not land
+    final = states(repo)
+    conflicted = [tid for tid, s in final.items() if s.status is TaskStatus.CONFLICT]
+    assert len(conflicted) == 1 and conflicted[0] in {"7", "8"}
+    assert "shared.txt" in final[conflicted[0]].detail
+    assert final[conflicted[0]].files == () or "shared.txt" in final[conflicted[0]].files
+    merged = [tid for tid in merge_order if tid not in conflicted]
+    assert all(final[tid].status is TaskStatus.MERGED for tid in merged)
+    # every merged task is on main exactly once, in the plan's merge order
+    assert landed_tasks(repo) == merged
+    # nothing lost: the conflicting work is still on its branch, the main tree is clean
+    branch = final[conflicted[0]].branch
+    assert "done" in git(repo, "show", f"{branch}:mod{conflicted[0]}.txt")
+    assert git(repo, "status", "--porcelain") == ""
+    for n in merged:
+        assert (repo / f"mod{n}.txt").read_text() == f"module {n} done\n"
+    assert "conflict" in out and "shared.txt" in out
+
+
+@pytest.mark.parametrize("method", ["squash", "merge"])
+def test_merge_methods(tmp_path, capsys, method):
+    repo, tasks = eight_tasks(tmp_path, method)
+    code, _, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 1, err
+    landed = landed_tasks(repo)
+    assert len(landed) == len(set(landed)) == 7
+    if method == "merge":
+        assert len(git(repo, "log", "--merges", "--format=%H").splitlines()) == 7
+    else:
+        assert git(repo, "log", "--merges", "--format=%H") == ""
+
+
+def test_second_run_changes_nothing(tmp_path, capsys):
+    repo, tasks = eight_tasks(tmp_path)
+    cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    head = git(repo, "rev-parse", "main")
+    before = {tid: s.status for tid, s in states(repo).items()}
+
+    code, _, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 1
+    assert git(repo, "rev-parse", "main") == head
+    assert {tid: s.status for tid, s in states(repo).items()} == before
+
+
+def test_base_not_checked_out_is_moved_by_compare_and_swap(tmp_path, capsys):
+    repo, tasks = eight_tasks(tmp_path)
+    git(repo, "checkout", "-q", "-b", "elsewhere")
+    code, _, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 1, err
+    assert len(landed_tasks(repo, "main")) == 7
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "elsewhere"
+    assert (repo / "mod1.txt").read_text() == "module 1\n"  # the checkout was not touched
+
+
+def test_dependent_task_starts_from_the_base_with_its_dependency_merged(tmp_path, capsys):
+    repo = make_repo(
+        tmp_path,
+        {"a.txt": "a\n", "b.txt": "b\n"},
+        {"agent": {"command": patch_agent(tmp_path)}},
+    )
+    first = make_patch(tmp_path, "1.diff", "a.txt", "a", "a changed")
+    # the second patch only applies on top of the first: it needs task 1 merged
+    second = make_patch(tmp_path, "2.diff", "a.txt", "a changed", "a changed twice")
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {
+            "1-first.md": f"---\nfiles: [a.txt]\n---\nPatch: {first}\n",
+            "2-second.md": f"---\ndepends_on: [1]\nfiles: [b.txt]\n---\nPatch: {second}\n",
+        },
+    )
+    code, _, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, err
+    assert (repo / "a.txt").read_text() == "a changed twice\n"
+    assert landed_tasks(repo) == ["1", "2"]
+
+
+def test_failed_dependency_blocks_its_dependents_and_keeps_the_log(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {
+            "1-broken.md": "---\nfiles: [a.txt]\n---\nFail\n",
+            "2-after.md": "---\ndepends_on: [1]\nfiles: [b.txt]\n---\nNothing.\n",
+        },
+    )
+    code, out, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    final = states(repo)
+    assert code == 1
+    assert final["1"].status is TaskStatus.FAILED
+    assert "exited with code 3" in final["1"].detail
+    assert "giving up" in final["1"].log_tail
+    assert final["2"].status is TaskStatus.BLOCKED
+    assert "dependency 1" in final["2"].detail
+    assert "1 blocked, 1 failed" in out
+
+
+def test_agent_without_changes_is_a_noop(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    tasks = write_tasks(tmp_path / "tasks", {"1-nothing.md": "---\nfiles: [a.txt]\n---\nHi\n"})
+    code, _, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0
+    assert states(repo)["1"].status is TaskStatus.NOOP
+    assert git(repo, "branch", "--list", "orchestrate/*") == ""
+
+
+def test_red_tests_never_merge(tmp_path, capsys):
+    repo = make_repo(
+        tmp_path,
+        {"a.txt": "a\n"},
+        {
+            "agent": {"command": patch_agent(tmp_path)},
+            "merge": {"test_command": "grep -q ok a.txt"},
+        },
+    )
+    good = make_patch(tmp_path, "good.diff", "a.txt", "a", "ok")
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {"1-good.md": f"---\nfiles: [a.txt]\n---\nPatch: {good}\n"},
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    bad = make_patch(tmp_path, "bad.diff", "a.txt", "ok", "bad")
+    write_tasks(tasks, {"2-bad.md": f"---\nfiles: [a.txt]\n---\nPatch: {bad}\n"})
+    head = git(repo, "rev-parse", "main")
+
+    code, _, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 1
+    assert states(repo)["2"].status is TaskStatus.FAILED
+    assert "tests exited 1" in states(repo)["2"].detail
+    assert git(repo, "rev-parse", "main") == head

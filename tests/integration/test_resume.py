@@ -1,0 +1,101 @@
+"""Kill `orchestrate run` with SIGKILL mid-way, run it again: it finishes, nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from bot.models import TaskStatus
+from tests.localrepo import (
+    cli,
+    landed_tasks,
+    make_patch,
+    make_repo,
+    patch_agent,
+    states,
+    write_tasks,
+)
+
+
+def agents_alive(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def test_sigkill_mid_run_then_resume(tmp_path, capsys):
+    agent = patch_agent(tmp_path)
+    repo = make_repo(
+        tmp_path,
+        {f"f{n}.txt": f"{n}\n" for n in range(1, 7)},
+        {"max_parallel": 2, "agent": {"command": agent}},
+    )
+    tasks = {}
+    for n in range(1, 7):
+        patch = make_patch(tmp_path, f"{n}.diff", f"f{n}.txt", str(n), f"{n} done")
+        tasks[f"{n}-t.md"] = f"---\nfiles: [f{n}.txt]\n---\nSleep: 0.8\nPatch: {patch}\n"
+    tasks_dir = write_tasks(tmp_path / "tasks", tasks)
+    log = (tmp_path / "first-run.log").open("w")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--repo", str(repo), "--tasks", str(tasks_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    db = repo / ".orchestrate" / "state.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists():
+            seen = {s.status for s in states(repo).values()}
+            if TaskStatus.MERGED in seen and TaskStatus.RUNNING in seen:
+                break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the first run never had a task merged and another running")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    merged_before = landed_tasks(repo)
+    assert 1 <= len(merged_before) < 6
+
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks_dir))
+
+    assert code == 0, out + err
+    final = states(repo)
+    assert all(s.status is TaskStatus.MERGED for s in final.values())
+    landed = landed_tasks(repo)
+    assert sorted(landed) == [str(n) for n in range(1, 7)]  # each exactly once
+    assert landed[: len(merged_before)] == merged_before
+    assert "interrupted" in out
+    assert not agents_alive(str(tmp_path / "patch_agent.py"))
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path, capsys):
+    marker = f"orchestrate-test-{os.getpid()}-{time.monotonic_ns()}"
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'])\n"
+        "print('working', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    repo = make_repo(
+        tmp_path,
+        {"a.txt": "a\n"},
+        {"agent": {"command": f"{sys.executable} {script} {marker}", "timeout": "1s"}},
+    )
+    tasks = write_tasks(tmp_path / "tasks", {"1-hang.md": "---\nfiles: [a.txt]\n---\nHang.\n"})
+
+    code, _, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 1
+    final = states(repo)["1"]
+    assert final.status is TaskStatus.FAILED
+    assert "timed out" in final.detail
+    assert "working" in final.log_tail
+    assert not agents_alive(marker)

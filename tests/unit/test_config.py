@@ -1,0 +1,64 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, ConfigError, default_yaml, json_schema, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults():
+    config = parse_config("", "x.yml")
+    assert config == Config()
+    assert config.base == "main" and config.max_parallel == 4
+    assert config.agent.timeout == 1800
+
+
+def test_the_example_from_the_docs():
+    config = parse_config(
+        "base: main\nmax_parallel: 4\n"
+        'agent: {preset: command, command: "python my_agent.py", timeout: 30m}\n'
+        'merge: {method: rebase, test_command: "pytest -q"}\n',
+        "x.yml",
+    )
+    assert config.agent.command == "python my_agent.py"
+    assert config.agent.timeout == 1800
+    assert config.merge.test_command == "pytest -q"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("1.5h", 5400), ("500ms", 0.5)]
+)
+def test_durations(value, seconds):
+    assert parse_config(f"agent: {{timeout: '{value}'}}", "x").agent.timeout == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_parallel: 0", "x.yml: max_parallel: Input should be greater than or equal to 1"),
+        ("agent: {timeout: soon}", "x.yml: agent.timeout: invalid duration 'soon'"),
+        ("merge: {method: octopus}", "x.yml: merge.method: Input should be 'rebase'"),
+        ("agnet: {}", "x.yml: agnet: Extra inputs are not permitted"),
+        ("- a list", "x.yml: expected a mapping of keys, got list"),
+        ("base: [", "x.yml: line 1: expected the node content"),
+    ],
+)
+def test_errors_name_file_key_and_reason(text, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "x.yml")
+    assert str(caught.value).startswith(message)
+
+
+def test_missing_explicit_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path, tmp_path / "nope.yml")
+    assert load_config(tmp_path) == (Config(), "defaults")
+
+
+def test_shipped_defaults_and_schema_are_current():
+    """config/ is generated from bot/config.py: regenerate with `make config`."""
+    assert (ROOT / "config" / "default.yml").read_text() == default_yaml()
+    assert json.loads((ROOT / "config" / "schema.json").read_text()) == json.loads(json_schema())
+    assert parse_config(default_yaml(), "default.yml") == Config()
