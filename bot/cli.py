@@ -167,7 +167,8 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
     if args.json:
         _print_json({tid: s.model_dump(mode="json") for tid, s in final.items()}, sys.stdout)
     else:
-        console.print(out.summary_line(final))
+        if not live:
+            console.print(out.summary_line(final))
         console.print(f"\n[bold]{session.config.base}[/] after the merge queue:")
         console.print(repo.log_graph(session.config.base, 30), markup=False, highlight=False)
     return 0 if all(s.status in SUCCESS for s in final.values()) else 1

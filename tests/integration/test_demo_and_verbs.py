@@ -1,0 +1,70 @@
+"""The demo, and the plan / status / merge verbs as a user sees them."""
+
+from __future__ import annotations
+
+import json
+
+from bot.models import TaskStatus
+from tests.localrepo import cli, git, make_patch, make_repo, patch_agent, states, write_tasks
+
+
+def test_demo_runs_the_whole_pipeline_as_designed(capsys):
+    code, out, err = cli(capsys, "demo", "--delay", "0.2")
+    assert code == 0, out + err
+    assert "Plan" in out and "merge order" in out
+    assert "tests exited 1 on the result rebased onto main: not merged" in out
+    assert "8 merged" in out and "1 failed" in out
+    assert "as designed" in out
+    assert "*   " in out  # the merge graph of main
+
+
+def test_plan_json_contract(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"src/a.py": "", "src/b.py": ""})
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {
+            "1-a.md": "Change src/a.py",
+            "2-b.md": "---\ndepends_on: [1]\n---\nChange src/b.py and src/a.py",
+            "3-c.md": "No files named at all",
+        },
+    )
+    code, out, _ = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks), "--json")
+    assert code == 0
+    plan = json.loads(out)
+    by_id = {t["id"]: t for t in plan["tasks"]}
+    assert "src/a.py" in by_id["1"]["footprint"]["files"]
+    assert by_id["3"]["footprint"]["unknown"] is True
+    assert {"before": "1", "after": "2"}.items() <= plan["dependencies"][0].items()
+    assert any({c["a"], c["b"]} == {"1", "2"} for c in plan["conflicts"])
+    assert plan["merge_order"].index("1") < plan["merge_order"].index("2")
+    assert set(plan["estimate"]) >= {"makespan", "lower_bound", "sequential"}
+    assert plan["waves"] and plan["critical_path"]
+    assert plan["base"]["branch"] == "main"
+    # nothing was written by planning
+    assert not (repo / ".orchestrate" / "state.db").exists()
+
+
+def test_status_and_merge_verbs(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-one.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n"}
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+
+    code, out, _ = cli(capsys, "status", "--repo", str(repo))
+    assert code == 0 and "merged" in out and "1 merged" in out
+    code, out, _ = cli(capsys, "status", "--repo", str(repo), "--json")
+    document = json.loads(out)
+    assert document["tasks"][0]["status"] == "merged"
+    assert [e["new"] for e in document["events"] if e["task_id"] == "1"] == [
+        "planned",
+        "running",
+        "review",
+        "merged",
+    ]
+    # merge with nothing to merge is a no-op, and remembers the tasks folder
+    head = git(repo, "rev-parse", "main")
+    assert cli(capsys, "merge", "--repo", str(repo))[0] == 0
+    assert git(repo, "rev-parse", "main") == head
+    assert states(repo)["1"].status is TaskStatus.MERGED
