@@ -23,7 +23,8 @@ from typing import IO
 from rich.console import Console
 
 from bot import console as out
-from bot.agents.runner import AgentError, agent_for, check_agent
+from bot.agents.presets import AgentError
+from bot.agents.runner import agent_for, check_agent
 from bot.analysis import RepoSnapshot, predict_footprints
 from bot.config import Config, ConfigError, load_config
 from bot.forge.local import LocalStore, load_tasks

@@ -40,12 +40,29 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AgentConfig(Section):
-    """How each task's agent is started."""
+PresetName = Literal["command", "claude", "codex", "aider", "gemini", "scripted"]
 
-    preset: Literal["command", "scripted"] = Field(
+DEFAULT_SECRETS = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+class AgentConfig(Section):
+    """How each task's agent is started and supervised."""
+
+    preset: PresetName = Field(
         "command",
-        description="`command` runs `command`; `scripted` is the bundled deterministic demo agent.",
+        description="claude, codex, aider or gemini start that agent with the flags in "
+        "docs/agents.md; `command` runs `command`; `scripted` is the bundled demo agent.",
     )
     command: str | None = Field(
         None,
@@ -53,10 +70,42 @@ class AgentConfig(Section):
         "run through one. `{prompt_file}`, `{task_file}`, `{task_id}` and `{worktree}` are "
         "replaced in each argument.",
     )
+    extra_args: list[str] = Field(
+        default_factory=list, description="Arguments appended to the preset's command line."
+    )
+    model: str | None = Field(None, description="Model name passed to presets that take one.")
+    max_turns: int = Field(50, ge=1, description="Turn limit for the claude preset.")
     timeout: Duration = Field(1800.0, description="Wall-clock limit per attempt, e.g. 30m.")
+    idle_timeout: Duration = Field(
+        600.0, description="Stop an agent that printed nothing and changed no file this long."
+    )
+    memory_limit_mb: int | None = Field(
+        None, ge=16, description="Stop an agent whose process tree uses more memory (RSS sum)."
+    )
+    retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Extra attempts after a transient failure (overload, crash "
+        "before any change), with exponential backoff.",
+    )
+    retry_backoff: Duration = Field(10.0, description="Wait before the first retry; doubles.")
+    heartbeat: Duration = Field(5.0, description="How often a running agent's state is saved.")
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables for the agent."
     )
+    secrets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SECRETS),
+        description="Environment variables whose values are masked in everything orchestrate "
+        "writes (logs, state, comments, summaries). Common token shapes are always masked.",
+    )
+
+
+class ResourcesConfig(Section):
+    """Local adaptive parallelism: start another agent only while the machine has room."""
+
+    max_cpu_percent: float = Field(90.0, gt=0, le=100, description="System CPU use ceiling.")
+    max_memory_percent: float = Field(85.0, gt=0, le=100, description="System memory ceiling.")
 
 
 class MergeConfig(Section):
@@ -79,6 +128,7 @@ class Config(Section):
     max_parallel: int = Field(4, ge=1, le=64, description="Agents running at once.")
     agent: AgentConfig = Field(default_factory=AgentConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
 
 class ConfigError(Exception):

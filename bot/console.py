@@ -77,6 +77,12 @@ def status_table(
         detail = state.detail
         if state.status is TaskStatus.PLANNED and task.id in waiting:
             detail = waiting[task.id]
+        elif state.progress:
+            detail = (
+                f"{detail} [{state.progress}]"
+                if state.status is not TaskStatus.RUNNING
+                else state.progress
+            )
         table.add_row(
             task.id,
             task.title,
@@ -100,11 +106,22 @@ class LineReporter:
     def __init__(self, console: Console, titles: Mapping[str, str]) -> None:
         self.console = console
         self.titles = titles
+        self.shown: dict[str, tuple[str, str, str]] = {}
 
     def changed(self, task_id: str, state: TaskState) -> None:
+        key = (str(state.status), state.detail, state.progress)
+        if self.shown.get(task_id) == key:
+            return  # a heartbeat with nothing new to say
+        previous = self.shown.get(task_id)
+        self.shown[task_id] = key
+        text = state.detail
+        if previous is not None and previous[:2] == key[:2]:
+            text = state.progress  # same state, new progress
+        elif state.progress and state.status is not TaskStatus.RUNNING:
+            text = f"{state.detail} [{state.progress}]"
         stamp = time.strftime("%H:%M:%S")
         self.console.print(
-            f"{stamp}  {task_id:>4}  {state.status!s:<8}  {state.detail}",
+            f"{stamp}  {task_id:>4}  {state.status!s:<8}  {text}",
             highlight=False,
             markup=False,
             soft_wrap=True,

@@ -150,3 +150,10 @@ class TaskState(BaseModel):
     detail: str = ""
     files: tuple[str, ...] = ()
     log_tail: str = ""
+    progress: str = ""
+    heartbeat_at: float | None = None
+    retry_at: float | None = None
+    cost_usd: float | None = None
+    turns: int | None = None
+    peak_memory_mb: float | None = None
+    cpu_seconds: float | None = None

@@ -19,15 +19,22 @@ import psutil
 GRACE_SECONDS = 3.0
 
 
-def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> psutil.Popen:
-    """Start `argv` with stdout and stderr appended to `log` (a file, never a pipe)."""
+def start(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    stdin: Path | None = None,
+) -> psutil.Popen:
+    """Start `argv` with stdout and stderr appended to `log` (a file, never a pipe) and
+    `stdin` (a file) as its input."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as sink:
+    with log.open("ab") as sink, (stdin or Path(os.devnull)).open("rb") as source:
         return psutil.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=source,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -57,6 +64,17 @@ def kill_tree(pid: int, grace: float = GRACE_SECONDS) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(alive, timeout=grace)
+
+
+def reap_group(pid: int, grace: float = GRACE_SECONDS) -> None:
+    """End whatever an exited session leader left running in its process group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 15)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            os.killpg(pid, 0)  # raises ProcessLookupError once the group is empty
+            time.sleep(0.05)
+        os.killpg(pid, 9)
 
 
 def same_process(pid: int | None, started: float | None) -> bool:

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import psutil
 
 from bot import process, queue
+from bot.agents.claude import ClaudeStream
+from bot.agents.presets import preset_of
 from bot.agents.prompt import build_prompt, task_document
-from bot.agents.runner import Brief, agent_for, launch, write_brief
+from bot.agents.runner import agent_for, launch, write_brief
+from bot.agents.supervisor import Watch, is_transient
 from bot.config import Config
 from bot.forge.local import LocalStore
 from bot.gitops import GitRepo
 from bot.models import Plan, Task, TaskState, TaskStatus
+from bot.redact import Redactor
 from bot.state import Decision, decide
 
 S = TaskStatus
@@ -43,12 +47,15 @@ class Silent:
         pass
 
 
-@dataclass
-class Running:
-    task_id: str
-    proc: psutil.Popen
-    brief: Brief
-    deadline: float
+def machine_busy(config: Config) -> str | None:
+    """Why the machine has no room for another agent right now, or None."""
+    cpu = psutil.cpu_percent(interval=None)
+    memory = psutil.virtual_memory().percent
+    if cpu > config.resources.max_cpu_percent:
+        return f"system CPU at {cpu:.0f}% (limit {config.resources.max_cpu_percent:g}%)"
+    if memory > config.resources.max_memory_percent:
+        return f"system memory at {memory:.0f}% (limit {config.resources.max_memory_percent:g}%)"
+    return None
 
 
 @dataclass
@@ -60,7 +67,10 @@ class Orchestration:
     store: LocalStore
     reporter: Reporter = field(default_factory=Silent)
     clock: Callable[[], float] = time.time
-    running: dict[str, Running] = field(default_factory=dict)
+    redact: Redactor = field(default_factory=Redactor)
+    machine: Callable[[Config], str | None] = machine_busy
+    running: dict[str, Watch] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)
 
     # -- observe -------------------------------------------------------------------------
 
@@ -69,7 +79,10 @@ class Orchestration:
         return {task_id: states[task_id].status for task_id in self.plan.merge_order}
 
     def _set(self, task_id: str, status: TaskStatus, detail: str, **fields: object) -> None:
-        state = self.store.transition(task_id, status, detail, **fields)
+        for key in ("log_tail", "progress"):
+            if isinstance(fields.get(key), str):
+                fields[key] = self.redact(str(fields[key]))
+        state = self.store.transition(task_id, status, self.redact(detail), **fields)
         self.reporter.changed(task_id, state)
 
     def run_dir(self, task_id: str) -> Path:
@@ -101,7 +114,8 @@ class Orchestration:
         brief.log.unlink(missing_ok=True)
         proc = launch(agent, task, worktree, brief)
         now = self.clock()
-        self.running[task_id] = Running(task_id, proc, brief, now + agent.timeout)
+        stream = ClaudeStream() if preset_of(agent).output == "claude-stream-json" else None
+        self.running[task_id] = Watch(proc, brief, agent, worktree, now, stream)
         attempt = self.store.get(task_id).attempt + 1
         self._set(
             task_id,
@@ -114,7 +128,12 @@ class Orchestration:
             pid_started=proc.create_time(),
             started_at=now,
             finished_at=None,
+            heartbeat_at=now,
+            retry_at=None,
             log_tail="",
+            progress="",
+            cost_usd=None,
+            turns=None,
         )
 
     def _context(self, task: Task) -> tuple[dict[str, str], dict[str, str], str | None]:
@@ -133,40 +152,102 @@ class Orchestration:
         return owned, landed, self.config.merge.test_command
 
     def poll(self) -> bool:
-        """Collect agents that ended or ran out of time; True when any did."""
-        changed = False
-        for task_id, run in list(self.running.items()):
-            code = run.proc.poll()
-            if code is None and self.clock() < run.deadline:
+        """Watch running agents: progress, heartbeat, limits, exits. True when any ended."""
+        ended = False
+        now = self.clock()
+        for task_id, watch in list(self.running.items()):
+            progressed, stop = watch.observe(now)
+            code = watch.proc.poll()
+            if code is None and stop is None:
+                if progressed or now - watch.last_beat >= watch.agent.heartbeat:
+                    self._beat(task_id, watch, now)
                 continue
-            changed = True
+            ended = True
             del self.running[task_id]
             if code is None:
-                process.kill_tree(run.proc.pid)
-                self._finish_failed(task_id, run, "timed out: agent and its children were killed")
-            elif code != 0:
-                self._finish_failed(task_id, run, f"agent exited with code {code}")
+                process.kill_tree(watch.proc.pid)
+                self._failed(task_id, watch, f"{stop}: agent and its children were stopped")
             else:
-                self._collect(task_id)
-        return changed
+                process.reap_group(watch.proc.pid)  # children that outlived the agent
+                watch.observe(now)  # the last lines, including a final result message
+                self._exited(task_id, watch, code)
+        return ended
 
-    def _finish_failed(self, task_id: str, run: Running, detail: str) -> None:
+    def _beat(self, task_id: str, watch: Watch, now: float) -> None:
+        watch.last_beat = now
+        state = self.store.update(task_id, **self._usage(watch), heartbeat_at=now)
+        self.reporter.changed(task_id, state)
+
+    def _usage(self, watch: Watch) -> dict[str, object]:
+        usage: dict[str, object] = {
+            "progress": self.redact(watch.progress),
+            "peak_memory_mb": round(watch.peak_memory_mb, 1),
+            "cpu_seconds": round(watch.cpu_seconds, 2),
+        }
+        result = watch.stream.result if watch.stream is not None else None
+        if result is not None:
+            usage["cost_usd"] = result.total_cost_usd
+            usage["turns"] = result.num_turns
+        return usage
+
+    def _exited(self, task_id: str, watch: Watch, code: int) -> None:
+        result = watch.stream.result if watch.stream is not None else None
+        if code != 0:
+            self._failed(task_id, watch, f"agent exited with code {code}", code)
+        elif watch.stream is not None and result is None:
+            self._failed(task_id, watch, "agent exited without a result message", code)
+        elif result is not None and not result.ok:
+            flag = ", is_error" if result.is_error else ""
+            self._failed(task_id, watch, f"agent reported {result.subtype}{flag}", code)
+        else:
+            self._collect(task_id, watch)
+
+    def _failed(self, task_id: str, watch: Watch, detail: str, code: int | None = None) -> None:
+        tail = process.tail(watch.brief.log)
+        _, files = self._changes(task_id)
+        now = self.clock()
         self._set(
             task_id,
             S.FAILED,
             detail,
             pid=None,
-            finished_at=self.clock(),
-            log_tail=process.tail(run.brief.log),
+            finished_at=now,
+            log_tail=tail,
+            **self._usage(watch),
         )
+        attempt = self.store.get(task_id).attempt
+        if attempt <= watch.agent.retries and is_transient(tail, bool(files), code):
+            delay = watch.agent.retry_backoff * 2 ** (attempt - 1)
+            self.repo.remove_worktree(self.tasks[task_id].branch)
+            self._set(
+                task_id,
+                S.PLANNED,
+                f"transient failure ({detail}); retry {attempt} of {watch.agent.retries} "
+                f"in {delay:g}s",
+                retry_at=now + delay,
+                log_tail=tail,
+            )
 
-    def _collect(self, task_id: str) -> None:
+    def _changes(self, task_id: str) -> tuple[str | None, tuple[str, ...]]:
+        """Head and changed files of a task's worktree, committing what was left uncommitted."""
         task = self.tasks[task_id]
-        state = self.store.get(task_id)
         worktree = self.repo.worktree_path(task.branch)
-        message = queue.commit_message(task, "rebase")
-        head, files = self.repo.collect(worktree, state.start_sha or self.config.base, message)
-        done = {"pid": None, "finished_at": self.clock(), "head_sha": head, "files": files}
+        start = self.store.get(task_id).start_sha
+        if not worktree.exists() or start is None:
+            return None, ()
+        return self.repo.collect(worktree, start, queue.commit_message(task, "rebase"))
+
+    def _collect(self, task_id: str, watch: Watch) -> None:
+        task = self.tasks[task_id]
+        head, files = self._changes(task_id)
+        done = {
+            "pid": None,
+            "finished_at": self.clock(),
+            "head_sha": head,
+            "files": files,
+            "log_tail": process.tail(watch.brief.log),
+            **self._usage(watch),
+        }
         if not files:
             self.repo.remove_worktree(task.branch)
             self.repo.delete_branch(task.branch)
@@ -207,17 +288,35 @@ class Orchestration:
             self._set(task_id, S.BLOCKED, reason)
         if decision.merge is not None:
             self.merge(decision.merge)
+        launched: list[str] = []
+        self.waiting = dict(decision.waiting)
         if launching:
             for task_id in decision.launch:
-                self.start(task_id)
+                hold = self._hold(task_id)
+                if hold is None:
+                    self.start(task_id)
+                    launched.append(task_id)
+                else:
+                    self.waiting[task_id] = hold
+        decision = replace(decision, launch=tuple(launched), waiting=self.waiting)
         self.reporter.tick(self.store.states(), decision)
         return decision
+
+    def _hold(self, task_id: str) -> str | None:
+        """A reason not to start a ready task yet: a retry backoff, or a busy machine."""
+        retry_at = self.store.get(task_id).retry_at
+        now = self.clock()
+        if retry_at is not None and retry_at > now:
+            return f"retrying in {retry_at - now:.0f}s"
+        if self.running:  # one agent may always run, or nothing would ever finish
+            return self.machine(self.config)
+        return None
 
     def run(self, launching: bool = True, poll_seconds: float = 0.1) -> dict[str, TaskState]:
         self.recover()
         while True:
             decision = self.step(launching)
-            idle = not (decision.block or decision.merge or (launching and decision.launch))
+            idle = not (decision.block or decision.merge or decision.launch)
             if decision.done or (not launching and idle and not self.running):
                 break
             if idle:
@@ -226,7 +325,7 @@ class Orchestration:
 
     def stop(self) -> None:
         """End running agents (Ctrl-C): their tasks go back to `planned`."""
-        for task_id, run in list(self.running.items()):
-            process.kill_tree(run.proc.pid)
+        for task_id, watch in list(self.running.items()):
+            process.kill_tree(watch.proc.pid)
             del self.running[task_id]
             self._set(task_id, S.PLANNED, "stopped by the user; will restart on the next run")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +13,9 @@ import psutil
 from pydantic import ValidationError
 
 from bot import process
+from bot.agents.presets import AgentError, argv_template, preset_of
 from bot.config import AgentConfig
 from bot.models import Task
-
-
-class AgentError(Exception):
-    """An agent that cannot be started; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -42,29 +37,21 @@ def agent_for(default: AgentConfig, task: Task) -> AgentConfig:
         raise AgentError(f"{task.source}: agent.{key}: {first['msg']}") from None
 
 
-def argv_template(agent: AgentConfig) -> list[str]:
-    if agent.preset == "scripted":
-        return [sys.executable, "-P", "-m", "bot.agents.scripted"]
-    if not agent.command:
-        raise AgentError("agent.command is required with preset 'command'")
-    try:
-        argv = shlex.split(agent.command)
-    except ValueError as exc:
-        raise AgentError(f"agent.command cannot be parsed: {exc}") from None
-    if not argv:
-        raise AgentError("agent.command is empty")
-    return argv
-
-
 def check_agent(agent: AgentConfig, repo_root: Path) -> None:
     """Fail early, before any state changes, when the agent's program cannot be found."""
+    preset = preset_of(agent)
     program = argv_template(agent)[0]
     if "/" in program:
         found = (repo_root / program).exists() or Path(program).exists()
     else:
         found = shutil.which(program) is not None
     if not found:
-        raise AgentError(f"agent command not found: '{program}' (agent.command)")
+        hint = (
+            "agent.command"
+            if preset.name == "command"
+            else f"preset {preset.name}; install it with: {preset.installs}"
+        )
+        raise AgentError(f"agent command not found: '{program}' ({hint})")
 
 
 def argv_for(agent: AgentConfig, brief: Brief, task: Task, worktree: Path) -> list[str]:
@@ -99,8 +86,9 @@ def launch(agent: AgentConfig, task: Task, worktree: Path, brief: Brief) -> psut
         "ORCHESTRATE_WORKTREE": str(worktree),
     }
     argv = argv_for(agent, brief, task, worktree)
+    stdin = brief.prompt_file if preset_of(agent).prompt_on_stdin else None
     try:
-        return process.start(argv, worktree, env, brief.log)
+        return process.start(argv, worktree, env, brief.log, stdin=stdin)
     except FileNotFoundError:
         raise AgentError(f"agent command not found: '{argv[0]}'") from None
     except PermissionError:

@@ -137,7 +137,9 @@ def test_dependent_task_starts_from_the_base_with_its_dependency_merged(tmp_path
 
 
 def test_failed_dependency_blocks_its_dependents_and_keeps_the_log(tmp_path, capsys):
-    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    repo = make_repo(
+        tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path), "retries": 0}}
+    )
     tasks = write_tasks(
         tmp_path / "tasks",
         {

@@ -1,0 +1,132 @@
+"""Watch one running agent: its output, its files, its process tree's memory and CPU.
+
+`Watch.observe` is called on every pass of the reconcile loop and says whether the agent's
+progress changed and whether it must be stopped (wall timeout, idle timeout, memory limit).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bot import process
+from bot.agents.claude import ClaudeStream
+from bot.agents.runner import Brief
+from bot.config import AgentConfig
+
+FILE_CHECK_SECONDS = 5.0
+_TRANSIENT = re.compile(
+    r"overloaded|rate[ _-]?limit|too many requests|\b429\b|\b529\b|\b503\b|"
+    r"ECONNRESET|ETIMEDOUT|connection (?:reset|refused)|temporarily unavailable",
+    re.I,
+)
+
+
+def latest_mtime(root: Path) -> float:
+    """Newest modification time of any file under `root`, ignoring `.git`."""
+    newest = 0.0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            try:
+                newest = max(newest, Path(folder, name).stat().st_mtime)
+            except OSError:
+                continue
+    return newest
+
+
+def is_transient(log_tail: str, changed_anything: bool, exit_code: int | None) -> bool:
+    """Worth another attempt: the API was overloaded or limited, or the agent crashed
+    before it changed anything. A timeout or a memory kill is not transient."""
+    if exit_code is None:
+        return False
+    return bool(_TRANSIENT.search(log_tail)) or (exit_code != 0 and not changed_anything)
+
+
+@dataclass
+class Watch:
+    proc: psutil.Popen
+    brief: Brief
+    agent: AgentConfig
+    worktree: Path
+    started: float
+    stream: ClaudeStream | None = None
+    peak_memory_mb: float = 0.0
+    cpu_seconds: float = 0.0
+    last_activity: float = 0.0
+    last_beat: float = 0.0
+    _offset: int = 0
+    _last_file_check: float = 0.0
+    _newest_file: float = 0.0
+    _cpu_by_pid: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.last_activity = self.last_beat = self.started
+        self._newest_file = latest_mtime(self.worktree)
+
+    @property
+    def progress(self) -> str:
+        return self.stream.progress if self.stream is not None else ""
+
+    def observe(self, now: float) -> tuple[bool, str | None]:
+        """(progress changed, reason to stop the agent or None)."""
+        changed = self._read_output(now)
+        self._sample_tree()
+        if now - self.last_activity > min(self.agent.idle_timeout / 4, 30.0):
+            self._check_files(now)
+        limit = self.agent.memory_limit_mb
+        if limit is not None and self.peak_memory_mb > limit:
+            return changed, f"memory limit: {self.peak_memory_mb:.0f} MB > {limit} MB"
+        if now - self.started > self.agent.timeout:
+            return changed, f"timed out after {_span(self.agent.timeout)}"
+        if now - self.last_activity > self.agent.idle_timeout:
+            return changed, f"idle for {_span(self.agent.idle_timeout)}: no output, no file change"
+        return changed, None
+
+    def _read_output(self, now: float) -> bool:
+        try:
+            with self.brief.log.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError:
+            return False
+        if not data:
+            return False
+        self._offset += len(data)
+        self.last_activity = now
+        if self.stream is None:
+            return False
+        return self.stream.feed(data.decode("utf-8", "replace"))
+
+    def _check_files(self, now: float) -> None:
+        if now - self._last_file_check < FILE_CHECK_SECONDS:
+            return
+        self._last_file_check = now
+        newest = latest_mtime(self.worktree)
+        if newest > self._newest_file:
+            self._newest_file = newest
+            self.last_activity = now
+
+    def _sample_tree(self) -> None:
+        rss = 0
+        for proc in process.tree(self.proc.pid):
+            try:
+                rss += proc.memory_info().rss
+                times = proc.cpu_times()
+                self._cpu_by_pid[proc.pid] = times.user + times.system
+            except psutil.Error:
+                continue
+        self.peak_memory_mb = max(self.peak_memory_mb, rss / 2**20)
+        self.cpu_seconds = sum(self._cpu_by_pid.values())
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
