@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from bot.gitops import GitError, GitRepo
 from bot.models import Plan, Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.reconcile import Orchestration, Reporter
+from bot.redact import Redactor
 from bot.state import decide
 from bot.taskfile import TaskFileError
 
@@ -112,6 +114,17 @@ def preflight(session: Session) -> None:
             )
 
 
+def redactor_for(session: Session) -> Redactor:
+    """Mask the values of every secret variable any task's agent is configured with."""
+    names = set(session.config.agent.secrets)
+    env = dict(os.environ)
+    for task in session.tasks.values():
+        agent = agent_for(session.config.agent, task)
+        names.update(agent.secrets)
+        env.update(agent.env)
+    return Redactor.from_env(sorted(names), env)
+
+
 def _print_json(data: object, stream: IO[str]) -> None:
     stream.write(json.dumps(data, indent=2) + "\n")
 
@@ -154,7 +167,15 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         else:
             titles = {t.id: t.title for t in session.tasks.values()}
             reporter = out.LineReporter(console if not args.json else Console(stderr=True), titles)
-        orch = Orchestration(repo, session.config, session.tasks, session.plan, store, reporter)
+        orch = Orchestration(
+            repo,
+            session.config,
+            session.tasks,
+            session.plan,
+            store,
+            reporter,
+            redact=redactor_for(session),
+        )
         try:
             with reporter if isinstance(reporter, out.LiveReporter) else contextlib.nullcontext():
                 states = orch.run(launching=launching)

@@ -1,0 +1,246 @@
+"""Agents as users run them: a fake Claude Code on PATH, and agents that misbehave."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import textwrap
+import time
+
+import pytest
+
+from bot.models import TaskStatus
+from tests.integration.test_resume import agents_alive
+from tests.localrepo import cli, make_repo, states, write_tasks
+
+# Message shapes as Claude Code prints them with --output-format stream-json --verbose.
+FAKE_CLAUDE = """
+import json, os, sys, time
+prompt = sys.stdin.read()
+assert "# Task 1:" in prompt, "the prompt arrives on stdin"
+assert "--max-turns" in sys.argv and "stream-json" in sys.argv
+def say(message):
+    print(json.dumps(message), flush=True)
+    time.sleep(0.15)
+say({"type": "system", "subtype": "init", "session_id": "s-1", "model": "claude-x",
+     "tools": ["Edit", "Bash"], "cwd": os.getcwd()})
+say({"type": "assistant", "session_id": "s-1", "message": {"role": "assistant", "content": [
+    {"type": "text", "text": "I will edit a.txt"},
+    {"type": "tool_use", "id": "t1", "name": "Edit", "input": {"file_path": "a.txt"}}]}})
+open("a.txt", "w").write("edited by claude\\n")
+say({"type": "user", "session_id": "s-1", "message": {"role": "user", "content": [
+    {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}})
+print("this line is not json", flush=True)
+say({"type": "assistant", "session_id": "s-1", "message": {"role": "assistant", "content": [
+    {"type": "text", "text": "Done."}]}})
+say({"type": "result", "subtype": os.environ.get("FAKE_SUBTYPE", "success"),
+     "is_error": os.environ.get("FAKE_IS_ERROR") == "1", "duration_ms": 1234,
+     "duration_api_ms": 1000, "num_turns": 2, "result": "Done.", "session_id": "s-1",
+     "total_cost_usd": 0.0421, "usage": {"input_tokens": 10, "output_tokens": 20}})
+"""
+
+
+@pytest.fixture
+def fake_claude(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "claude"
+    exe.write_text(f"#!{sys.executable}\n{FAKE_CLAUDE}")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return exe
+
+
+def one_task(tmp_path, agent: dict, body: str = "Edit a.txt.", files: str = "[a.txt]"):
+    repo = make_repo(tmp_path, {"a.txt": "a\n", "b.txt": "b\n"}, {"agent": agent})
+    tasks = write_tasks(tmp_path / "tasks", {"1-task.md": f"---\nfiles: {files}\n---\n{body}\n"})
+    return repo, tasks
+
+
+def run(capsys, repo, tasks):
+    return cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+
+def script_agent(tmp_path, code: str, extra: dict | None = None) -> dict:
+    script = tmp_path / "agent.py"
+    script.write_text(textwrap.dedent(code))
+    return {"command": f"{sys.executable} {script}", "retries": 0, **(extra or {})}
+
+
+def test_claude_preset_shows_progress_and_records_cost_and_turns(tmp_path, capsys, fake_claude):
+    repo, tasks = one_task(tmp_path, {"preset": "claude", "heartbeat": "0.1s"})
+    code, out, err = run(capsys, repo, tasks)
+    assert code == 0, out + err
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.MERGED
+    assert state.cost_usd == pytest.approx(0.0421)
+    assert state.turns == 2
+    assert "turn 1, 1 tool uses (last: Edit a.txt)" in out  # live progress while running
+    assert "success: 2 turns, $0.04" in out
+    assert (repo / "a.txt").read_text() == "edited by claude\n"
+
+
+def test_claude_success_with_is_error_is_a_failure(tmp_path, capsys, fake_claude, monkeypatch):
+    monkeypatch.setenv("FAKE_IS_ERROR", "1")
+    repo, tasks = one_task(tmp_path, {"preset": "claude", "retries": 0})
+    code, _, _ = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert code == 1
+    assert state.status is TaskStatus.FAILED
+    assert state.detail == "agent reported success, is_error"
+    assert state.cost_usd == pytest.approx(0.0421)
+
+
+def test_claude_preset_missing_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    git_dir = os.path.dirname(shutil.which("git"))
+    monkeypatch.setenv("PATH", git_dir)  # git, and no claude
+    repo, tasks = one_task(tmp_path, {"preset": "claude"})
+    code, _, err = run(capsys, repo, tasks)
+    assert code == 2
+    assert "agent command not found: 'claude' (preset claude; install it with: npm" in err
+
+
+def test_idle_agent_is_stopped(tmp_path, capsys):
+    agent = script_agent(tmp_path, "import time\ntime.sleep(60)\n", {"idle_timeout": "1s"})
+    repo, tasks = one_task(tmp_path, agent)
+    assert run(capsys, repo, tasks)[0] == 1
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED
+    assert state.detail.startswith("idle for 1s: no output, no file change")
+
+
+def test_memory_hog_is_stopped_and_peak_recorded(tmp_path, capsys):
+    code = """
+        import time
+        hog = bytearray(300 * 2**20)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        print("allocated", flush=True)
+        time.sleep(60)
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code, {"memory_limit_mb": 100}))
+    assert run(capsys, repo, tasks)[0] == 1
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED
+    assert state.detail.startswith("memory limit:")
+    assert state.peak_memory_mb is not None and state.peak_memory_mb > 100
+
+
+def test_child_that_outlives_the_agent_is_ended(tmp_path, capsys):
+    marker = f"orphan-{os.getpid()}-{time.monotonic_ns()}"
+    code = f"""
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "{marker}"])
+        open("a.txt", "w").write("changed\\n")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    assert run(capsys, repo, tasks)[0] == 0
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert not agents_alive(marker)
+
+
+def test_secrets_are_masked_in_log_state_and_output(tmp_path, capsys, monkeypatch):
+    token = "ghp_" + "A1b2C3d4" * 5
+    monkeypatch.setenv("MY_SERVICE_PASSWORD", "hunter2-very-secret")
+    code = f"""
+        import os, sys
+        print("token {token}", flush=True)
+        print("password", os.environ["MY_SERVICE_PASSWORD"], flush=True)
+        sys.exit(1)
+    """
+    agent = script_agent(tmp_path, code, {"secrets": ["MY_SERVICE_PASSWORD"]})
+    repo, tasks = one_task(tmp_path, agent)
+    _, out, err = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert "token ***" in state.log_tail and "password ***" in state.log_tail
+    for surface in (
+        out,
+        err,
+        state.model_dump_json(),
+        (repo / ".orchestrate/state.db").read_bytes().decode("latin-1"),
+    ):
+        assert token not in surface
+        assert "hunter2-very-secret" not in surface
+
+
+def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path, capsys):
+    code = "import sys\nprint('cannot start', flush=True)\nsys.exit(1)\n"
+    agent = script_agent(tmp_path, code, {"retries": 2, "retry_backoff": "0.1s"})
+    repo, tasks = one_task(tmp_path, agent)
+    _, out, _ = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED
+    assert state.attempt == 3
+    assert "cannot start" in state.log_tail
+    assert "retry 1 of 2 in 0.1s" in out and "retry 2 of 2 in 0.2s" in out
+
+
+def test_transient_overload_is_retried_and_then_lands(tmp_path, capsys):
+    counter = tmp_path / "attempts"
+    code = f"""
+        import pathlib, sys
+        counter = pathlib.Path({str(counter)!r})
+        n = int(counter.read_text()) + 1 if counter.exists() else 1
+        counter.write_text(str(n))
+        if n == 1:
+            print("API Error: 529 overloaded_error", flush=True)
+            sys.exit(2)
+        open("a.txt", "w").write("second attempt\\n")
+    """
+    agent = script_agent(tmp_path, code, {"retries": 1, "retry_backoff": "0.1s"})
+    repo, tasks = one_task(tmp_path, agent)
+    assert run(capsys, repo, tasks)[0] == 0
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.MERGED and state.attempt == 2
+
+
+def test_edits_outside_the_lane_are_reported(tmp_path, capsys):
+    code = "open('a.txt', 'w').write('x\\n')\nopen('b.txt', 'w').write('y\\n')\n"
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    _, out, _ = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.MERGED
+    assert state.files == ("a.txt", "b.txt")
+    assert "changed 2 file(s) (1 not predicted: b.txt)" in out
+
+
+def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
+    """With the machine reported busy, tasks still run, one at a time."""
+    from bot.cli import open_session
+    from bot.forge.local import LocalStore
+    from bot.reconcile import Orchestration
+    import argparse
+
+    log = tmp_path / "overlap.log"
+    code = f"""
+        import os, time
+        with open({str(log)!r}, "a") as f: f.write("start\\n")
+        time.sleep(0.3)
+        with open({str(log)!r}, "a") as f: f.write("end\\n")
+        open("f" + os.environ["ORCHESTRATE_TASK_ID"] + ".txt", "w").write("x\\n")
+    """
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": script_agent(tmp_path, code)})
+    tasks = write_tasks(
+        tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [f{n}.txt]\n---\n" for n in (1, 2, 3)}
+    )
+    args = argparse.Namespace(repo=str(repo), tasks=str(tasks), config=None)
+    session = open_session(args)
+    store = LocalStore(repo / ".orchestrate" / "state.db")
+    store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
+    orch = Orchestration(
+        session.repo,
+        session.config,
+        session.tasks,
+        session.plan,
+        store,
+        machine=lambda config: "system CPU at 99% (limit 90%)",
+    )
+    reasons = []
+    while not orch.step().done:
+        reasons.extend(orch.waiting.values())
+        time.sleep(0.05)
+    assert all(s.status is TaskStatus.MERGED for s in store.states().values())
+    assert log.read_text() == "start\nend\n" * 3  # never two at once
+    assert "system CPU at 99% (limit 90%)" in reasons
