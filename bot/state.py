@@ -20,6 +20,10 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -124,3 +128,43 @@ def decide(plan: Plan, states: Mapping[str, TaskStatus]) -> Decision:
         if states[task_id] in (S.RUNNING, S.REVIEW):
             waiting.setdefault(task_id, str(states[task_id]))
     return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)
+
+
+# -- the hidden state block of the dashboard comment ------------------------------------------
+
+STATE_OPEN = "<!-- orchestrate:state v1"
+STATE_CLOSE = "-->"
+_STATE_BLOCK = re.compile(r"<!-- orchestrate:state v1(?P<z>z?)\n(?P<data>.*?)\n-->", re.S)
+COMPRESS_ABOVE = 40_000
+
+
+class StateBlockError(Exception):
+    """A state block that is present but unreadable (edited by hand, or truncated)."""
+
+
+def encode_state(data: Mapping[str, object]) -> str:
+    """The hidden block: JSON that cannot close the HTML comment early (`<`, `>`, `&` escaped),
+    compressed when large so the dashboard stays under GitHub's comment size limit."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if len(text) > COMPRESS_ABOVE:
+        packed = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
+        return f"{STATE_OPEN}z\n{packed}\n{STATE_CLOSE}"
+    return f"{STATE_OPEN}\n{text}\n{STATE_CLOSE}"
+
+
+def decode_state(body: str) -> dict[str, object] | None:
+    """The state in a comment body, None when it has no block."""
+    match = _STATE_BLOCK.search(body)
+    if match is None:
+        return None
+    data = match.group("data")
+    try:
+        if match.group("z"):
+            data = zlib.decompress(base64.b64decode(data)).decode()
+        decoded = json.loads(data)
+    except (ValueError, zlib.error) as exc:
+        raise StateBlockError(f"the dashboard's state block cannot be read: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise StateBlockError("the dashboard's state block is not a JSON object")
+    return decoded
