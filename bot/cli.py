@@ -86,11 +86,15 @@ def open_session(args: argparse.Namespace) -> Session:
     return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir)
 
 
+def _lock_file(repo: GitRepo) -> Path:
+    repo.state_dir.mkdir(parents=True, exist_ok=True)
+    return repo.state_dir / "lock"
+
+
 @contextlib.contextmanager
 def run_lock(repo: GitRepo) -> Iterator[None]:
     """One `orchestrate run` or `merge` per repository at a time."""
-    repo.state_dir.mkdir(parents=True, exist_ok=True)
-    with (repo.state_dir / "lock").open("w") as handle:
+    with _lock_file(repo).open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -98,6 +102,16 @@ def run_lock(repo: GitRepo) -> Iterator[None]:
                 f"another orchestrate run is active in {repo.root}; wait for it to finish"
             ) from None
         yield
+
+
+def run_active(repo: GitRepo) -> bool:
+    with _lock_file(repo).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def preflight(session: Session) -> None:
@@ -213,24 +227,24 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     try:
         plan = Plan.model_validate(store.get_meta("plan"))
         states = store.states()
-        events = store.events(limit=100_000)
+        events = store.events(last=50)
+        held = store.get_meta("waiting") or {}
     finally:
         store.close()
-    decision = decide(plan, {tid: states[tid].status for tid in plan.merge_order})
+    active = run_active(repo)
+    waiting = decide(plan, {tid: states[tid].status for tid in plan.merge_order}).waiting
+    if active:  # the live run knows more: retry backoffs, a busy machine
+        waiting = {**waiting, **held}
     if args.json:
-        _print_json(
-            {
-                "tasks": [
-                    {**states[tid].model_dump(mode="json"), "waiting": decision.waiting.get(tid)}
-                    for tid in plan.merge_order
-                ],
-                "events": events[-50:],
-            },
-            sys.stdout,
-        )
+        tasks = [
+            {**states[tid].model_dump(mode="json"), "waiting": waiting.get(tid)}
+            for tid in plan.merge_order
+        ]
+        _print_json({"active": active, "tasks": tasks, "events": events}, sys.stdout)
         return 0
-    console.print(out.status_table(plan, states, decision.waiting, time.time()))
-    console.print(out.summary_line({tid: states[tid] for tid in plan.merge_order}))
+    console.print(out.status_table(plan, states, waiting, time.time()))
+    summary = out.summary_line({tid: states[tid] for tid in plan.merge_order})
+    console.print(summary + ("; a run is active" if active else ""))
     return 0
 
 

@@ -71,6 +71,7 @@ class Orchestration:
     machine: Callable[[Config], str | None] = machine_busy
     running: dict[str, Watch] = field(default_factory=dict)
     waiting: dict[str, str] = field(default_factory=dict)
+    _saved_waiting: dict[str, str] = field(default_factory=dict)
 
     # -- observe -------------------------------------------------------------------------
 
@@ -299,6 +300,9 @@ class Orchestration:
                 else:
                     self.waiting[task_id] = hold
         decision = replace(decision, launch=tuple(launched), waiting=self.waiting)
+        if self.waiting != self._saved_waiting:  # for `orchestrate status` while we run
+            self.store.set_meta("waiting", self.waiting)
+            self._saved_waiting = dict(self.waiting)
         self.reporter.tick(self.store.states(), decision)
         return decision
 

@@ -121,15 +121,16 @@ class LocalStore:
             self._write(db, updated)
         return updated
 
-    def events(self, task_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    def events(self, task_id: str | None = None, last: int = 1000) -> list[dict[str, Any]]:
+        """The newest `last` events (of one task, or of all), oldest first."""
         query = "SELECT seq, at, task_id, old, new, detail FROM events"
         args: tuple[Any, ...] = ()
         if task_id is not None:
             query += " WHERE task_id = ?"
             args = (task_id,)
-        rows = self._db.execute(query + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+        rows = self._db.execute(query + " ORDER BY seq DESC LIMIT ?", (*args, last)).fetchall()
         keys = ("seq", "at", "task_id", "old", "new", "detail")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [dict(zip(keys, row, strict=True)) for row in reversed(rows)]
 
     def note(self, detail: str, task_id: str | None = None) -> None:
         """Log an event that is not a status change (a plan, a resume, a retry)."""

@@ -237,10 +237,12 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
         store,
         machine=lambda config: "system CPU at 99% (limit 90%)",
     )
-    reasons = []
+    reasons, saved = [], []
     while not orch.step().done:
         reasons.extend(orch.waiting.values())
+        saved.extend((store.get_meta("waiting") or {}).values())  # what `status` shows
         time.sleep(0.05)
     assert all(s.status is TaskStatus.MERGED for s in store.states().values())
     assert log.read_text() == "start\nend\n" * 3  # never two at once
     assert "system CPU at 99% (limit 90%)" in reasons
+    assert "system CPU at 99% (limit 90%)" in saved
