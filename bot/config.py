@@ -118,6 +118,13 @@ class MergeConfig(Section):
         None, description="Run on the rebased result before it lands; red never merges."
     )
     test_timeout: Duration = Field(1800.0, description="Wall-clock limit for test_command.")
+    conflict_redos: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="After a rebase conflict, run the task's agent again on the new base this "
+        "many times (it is tried after the others) before reporting the conflict.",
+    )
 
 
 class Config(Section):

@@ -84,6 +84,8 @@ class PlannedTask(Model):
     footprint: Footprint
     wave: int
     why: str
+    start: float = 0.0  # when the schedule starts it, in task units
+    duration: float = 1.0  # its estimate, in task units
 
 
 class Estimate(Model):
@@ -157,3 +159,5 @@ class TaskState(BaseModel):
     turns: int | None = None
     peak_memory_mb: float | None = None
     cpu_seconds: float | None = None
+    redos: int = 0
+    conflict_files: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ import psutil
 from bot import process, queue
 from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
-from bot.agents.prompt import build_prompt, task_document
+from bot.agents.prompt import Redo, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
 from bot.agents.supervisor import Watch, is_transient
 from bot.config import Config
@@ -79,6 +79,13 @@ class Orchestration:
         states = self.store.states()
         return {task_id: states[task_id].status for task_id in self.plan.merge_order}
 
+    def requeued(self) -> set[str]:
+        """Tasks being redone after a merge conflict: they merge after the others."""
+        states = self.store.states()
+        return {
+            t for t in self.plan.merge_order if states[t].redos and not states[t].status.terminal
+        }
+
     def _set(self, task_id: str, status: TaskStatus, detail: str, **fields: object) -> None:
         for key in ("log_tail", "progress"):
             if isinstance(fields.get(key), str):
@@ -107,10 +114,11 @@ class Orchestration:
         tip = self.repo.resolve(self.config.base)
         worktree = self.repo.fresh_worktree(task.branch, tip)
         planned = self.plan.task(task_id)
+        context = self._context(task)
         brief = write_brief(
             self.run_dir(task_id),
-            task_document(task, planned.footprint, *self._context(task)),
-            build_prompt(task, planned.footprint, *self._context(task)),
+            task_document(task, planned.footprint, *context),
+            build_prompt(task, planned.footprint, *context),
         )
         brief.log.unlink(missing_ok=True)
         proc = launch(agent, task, worktree, brief)
@@ -137,7 +145,9 @@ class Orchestration:
             turns=None,
         )
 
-    def _context(self, task: Task) -> tuple[dict[str, str], dict[str, str], str | None]:
+    def _context(
+        self, task: Task
+    ) -> tuple[dict[str, str], dict[str, str], str | None, Redo | None]:
         statuses = self.statuses()
         owned = {
             path: other.id
@@ -150,7 +160,11 @@ class Orchestration:
             for dep in task.depends_on
             if dep in self.tasks and statuses[dep] is S.MERGED
         }
-        return owned, landed, self.config.merge.test_command
+        state = self.store.get(task.id)
+        redo = (
+            Redo(self.config.base, state.conflict_files, state.attempt + 1) if state.redos else None
+        )
+        return owned, landed, self.config.merge.test_command, redo
 
     def poll(self) -> bool:
         """Watch running agents: progress, heartbeat, limits, exits. True when any ended."""
@@ -216,7 +230,8 @@ class Orchestration:
             log_tail=tail,
             **self._usage(watch),
         )
-        attempt = self.store.get(task_id).attempt
+        state = self.store.get(task_id)
+        attempt = state.attempt - state.redos  # attempts since the last fresh start
         if attempt <= watch.agent.retries and is_transient(tail, bool(files), code):
             delay = watch.agent.retry_backoff * 2 ** (attempt - 1)
             self.repo.remove_worktree(self.tasks[task_id].branch)
@@ -277,14 +292,25 @@ class Orchestration:
             fields["merged_sha"] = landing.head
             self.repo.remove_worktree(task.branch)
             self.repo.delete_branch(task.branch)
+        if landing.status is S.CONFLICT:
+            fields["conflict_files"] = landing.files
         self._set(task_id, landing.status, landing.detail, **fields)
+        if landing.status is S.CONFLICT and state.redos < self.config.merge.conflict_redos:
+            self.repo.remove_worktree(task.branch)
+            self._set(
+                task_id,
+                S.PLANNED,
+                f"{landing.detail}; redo {state.redos + 1} of {self.config.merge.conflict_redos} "
+                f"on the new {self.config.base}, after the others",
+                redos=state.redos + 1,
+            )
 
     # -- the loop ------------------------------------------------------------------------
 
     def step(self, launching: bool = True) -> Decision:
         """One pass: observe, decide, act. Returns the decision taken."""
         self.poll()
-        decision = decide(self.plan, self.statuses())
+        decision = decide(self.plan, self.statuses(), self.requeued())
         for task_id, reason in decision.block:
             self._set(task_id, S.BLOCKED, reason)
         if decision.merge is not None:

@@ -12,8 +12,8 @@ stateDiagram-v2
     review --> merged: rebased, tested, landed on base
     review --> conflict: rebase conflict
     review --> failed: tests red on the rebased result
-    failed --> planned: retry
-    conflict --> planned: retry
+    failed --> planned: retry (transient failure)
+    conflict --> planned: redo on the new base, after the others
     blocked --> planned: dependency retried
 ```
 """
@@ -24,7 +24,7 @@ import base64
 import json
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from bot.models import Plan, TaskStatus
@@ -93,28 +93,45 @@ def _wait_reason(
     return None
 
 
-def decide(plan: Plan, states: Mapping[str, TaskStatus]) -> Decision:
+def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:
+    """The merge order, with requeued tasks (and whatever depends on them) moved to the end:
+    a task that conflicted at merge time is tried again after the others."""
+    if not requeued:
+        return list(plan.merge_order)
+    moved = set(requeued)
+    for task_id in plan.merge_order:  # dependents come later in merge order
+        if any(dep.after == task_id and dep.before in moved for dep in plan.dependencies):
+            moved.add(task_id)
+    return [t for t in plan.merge_order if t not in moved] + [
+        t for t in plan.merge_order if t in moved
+    ]
+
+
+def decide(
+    plan: Plan, states: Mapping[str, TaskStatus], requeued: Collection[str] = ()
+) -> Decision:
     """Given every task's status, what to block, which task to merge, which to launch.
 
     Merges happen strictly in merge order: the first task in that order that has not ended
     is merged when it is in review, and nothing behind it merges before it. Launches follow
-    merge order too, up to `max_parallel` running at once.
+    merge order too, up to `max_parallel` running at once. `requeued` tasks go last.
     """
-    position = {task_id: index for index, task_id in enumerate(plan.merge_order)}
+    order = effective_order(plan, requeued)
+    position = {task_id: index for index, task_id in enumerate(order)}
     block = tuple(
         (task_id, reason)
-        for task_id in plan.merge_order
+        for task_id in order
         if states[task_id] is S.PLANNED and (reason := _blocker(task_id, plan, states)) is not None
     )
     blocked = {task_id for task_id, _ in block}
-    merge = next((t for t in plan.merge_order if not states[t].terminal), None)
+    merge = next((t for t in order if not states[t].terminal), None)
     if merge is not None and states[merge] is not S.REVIEW:
         merge = None
 
     running = sum(1 for status in states.values() if status is S.RUNNING)
     launch: list[str] = []
     waiting: dict[str, str] = {}
-    for task_id in plan.merge_order:
+    for task_id in order:
         if states[task_id] is not S.PLANNED or task_id in blocked:
             continue
         reason = _wait_reason(task_id, plan, states, position)
@@ -124,7 +141,7 @@ def decide(plan: Plan, states: Mapping[str, TaskStatus]) -> Decision:
             launch.append(task_id)
         else:
             waiting[task_id] = reason
-    for task_id in plan.merge_order:
+    for task_id in order:
         if states[task_id] in (S.RUNNING, S.REVIEW):
             waiting.setdefault(task_id, str(states[task_id]))
     return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)

@@ -6,9 +6,19 @@ Untrusted text (titles, bodies) goes into these files only, never onto a command
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.models import Footprint, Task
+
+
+@dataclass(frozen=True)
+class Redo:
+    """An earlier attempt conflicted with work that landed on the base in `files`."""
+
+    base: str
+    files: tuple[str, ...]
+    attempt: int
 
 
 def task_document(
@@ -17,9 +27,11 @@ def task_document(
     owned_by_others: Mapping[str, str],
     landed_before: Mapping[str, str],
     test_command: str | None,
+    redo: Redo | None = None,
 ) -> dict[str, Any]:
     """The JSON written to ORCHESTRATE_TASK_FILE."""
     return {
+        "redo": None if redo is None else {"base": redo.base, "conflict_files": list(redo.files)},
         "task": task.model_dump(mode="json"),
         "branch": task.branch,
         "footprint": footprint.model_dump(mode="json"),
@@ -39,6 +51,7 @@ def build_prompt(
     owned_by_others: Mapping[str, str],
     landed_before: Mapping[str, str],
     test_command: str | None,
+    redo: Redo | None = None,
 ) -> str:
     """The Markdown prompt written to ORCHESTRATE_PROMPT_FILE."""
     yours = [f"`{path}` ({footprint.reasons.get(path, 'predicted')})" for path in footprint.files]
@@ -76,4 +89,17 @@ Commit your work or leave it uncommitted: both are collected when you exit.
 ## Tests
 
 {testing}
+{_redo_section(redo)}"""
+
+
+def _redo_section(redo: Redo | None) -> str:
+    if redo is None:
+        return ""
+    files = ", ".join(f"`{path}`" for path in redo.files) or "files it shares with you"
+    return f"""
+## This is attempt {redo.attempt}: the last one conflicted
+
+Your previous change conflicted with work that landed on `{redo.base}` in {files}. You start
+again from the current `{redo.base}`, which already has that work: build on it rather than
+undoing it.
 """

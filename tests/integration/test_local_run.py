@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -29,7 +30,7 @@ def eight_tasks(tmp_path, method: str = "rebase"):
         {
             "max_parallel": 4,
             "agent": {"command": patch_agent(tmp_path)},
-            "merge": {"method": method},
+            "merge": {"method": method, "conflict_redos": 0},
         },
     )
     tasks = {}
@@ -192,3 +193,46 @@ def test_red_tests_never_merge(tmp_path, capsys):
     assert states(repo)["2"].status is TaskStatus.FAILED
     assert "tests exited 1" in states(repo)["2"].detail
     assert git(repo, "rev-parse", "main") == head
+
+
+def test_a_conflicting_task_is_redone_on_the_new_base_after_the_others(tmp_path, capsys):
+    """Two tasks append to the same file without predicting it: the second conflicts at
+    merge time, goes to the back of the queue, is redone on the new base, and lands."""
+    script = tmp_path / "append_agent.py"
+    script.write_text(
+        "import os, pathlib\n"
+        "note = pathlib.Path('notes.txt')\n"
+        "note.write_text(note.read_text() + f'line from {os.environ[\"ORCHESTRATE_TASK_ID\"]}\\n')\n"
+        "pathlib.Path(f'own{os.environ[\"ORCHESTRATE_TASK_ID\"]}.txt').write_text('x\\n')\n"
+    )
+    repo = make_repo(
+        tmp_path,
+        {"notes.txt": "notes\n"},
+        {"agent": {"command": f"{sys.executable} {script}"}, "merge": {"conflict_redos": 1}},
+    )
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {
+            "1-one.md": "---\nfiles: [own1.txt]\n---\n",
+            "2-two.md": "---\nfiles: [own2.txt]\n---\n",
+            "3-three.md": "---\nfiles: [own3.txt]\n---\n",
+        },
+    )
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, out + err
+    final = states(repo)
+    assert all(s.status is TaskStatus.MERGED for s in final.values())
+    redone = [tid for tid, s in final.items() if s.redos]
+    assert redone and all(final[t].conflict_files == ("notes.txt",) for t in redone)
+    assert landed_tasks(repo)[-len(redone) :] == sorted(redone)  # redone ones land last
+    lines = (repo / "notes.txt").read_text().splitlines()
+    assert sorted(lines[1:]) == ["line from 1", "line from 2", "line from 3"]
+    assert "redo 1 of 1 on the new main, after the others" in out
+    prompt = (
+        repo
+        / ".orchestrate"
+        / "runs"
+        / f"{redone[0]}-{final[redone[0]].branch.split('-', 1)[1]}"
+        / "prompt.md"
+    )
+    assert "the last one conflicted" in prompt.read_text()

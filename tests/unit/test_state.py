@@ -75,3 +75,23 @@ def test_transitions():
         check_transition(S.MERGED, S.RUNNING)
     with pytest.raises(TransitionError):
         check_transition(S.PLANNED, S.MERGED)
+
+
+def test_requeued_task_and_its_dependents_merge_after_the_others():
+    plan = plan_of(
+        **{
+            "1": "---\nfiles: [a.py]\n---\n",
+            "2": "---\nfiles: [b.py]\n---\n",
+            "3": "---\ndepends_on: [1]\nfiles: [c.py]\n---\n",
+            "4": "---\nfiles: [d.py]\n---\n",
+        }
+    )
+    from bot.state import effective_order
+
+    order = effective_order(plan, {"1"})
+    assert order[-2:] == ["1", "3"]
+    assert set(order[:-2]) == {"2", "4"}
+    # everything is in review: without the requeue 1 merges first, with it 2 or 4 does
+    given = statuses(plan, t1=S.REVIEW, t2=S.REVIEW, t4=S.REVIEW)
+    assert decide(plan, given).merge == plan.merge_order[0] == "1"
+    assert decide(plan, given, requeued={"1"}).merge == order[0] != "1"
