@@ -26,7 +26,7 @@ from rich.console import Console
 from bot import console as out
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
-from bot.analysis import RepoSnapshot, predict_footprints
+from bot.analysis import predict_footprints
 from bot.config import Config, ConfigError, load_config
 from bot.forge.local import LocalStore, load_tasks
 from bot.gitops import GitError, GitRepo
@@ -34,6 +34,7 @@ from bot.models import Plan, Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.reconcile import Orchestration, Reporter
 from bot.redact import Redactor
+from bot.snapshot import load_snapshot
 from bot.state import decide
 from bot.taskfile import TaskFileError
 
@@ -80,9 +81,11 @@ def open_session(args: argparse.Namespace) -> Session:
         raise GitError(
             f"{repo.root}: base branch '{config.base}' not found (set base: in {source})"
         ) from None
-    snapshot = RepoSnapshot(files=repo.files_at(base_sha))
+    repo.ignore_state_dir()  # the snapshot cache lives in .orchestrate/
+    snapshot = load_snapshot(repo.root, base_sha)
     footprints = predict_footprints(tasks, snapshot)
-    plan = build_plan(tasks, footprints, config.max_parallel)
+    mergeable = [pattern.lower() for pattern in config.merge.union_files]
+    plan = build_plan(tasks, footprints, config.max_parallel, mergeable=mergeable)
     return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir)
 
 
@@ -168,6 +171,7 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
     repo = session.repo
     with run_lock(repo):
         repo.ignore_state_dir()
+        repo.union_merge(session.config.merge.union_files)
         store = LocalStore(repo.state_dir / "state.db")
         store.set_meta("tasks_dir", str(session.tasks_dir))
         store.set_meta("plan", session.plan.model_dump(mode="json"))

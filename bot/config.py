@@ -42,6 +42,8 @@ class Section(BaseModel):
 
 PresetName = Literal["command", "claude", "codex", "aider", "gemini", "scripted"]
 
+UNION_FILES = ("CHANGES*", "CHANGELOG*", "HISTORY.*", "NEWS", "NEWS.*", "RELEASE-NOTES*")
+
 DEFAULT_SECRETS = (
     "GITHUB_TOKEN",
     "GH_TOKEN",
@@ -118,6 +120,12 @@ class MergeConfig(Section):
         None, description="Run on the rebased result before it lands; red never merges."
     )
     test_timeout: Duration = Field(1800.0, description="Wall-clock limit for test_command.")
+    union_files: list[str] = Field(
+        default_factory=lambda: list(UNION_FILES),
+        description="Changelog-style files (name patterns, any letter case) that every task "
+        "appends to: merged as a union of both sides' lines instead of conflicting, and not "
+        "counted as conflicts when planning.",
+    )
     conflict_redos: int = Field(
         1,
         ge=0,

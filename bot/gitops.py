@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import git
 
 STATE_DIR = ".orchestrate"
 FALLBACK_IDENTITY = {"name": "orchestrate", "email": "orchestrate@localhost"}
+UNION_BEGIN = "# orchestrate merge.union_files: begin"
+UNION_END = "# orchestrate merge.union_files: end"
 
 
 class GitError(Exception):
@@ -25,6 +28,11 @@ class RebaseResult:
     ok: bool
     conflict_files: tuple[str, ...] = ()
     message: str = ""
+
+
+def _any_case(pattern: str) -> str:
+    """A gitattributes pattern matching `pattern` in any letter case (`ab*` -> `[aA][bB]*`)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in pattern)
 
 
 def _first_line(exc: git.GitCommandError) -> str:
@@ -110,6 +118,17 @@ class GitRepo:
         lines = exclude.read_text().splitlines() if exclude.exists() else []
         if f"/{STATE_DIR}/" not in lines:
             exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n")
+
+    def union_merge(self, patterns: Sequence[str]) -> None:
+        """Merge files matching `patterns` (changelogs) as a union of both sides' lines, in
+        every rebase orchestrate does here, through `info/attributes` (shared by worktrees)."""
+        attributes = Path(self.repo.common_dir) / "info" / "attributes"
+        attributes.parent.mkdir(parents=True, exist_ok=True)
+        text = attributes.read_text() if attributes.exists() else ""
+        before, _, rest = text.partition(UNION_BEGIN + "\n")
+        _, _, after = rest.partition(UNION_END + "\n")
+        ours = "".join(f"{_any_case(pattern)} merge=union\n" for pattern in patterns)
+        attributes.write_text(f"{before}{UNION_BEGIN}\n{ours}{UNION_END}\n{after}")
 
     # -- task worktrees ------------------------------------------------------------------
 

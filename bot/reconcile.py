@@ -79,12 +79,14 @@ class Orchestration:
         states = self.store.states()
         return {task_id: states[task_id].status for task_id in self.plan.merge_order}
 
-    def requeued(self) -> set[str]:
-        """Tasks being redone after a merge conflict: they merge after the others."""
+    def history(self) -> tuple[set[str], dict[str, set[str]]]:
+        """Tasks being redone after a merge conflict (they merge after the others), and the
+        files each task really changed in an earlier attempt (they count as conflicts)."""
         states = self.store.states()
-        return {
-            t for t in self.plan.merge_order if states[t].redos and not states[t].status.terminal
-        }
+        order = self.plan.merge_order
+        requeued = {t for t in order if states[t].redos and not states[t].status.terminal}
+        observed = {t: {*states[t].files, *states[t].conflict_files} for t in order}
+        return requeued, observed
 
     def _set(self, task_id: str, status: TaskStatus, detail: str, **fields: object) -> None:
         for key in ("log_tail", "progress"):
@@ -310,7 +312,7 @@ class Orchestration:
     def step(self, launching: bool = True) -> Decision:
         """One pass: observe, decide, act. Returns the decision taken."""
         self.poll()
-        decision = decide(self.plan, self.statuses(), self.requeued())
+        decision = decide(self.plan, self.statuses(), *self.history())
         for task_id, reason in decision.block:
             self._set(task_id, S.BLOCKED, reason)
         if decision.merge is not None:

@@ -24,7 +24,7 @@ import base64
 import json
 import re
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.models import Plan, TaskStatus
@@ -78,18 +78,28 @@ def _blocker(task_id: str, plan: Plan, states: Mapping[str, TaskStatus]) -> str 
 
 
 def _wait_reason(
-    task_id: str, plan: Plan, states: Mapping[str, TaskStatus], position: Mapping[str, int]
+    task_id: str,
+    plan: Plan,
+    states: Mapping[str, TaskStatus],
+    order: Sequence[str],
+    observed: Mapping[str, Collection[str]],
 ) -> str | None:
     """Why a planned task cannot start yet, or None when it may."""
     for dep in plan.dependencies:
         if dep.after == task_id and states[dep.before] not in SATISFIES_DEPENDENCY:
             return f"waits for dependency {dep.before} to land"
+    position = order.index(task_id)
+    earlier = {other for other in order[:position] if not states[other].terminal}
     for conflict in plan.conflicts:
-        if task_id not in (conflict.a, conflict.b):
-            continue
-        other = conflict.b if conflict.a == task_id else conflict.a
-        if position[other] < position[task_id] and not states[other].terminal:
-            return f"waits for {other} ({conflict.reason})"
+        if task_id in (conflict.a, conflict.b):
+            other = conflict.b if conflict.a == task_id else conflict.a
+            if other in earlier:
+                return f"waits for {other} ({conflict.reason})"
+    mine = set(observed.get(task_id, ()))
+    for other in order[:position]:
+        shared = sorted(mine & set(observed.get(other, ()))) if other in earlier else []
+        if shared:
+            return f"waits for {other} (both changed {shared[0]} in an earlier attempt)"
     return None
 
 
@@ -108,16 +118,20 @@ def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:
 
 
 def decide(
-    plan: Plan, states: Mapping[str, TaskStatus], requeued: Collection[str] = ()
+    plan: Plan,
+    states: Mapping[str, TaskStatus],
+    requeued: Collection[str] = (),
+    observed: Mapping[str, Collection[str]] | None = None,
 ) -> Decision:
     """Given every task's status, what to block, which task to merge, which to launch.
 
     Merges happen strictly in merge order: the first task in that order that has not ended
     is merged when it is in review, and nothing behind it merges before it. Launches follow
     merge order too, up to `max_parallel` running at once. `requeued` tasks go last.
+    `observed` holds the files tasks really changed in earlier attempts: they conflict like
+    predicted files do.
     """
     order = effective_order(plan, requeued)
-    position = {task_id: index for index, task_id in enumerate(order)}
     block = tuple(
         (task_id, reason)
         for task_id in order
@@ -134,7 +148,7 @@ def decide(
     for task_id in order:
         if states[task_id] is not S.PLANNED or task_id in blocked:
             continue
-        reason = _wait_reason(task_id, plan, states, position)
+        reason = _wait_reason(task_id, plan, states, order, observed or {})
         if reason is None and running + len(launch) >= plan.max_parallel:
             reason = f"all {plan.max_parallel} agent slots busy"
         if reason is None:

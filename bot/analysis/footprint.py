@@ -1,17 +1,31 @@
-"""Combine the evidence for a task's footprint, strongest source first, each with its reason."""
+"""Combine the evidence for a task's footprint, each file with its reasons and a confidence.
+
+Sources, strongest first: an explicit `files:` list (authoritative when present); paths and
+globs mentioned; code identifiers resolved through the symbol index; retrieval over the code
+(BM25 over paths, definitions and docstrings); similar past changes (BM25 over commit messages,
+votes shrunk towards each file's base rate); companions (test files of touched modules, files
+that history shows change together). Confidences from different sources combine as a
+noisy-OR. A task with no evidence at all has an unknown footprint. Pure.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 
-from bot.analysis.mentions import FileLookup, find_mentions, unresolved_paths
+from bot.analysis.history import Commit, HistoryIndex
+from bot.analysis.mentions import FileLookup, candidate_tokens, resolve, unresolved_paths
+from bot.analysis.retrieval import BM25
+from bot.analysis.sources import Evidence, companions, retrieval, similar_changes, symbols
+from bot.analysis.symbols import FileSymbols, SymbolIndex
+from bot.analysis.text import TASK_VERBS, path_words, words
 from bot.models import Footprint, Task
 
 EXPLICIT = 1.0
-MENTIONED = 0.8
+MENTIONED = {"exact": 0.9, "suffix": 0.85, "directory": 0.7, "glob": 0.8, "basename": 0.8}
+AMBIGUOUS = 0.8
 NEW_FILE = 0.6
 
 
@@ -20,35 +34,43 @@ class RepoSnapshot:
     """What the predictor may know about the repository at the plan's base commit."""
 
     files: tuple[str, ...]
+    symbols: Mapping[str, FileSymbols] = field(default_factory=dict)
+    history: tuple[Commit, ...] = ()
+    commit: str = ""
 
     @cached_property
     def lookup(self) -> FileLookup:
         return FileLookup.build(self.files)
 
+    @cached_property
+    def symbol_index(self) -> SymbolIndex:
+        return SymbolIndex.build(self.symbols)
 
-class _Evidence:
-    def __init__(self) -> None:
-        self.reasons: dict[str, str] = {}
-        self.confidence: dict[str, float] = {}
-        self.patterns: list[str] = []
+    @cached_property
+    def code_index(self) -> BM25:
+        """One document per file: its path words (twice), definitions and docstring lines."""
+        docs: list[list[str]] = []
+        for path in self.files:
+            doc = path_words(path) * 2
+            info = self.symbols.get(path)
+            if info is not None:
+                doc.extend(words(" ".join(info.defs)))
+                doc.extend(words(info.doc))
+            docs.append(doc)
+        return BM25.build(docs)
 
-    def add(self, path: str, reason: str, confidence: float) -> None:
-        if self.confidence.get(path, 0.0) < confidence:
-            self.reasons[path] = reason
-            self.confidence[path] = confidence
+    @cached_property
+    def history_index(self) -> HistoryIndex:
+        return HistoryIndex.build(self.history, self.files)
 
-    def footprint(self) -> Footprint:
-        files = tuple(sorted(self.reasons))
-        return Footprint(
-            files=files,
-            patterns=tuple(self.patterns),
-            reasons=self.reasons,
-            confidence=self.confidence,
-            unknown=not files and not self.patterns,
-        )
+    def warm(self) -> RepoSnapshot:
+        """Build every index now (a planner of many tasks pays this once)."""
+        for name in ("lookup", "symbol_index", "code_index", "history_index"):
+            getattr(self, name)
+        return self
 
 
-def _explicit(task: Task, files: Sequence[str], evidence: _Evidence) -> None:
+def _explicit(task: Task, files: Sequence[str], evidence: Evidence) -> None:
     for entry in task.files:
         if any(ch in entry for ch in "*?["):
             matched = [f for f in files if fnmatch.fnmatchcase(f, entry)]
@@ -60,14 +82,49 @@ def _explicit(task: Task, files: Sequence[str], evidence: _Evidence) -> None:
             evidence.add(entry.removeprefix("./"), "listed in files:", EXPLICIT)
 
 
-def predict_footprint(task: Task, snapshot: RepoSnapshot) -> Footprint:
-    evidence = _Evidence()
-    _explicit(task, snapshot.files, evidence)
-    lookup = snapshot.lookup
-    for mention in find_mentions(task.text, lookup):
-        evidence.add(mention.path, f"mentioned as '{mention.token}' ({mention.how})", MENTIONED)
-    for path in unresolved_paths(task.text, lookup):
+def _mentions(text: str, lookup: FileLookup, evidence: Evidence) -> list[tuple[str, list[str]]]:
+    """Resolve mentioned paths; return ambiguous basenames for the other evidence to settle."""
+    ambiguous: list[tuple[str, list[str]]] = []
+    for token in candidate_tokens(text):
+        hits = resolve(token, lookup)
+        for hit in hits:
+            evidence.add(hit.path, f"mentioned as '{token}' ({hit.how})", MENTIONED[hit.how])
+        if not hits and "/" not in token:
+            same = lookup.by_basename.get(token, [])
+            if len(same) > 1:
+                ambiguous.append((token, same))
+    for path in unresolved_paths(text, lookup):
         evidence.add(path, f"mentioned as '{path}' (new file)", NEW_FILE)
+    return ambiguous
+
+
+def _settle(ambiguous: Iterable[tuple[str, list[str]]], evidence: Evidence) -> None:
+    """An ambiguous basename goes to the candidate the other evidence favours, else to all."""
+    for token, candidates in ambiguous:
+        scored = sorted(candidates, key=lambda p: -evidence.score(p))
+        best = evidence.score(scored[0])
+        if best > 0 and best >= 1.5 * evidence.score(scored[1]):
+            evidence.add(scored[0], f"mentioned as '{token}' (basename; best supported)", AMBIGUOUS)
+            continue
+        share = AMBIGUOUS / len(candidates)
+        for path in candidates:
+            evidence.add(path, f"mentioned as '{token}' (one of {len(candidates)} files)", share)
+
+
+def predict_footprint(task: Task, snapshot: RepoSnapshot) -> Footprint:
+    evidence = Evidence()
+    _explicit(task, snapshot.files, evidence)
+    if task.files:
+        return evidence.footprint()
+    text = task.text
+    ambiguous = _mentions(text, snapshot.lookup, evidence)
+    symbols(text, snapshot.symbol_index, evidence)
+    query = words(text)
+    subject = [w for w in query if w not in TASK_VERBS]
+    retrieval(subject, snapshot.files, snapshot.code_index, evidence)
+    similar_changes(query, snapshot.history_index, evidence)
+    _settle(ambiguous, evidence)
+    companions(snapshot.lookup, snapshot.history_index, evidence)
     return evidence.footprint()
 
 

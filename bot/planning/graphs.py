@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from itertools import combinations
 
 import networkx as nx
 
 from bot.models import Conflict, Dependency, Footprint, Task
+from bot.planning.deps import implied_dependencies, stated_dependencies
+
+# Changelog-style files: every task appends to them, and the merge queue merges them as a union.
+MERGEABLE = ("changes*", "changelog*", "history.*", "news", "news.*", "release-notes*")
+CONFLICT_THRESHOLD = 0.1
 
 
 class PlanError(Exception):
     """Tasks that cannot be planned: unknown dependency, cycle, duplicate id."""
 
 
-def dependency_graph(tasks: Sequence[Task]) -> nx.DiGraph[str]:
-    """Edges run from the task that must land first to the task that needs it."""
-    graph: nx.DiGraph[str] = nx.DiGraph()
+def _index(tasks: Sequence[Task]) -> dict[str, Task]:
     by_id: dict[str, Task] = {}
     for task in tasks:
         if task.id in by_id:
@@ -27,7 +32,21 @@ def dependency_graph(tasks: Sequence[Task]) -> nx.DiGraph[str]:
                 f"and {task.source or task.title}"
             )
         by_id[task.id] = task
-        graph.add_node(task.id)
+    return by_id
+
+
+def dependency_graph(
+    tasks: Sequence[Task], footprints: Mapping[str, Footprint] | None = None
+) -> nx.DiGraph[str]:
+    """Edges run from the task that must land first to the task that needs it.
+
+    Declared (`depends_on`) and stated ("depends on #12") dependencies are binding: a cycle
+    among them is an error naming it. Implied ones (a task mentions a file another creates) are
+    added only where they close no cycle.
+    """
+    by_id = _index(tasks)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(by_id)
     for task in tasks:
         for needed in task.depends_on:
             if needed == task.id:
@@ -35,12 +54,21 @@ def dependency_graph(tasks: Sequence[Task]) -> nx.DiGraph[str]:
             if needed not in by_id:
                 raise PlanError(f"task {task.id} depends on unknown task {needed}")
             graph.add_edge(needed, task.id, reason=f"{task.id} declares depends_on: {needed}")
+        for needed, phrase in stated_dependencies(task, set(by_id)):
+            if not graph.has_edge(needed, task.id):
+                graph.add_edge(needed, task.id, reason=f"{task.id} says '{phrase}'")
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
-        return graph
-    names = [edge[0] for edge in cycle] + [cycle[0][0]]
-    raise PlanError("dependency cycle: " + " -> ".join(names))
+        pass
+    else:
+        names = [edge[0] for edge in cycle] + [cycle[0][0]]
+        raise PlanError("dependency cycle: " + " -> ".join(names))
+    for creator, user, path in implied_dependencies(tasks, footprints or {}):
+        if graph.has_edge(creator, user) or nx.has_path(graph, user, creator):
+            continue
+        graph.add_edge(creator, user, reason=f"{user} mentions {path}, which {creator} creates")
+    return graph
 
 
 def dependencies(graph: nx.DiGraph[str]) -> list[Dependency]:
@@ -50,53 +78,98 @@ def dependencies(graph: nx.DiGraph[str]) -> list[Dependency]:
     ]
 
 
-def _overlap(a: Footprint, b: Footprint) -> list[str]:
-    shared = set(a.files) & set(b.files)
+@lru_cache(maxsize=64)
+def _mergeable_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")
+
+
+def is_mergeable(path: str, patterns: Sequence[str] = MERGEABLE) -> bool:
+    """Changelog-style files, matched by name, case-insensitively."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return _mergeable_pattern(tuple(patterns)).match(name) is not None
+
+
+def _pattern_overlap(a: Footprint, b: Footprint) -> set[str]:
+    shared: set[str] = set()
     for pattern in a.patterns:
         shared.update(f for f in b.files if fnmatch.fnmatchcase(f, pattern))
         shared.update(p for p in b.patterns if p == pattern)
     for pattern in b.patterns:
         shared.update(f for f in a.files if fnmatch.fnmatchcase(f, pattern))
-    return sorted(shared)
+    return shared
 
 
-def find_conflicts(footprints: Mapping[str, Footprint]) -> list[Conflict]:
+def conflict_weight(a: Footprint, b: Footprint, shared: Sequence[str]) -> float:
+    """P(both touch some shared file), treating files as independent: 1 - prod(1 - pa * pb)."""
+    miss = 1.0
+    for path in shared:
+        miss *= 1.0 - a.confidence.get(path, 1.0) * b.confidence.get(path, 1.0)
+    return 1.0 - miss
+
+
+def _describe(a: Footprint, b: Footprint, shared: Sequence[str], weight: float) -> str:
+    top = max(shared, key=lambda p: a.confidence.get(p, 1.0) * b.confidence.get(p, 1.0))
+    more = f" (+{len(shared) - 1} more)" if len(shared) > 1 else ""
+    if weight >= 0.999:
+        return f"both touch {top}{more}"
+    return f"both may touch {top}{more} (risk {weight:.0%})"
+
+
+def _shared_files(
+    footprints: Mapping[str, Footprint], mergeable: Sequence[str]
+) -> dict[tuple[str, str], set[str]]:
+    """For every pair of tasks (in input order), the non-mergeable files both may touch."""
+    order = {task_id: index for index, task_id in enumerate(footprints)}
+    holders: dict[str, list[str]] = defaultdict(list)
+    for task_id, footprint in footprints.items():
+        for path in footprint.files:
+            holders[path].append(task_id)
+    shared: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for path, owners in holders.items():
+        if len(owners) > 1 and not is_mergeable(path, mergeable):
+            for a, b in combinations(owners, 2):
+                shared[(a, b)].add(path)
+    with_patterns = [t for t in footprints if footprints[t].patterns]
+    for task_id in with_patterns:
+        for other in footprints:
+            if other == task_id:
+                continue
+            a, b = sorted((task_id, other), key=order.__getitem__)
+            found = _pattern_overlap(footprints[a], footprints[b])
+            shared[(a, b)].update(f for f in found if not is_mergeable(f, mergeable))
+    return shared
+
+
+def find_conflicts(
+    footprints: Mapping[str, Footprint],
+    threshold: float = CONFLICT_THRESHOLD,
+    mergeable: Sequence[str] = MERGEABLE,
+) -> list[Conflict]:
     """Pairs of tasks that must not be in flight together, with the files they share.
 
-    A task whose footprint is unknown conflicts with every other task: it runs alone.
+    A pair conflicts when the chance that both touch one shared file reaches `threshold`
+    (files without a confidence count as certain). Changelog-style files matching `mergeable`
+    never make a conflict. A task whose footprint is unknown conflicts with every other task.
     """
     ids = list(footprints)
-    unknown = {task_id for task_id in ids if footprints[task_id].unknown}
-    holders: dict[str, list[str]] = defaultdict(list)
-    for task_id in ids:
-        for path in footprints[task_id].files:
-            holders[path].append(task_id)
-    candidates: set[tuple[str, str]] = set()
-    for owners in holders.values():
-        candidates.update(combinations(owners, 2))
-    with_patterns = [task_id for task_id in ids if footprints[task_id].patterns]
-    for task_id in with_patterns:
-        candidates.update((task_id, other) for other in ids if other != task_id)
-
-    conflicts: dict[tuple[str, str], Conflict] = {}
     order = {task_id: index for index, task_id in enumerate(ids)}
-    for a, b in candidates:
-        a, b = sorted((a, b), key=order.__getitem__)
-        if (a, b) in conflicts or a in unknown or b in unknown:
+    unknown = {task_id for task_id in ids if footprints[task_id].unknown}
+    conflicts: dict[tuple[str, str], Conflict] = {}
+    for (a, b), files in _shared_files(footprints, mergeable).items():
+        if not files or a in unknown or b in unknown:
             continue
-        shared = _overlap(footprints[a], footprints[b])
-        if shared:
-            reason = f"both touch {shared[0]}" + (
-                f" (+{len(shared) - 1} more)" if len(shared) > 1 else ""
+        fa, fb = footprints[a], footprints[b]
+        shared = sorted(files)
+        weight = conflict_weight(fa, fb, shared)
+        if weight >= threshold:
+            reason = _describe(fa, fb, shared, weight)
+            conflicts[(a, b)] = Conflict(
+                a=a, b=b, files=tuple(shared), reason=reason, weight=round(weight, 3)
             )
-            conflicts[(a, b)] = Conflict(a=a, b=b, files=tuple(shared), reason=reason)
     for lone in sorted(unknown, key=order.__getitem__):
         for other in ids:
-            if other == lone:
-                continue
             a, b = sorted((lone, other), key=order.__getitem__)
-            if (a, b) not in conflicts:
-                conflicts[(a, b)] = Conflict(
-                    a=a, b=b, files=(), reason=f"task {lone} has no predicted footprint"
-                )
+            if other != lone and (a, b) not in conflicts:
+                reason = f"task {lone} has no predicted footprint"
+                conflicts[(a, b)] = Conflict(a=a, b=b, files=(), reason=reason)
     return [conflicts[key] for key in sorted(conflicts, key=lambda k: (order[k[0]], order[k[1]]))]

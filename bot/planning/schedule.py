@@ -1,8 +1,9 @@
-"""From graphs to a plan: order, waves (list scheduling), critical path, merge order, estimate.
+"""From graphs to a plan: priority order, list scheduling, critical path, merge order, estimate.
 
-Conflicting tasks may not be in flight together, so each conflict edge is oriented along the
-priority order and becomes a precedence edge. Dependency edges plus oriented conflict edges
-form one DAG; list scheduling over it with `max_parallel` workers gives the waves.
+List scheduling with `max_parallel` workers: whenever a worker is free, start the first ready
+task in priority order (longest remaining dependency chain first) that conflicts with no task
+in flight. A conflict is oriented by who starts first; dependency edges plus these oriented
+conflict edges form the precedence DAG behind the critical path and the explanations.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 
 from bot.models import Conflict, Estimate, Footprint, Plan, PlannedTask, Task
-from bot.planning.graphs import dependencies, dependency_graph, find_conflicts
+from bot.planning.estimates import durations
+from bot.planning.graphs import (
+    CONFLICT_THRESHOLD,
+    MERGEABLE,
+    dependencies,
+    dependency_graph,
+    find_conflicts,
+)
 
 
 def natural_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
@@ -23,55 +31,96 @@ def natural_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
 
 
-def _bottom_levels(graph: nx.DiGraph[str]) -> dict[str, int]:
-    """Length of the longest dependency chain from each task to the end, counting itself."""
-    level: dict[str, int] = {}
+def _bottom_levels(graph: nx.DiGraph[str], length: Mapping[str, float]) -> dict[str, float]:
+    """Longest chain of work from each task to the end, counting itself."""
+    level: dict[str, float] = {}
     for node in reversed(list(nx.topological_sort(graph))):
-        level[node] = 1 + max((level[s] for s in graph.successors(node)), default=0)
+        level[node] = length[node] + max((level[s] for s in graph.successors(node)), default=0)
     return level
 
 
-def _priority_order(tasks: Sequence[Task], graph: nx.DiGraph[str]) -> list[str]:
-    """Topological order; among ready tasks, longest remaining chain, then priority, then id."""
-    level = _bottom_levels(graph)
+def _priority_order(
+    tasks: Sequence[Task],
+    graph: nx.DiGraph[str],
+    length: Mapping[str, float],
+    clashes: Mapping[str, set[str]],
+) -> list[str]:
+    """Topological order; among ready tasks: longest remaining chain, then the most conflicted
+    (it must run alone longest, so start it early), then priority, then id."""
+    level = _bottom_levels(graph, length)
     priority = {task.id: task.priority for task in tasks}
+    blocked = {t: sum(length[o] for o in clashes.get(t, ())) for t in length}
     return list(
         nx.lexicographical_topological_sort(
-            graph, key=lambda n: (-level[n], -priority[n], natural_key(n))
+            graph, key=lambda n: (-level[n], -blocked[n], -priority[n], natural_key(n))
         )
     )
 
 
+class _Run:
+    """The outcome of list scheduling: start times and why each task waited."""
+
+    def __init__(self) -> None:
+        self.start: dict[str, float] = {}
+        self.end: dict[str, float] = {}
+        self.slot_note: dict[str, str] = {}
+
+
+def _list_schedule(
+    order: Sequence[str],
+    graph: nx.DiGraph[str],
+    conflicts: Mapping[str, set[str]],
+    length: Mapping[str, float],
+    max_parallel: int,
+) -> _Run:
+    run = _Run()
+    pending = list(order)
+    running: set[str] = set()
+    now = 0.0
+    while pending:
+        for task_id in list(pending):
+            if not all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id)):
+                continue
+            if conflicts.get(task_id, set()) & running:
+                continue
+            if len(running) >= max_parallel:
+                run.slot_note.setdefault(task_id, f"ready at {now:g} but all slots taken")
+                continue
+            run.start[task_id] = now
+            run.end[task_id] = now + length[task_id]
+            running.add(task_id)
+            pending.remove(task_id)
+        now = min(run.end[t] for t in running)
+        running = {t for t in running if run.end[t] > now}
+    return run
+
+
 def _precedence(
-    graph: nx.DiGraph[str], conflicts: Sequence[Conflict], position: Mapping[str, int]
+    graph: nx.DiGraph[str], conflicts: Sequence[Conflict], run: _Run
 ) -> nx.DiGraph[str]:
     precedence: nx.DiGraph[str] = nx.DiGraph(graph)
     for conflict in conflicts:
-        first, later = sorted((conflict.a, conflict.b), key=position.__getitem__)
+        first, later = sorted((conflict.a, conflict.b), key=lambda t: (run.start[t], run.end[t]))
         if not precedence.has_edge(first, later):
             precedence.add_edge(first, later, reason=conflict.reason)
     return precedence
 
 
-def _list_schedule(
-    order: Sequence[str], precedence: nx.DiGraph[str], max_parallel: int
-) -> tuple[list[list[str]], dict[str, str]]:
-    """Unit-time list scheduling: each step starts up to max_parallel ready tasks, in order."""
-    waves: list[list[str]] = []
-    why: dict[str, str] = {}
-    done: set[str] = set()
-    pending = list(order)
-    while pending:
-        ready = [t for t in pending if all(p in done for p in precedence.predecessors(t))]
-        wave = ready[:max_parallel]
-        for task_id in ready[max_parallel:]:
-            why.setdefault(
-                task_id, f"ready in wave {len(waves) + 1} but all {max_parallel} slots taken"
-            )
-        waves.append(wave)
-        done.update(wave)
-        pending = [t for t in pending if t not in done]
-    return waves, why
+def _critical_path(precedence: nx.DiGraph[str], length: Mapping[str, float]) -> list[str]:
+    finish: dict[str, float] = {}
+    via: dict[str, str | None] = {}
+    for node in nx.topological_sort(precedence):
+        best = max(precedence.predecessors(node), key=lambda p: finish[p], default=None)
+        finish[node] = length[node] + (finish[best] if best is not None else 0.0)
+        via[node] = best
+    if not finish:
+        return []
+    last: str | None = max(finish, key=lambda n: (finish[n], -len(n)))
+    path: list[str] = []
+    while last is not None:
+        path.append(last)
+        last = via[last]
+    return path[::-1]
 
 
 def _explain(task_id: str, precedence: nx.DiGraph[str], slot_note: str | None) -> str:
@@ -84,23 +133,64 @@ def _explain(task_id: str, precedence: nx.DiGraph[str], slot_note: str | None) -
     return "; ".join(parts) or "nothing to wait for"
 
 
-def build_plan(
-    tasks: Sequence[Task], footprints: Mapping[str, Footprint], max_parallel: int
-) -> Plan:
-    graph = dependency_graph(tasks)
-    conflicts = find_conflicts({task.id: footprints[task.id] for task in tasks})
-    order = _priority_order(tasks, graph)
-    position = {task_id: index for index, task_id in enumerate(order)}
-    precedence = _precedence(graph, conflicts, position)
-    waves, slot_notes = _list_schedule(order, precedence, max_parallel)
-    wave_of = {task_id: index + 1 for index, wave in enumerate(waves) for task_id in wave}
-    merge_order = sorted(order, key=lambda t: (wave_of[t], position[t]))
-    critical = nx.dag_longest_path(precedence) if tasks else []
+def _estimate(
+    graph: nx.DiGraph[str], run: _Run, length: Mapping[str, float], max_parallel: int
+) -> Estimate:
+    total = sum(length.values())
+    chain = max(_bottom_levels(graph, length).values(), default=0.0)
+    work = total / max_parallel
+    if all(value == 1.0 for value in length.values()):
+        work = math.ceil(work)
+    lower = max(chain, work, max(length.values(), default=0.0))
+    makespan = max(run.end.values(), default=0.0)
+    return Estimate(
+        makespan=makespan,
+        lower_bound=float(lower),
+        sequential=total,
+        speedup=round(total / makespan, 2) if makespan else 1.0,
+    )
 
-    n = len(tasks)
-    chain = max(_bottom_levels(graph).values(), default=0)
-    lower = max(chain, math.ceil(n / max_parallel)) if n else 0
-    makespan = len(waves)
+
+def _notes(merge_order: Sequence[str], footprints: Mapping[str, Footprint]) -> tuple[str, ...]:
+    return tuple(
+        f"task {task_id} has no predicted footprint, so it runs alone: list the files it "
+        f"will touch under files: (front matter, or an orchestrate block in the issue), "
+        f"or name the files, modules or functions it changes in its text"
+        for task_id in merge_order
+        if footprints[task_id].unknown
+    )
+
+
+def build_plan(
+    tasks: Sequence[Task],
+    footprints: Mapping[str, Footprint],
+    max_parallel: int,
+    *,
+    conflict_threshold: float = CONFLICT_THRESHOLD,
+    mergeable: Sequence[str] = MERGEABLE,
+) -> Plan:
+    """Plan `tasks` on `max_parallel` workers; see the module docstring for the method."""
+    max_parallel = max(1, max_parallel)
+    graph = dependency_graph(tasks, footprints)
+    conflicts = find_conflicts(
+        {task.id: footprints[task.id] for task in tasks}, conflict_threshold, mergeable
+    )
+    length = durations(tasks)
+    clashes: dict[str, set[str]] = {task.id: set() for task in tasks}
+    for conflict in conflicts:
+        clashes[conflict.a].add(conflict.b)
+        clashes[conflict.b].add(conflict.a)
+    order = _priority_order(tasks, graph, length, clashes)
+    position = {task_id: index for index, task_id in enumerate(order)}
+    run = _list_schedule(order, graph, clashes, length, max_parallel)
+    starts = sorted(set(run.start.values()))
+    wave_of = {task_id: starts.index(start) + 1 for task_id, start in run.start.items()}
+    waves = [
+        sorted((t for t in order if wave_of[t] == index + 1), key=position.__getitem__)
+        for index in range(len(starts))
+    ]
+    merge_order = sorted(order, key=lambda t: (run.end[t], wave_of[t], position[t]))
+    precedence = _precedence(graph, conflicts, run)
     by_id = {task.id: task for task in tasks}
     planned = tuple(
         PlannedTask(
@@ -109,15 +199,11 @@ def build_plan(
             branch=by_id[task_id].branch,
             footprint=footprints[task_id],
             wave=wave_of[task_id],
-            why=_explain(task_id, precedence, slot_notes.get(task_id)),
+            why=_explain(task_id, precedence, run.slot_note.get(task_id)),
+            start=run.start[task_id],
+            duration=length[task_id],
         )
         for task_id in merge_order
-    )
-    notes = tuple(
-        f"task {task_id} has no predicted footprint, so it runs alone: list the files it "
-        f"will touch under files: in its front matter, or name them in its text"
-        for task_id in merge_order
-        if footprints[task_id].unknown
     )
     return Plan(
         max_parallel=max_parallel,
@@ -126,12 +212,7 @@ def build_plan(
         conflicts=tuple(conflicts),
         waves=tuple(tuple(wave) for wave in waves),
         merge_order=tuple(merge_order),
-        critical_path=tuple(critical),
-        estimate=Estimate(
-            makespan=float(makespan),
-            lower_bound=float(lower),
-            sequential=float(n),
-            speedup=round(n / makespan, 2) if makespan else 1.0,
-        ),
-        notes=notes,
+        critical_path=tuple(_critical_path(precedence, length)),
+        estimate=_estimate(graph, run, length, max_parallel),
+        notes=_notes(merge_order, footprints),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -208,10 +207,11 @@ def test_edits_outside_the_lane_are_reported(tmp_path, capsys):
 
 def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     """With the machine reported busy, tasks still run, one at a time."""
+    import argparse
+
     from bot.cli import open_session
     from bot.forge.local import LocalStore
     from bot.reconcile import Orchestration
-    import argparse
 
     log = tmp_path / "overlap.log"
     code = f"""

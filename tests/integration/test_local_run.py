@@ -201,9 +201,10 @@ def test_a_conflicting_task_is_redone_on_the_new_base_after_the_others(tmp_path,
     script = tmp_path / "append_agent.py"
     script.write_text(
         "import os, pathlib\n"
+        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
         "note = pathlib.Path('notes.txt')\n"
-        "note.write_text(note.read_text() + f'line from {os.environ[\"ORCHESTRATE_TASK_ID\"]}\\n')\n"
-        "pathlib.Path(f'own{os.environ[\"ORCHESTRATE_TASK_ID\"]}.txt').write_text('x\\n')\n"
+        "note.write_text(note.read_text() + f'line from {tid}\\n')\n"
+        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')\n"
     )
     repo = make_repo(
         tmp_path,
@@ -236,3 +237,34 @@ def test_a_conflicting_task_is_redone_on_the_new_base_after_the_others(tmp_path,
         / "prompt.md"
     )
     assert "the last one conflicted" in prompt.read_text()
+
+
+def test_changelog_edits_merge_as_a_union(tmp_path, capsys):
+    """Every task appends to CHANGES.md; the plan does not serialize them for it, and the
+    merge queue keeps every entry instead of reporting a conflict."""
+    script = tmp_path / "changelog_agent.py"
+    script.write_text(
+        "import os, pathlib\n"
+        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
+        "log = pathlib.Path('CHANGES.md')\n"
+        "log.write_text(log.read_text() + f'- change {tid}\\n')\n"
+        "pathlib.Path(f'mod{tid}.py').write_text('x = 1\\n')\n"
+    )
+    repo = make_repo(
+        tmp_path,
+        {"CHANGES.md": "# Changes\n"},
+        {"agent": {"command": f"{sys.executable} {script}"}, "merge": {"conflict_redos": 0}},
+    )
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {f"{n}-t.md": f"---\nfiles: [mod{n}.py, CHANGES.md]\n---\n" for n in (1, 2, 3)},
+    )
+    code, out, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks), "--json")
+    assert json.loads(out)["conflicts"] == []
+
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+
+    assert code == 0, out + err
+    entries = (repo / "CHANGES.md").read_text().splitlines()[1:]
+    assert sorted(entries) == ["- change 1", "- change 2", "- change 3"]
+    assert git(repo, "status", "--porcelain") == ""

@@ -95,3 +95,14 @@ def test_requeued_task_and_its_dependents_merge_after_the_others():
     given = statuses(plan, t1=S.REVIEW, t2=S.REVIEW, t4=S.REVIEW)
     assert decide(plan, given).merge == plan.merge_order[0] == "1"
     assert decide(plan, given, requeued={"1"}).merge == order[0] != "1"
+
+
+def test_files_changed_in_an_earlier_attempt_conflict_like_predicted_ones():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    given = statuses(plan)
+    assert decide(plan, given).launch == ("1", "2")
+    observed = {"1": {"notes.txt", "a.py"}, "2": {"notes.txt", "b.py"}}
+    decision = decide(plan, given, observed=observed)
+    assert decision.launch == ("1",)
+    assert decision.waiting["2"] == "waits for 1 (both changed notes.txt in an earlier attempt)"
+    assert decide(plan, statuses(plan, t1=S.MERGED), observed=observed).launch == ("2",)

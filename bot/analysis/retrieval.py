@@ -1,0 +1,59 @@
+"""Okapi BM25 over small documents (files, symbols, past commit messages). Pure, in memory."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+K1 = 1.2
+B = 0.75
+MIN_DOCS = 50
+
+
+@dataclass(frozen=True)
+class BM25:
+    """An inverted index: term -> [(document, term frequency)], and each document's length."""
+
+    postings: dict[str, list[tuple[int, int]]]
+    lengths: tuple[int, ...]
+    average: float
+
+    @classmethod
+    def build(cls, documents: Iterable[Sequence[str]]) -> BM25:
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        lengths: list[int] = []
+        for doc, terms in enumerate(documents):
+            lengths.append(len(terms))
+            for term, count in Counter(terms).items():
+                postings[term].append((doc, count))
+        average = sum(lengths) / len(lengths) if lengths else 0.0
+        return cls(dict(postings), tuple(lengths), average or 1.0)
+
+    def idf(self, term: str) -> float:
+        df = len(self.postings.get(term, ()))
+        n = len(self.lengths)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+
+    def scores(self, query: Iterable[str], max_df: float = 0.25) -> dict[int, float]:
+        """Score every document that shares a term with the query.
+
+        Terms found in more than `max_df` of the documents say little and are skipped (in
+        corpora of at least MIN_DOCS documents: in a tiny one every term is frequent).
+        """
+        result: dict[int, float] = defaultdict(float)
+        n = len(self.lengths)
+        for term in set(query):
+            posting = self.postings.get(term)
+            if not posting or (n >= MIN_DOCS and len(posting) > max_df * n):
+                continue
+            idf = self.idf(term)
+            for doc, tf in posting:
+                norm = K1 * (1 - B + B * self.lengths[doc] / self.average)
+                result[doc] += idf * tf * (K1 + 1) / (tf + norm)
+        return result
+
+    def top(self, query: Iterable[str], k: int, max_df: float = 0.25) -> list[tuple[int, float]]:
+        ranked = sorted(self.scores(query, max_df).items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:k]

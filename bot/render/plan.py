@@ -1,0 +1,97 @@
+"""A plan as a markdown table and a mermaid graph, for the dashboard, job summary and CLI. Pure.
+
+Task titles and file names are untrusted text: they are escaped so that they cannot break the
+table, inject HTML (or a hidden state marker) into a comment, or break the mermaid source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.models import Footprint, Plan
+
+MAX_FILES_SHOWN = 3
+MAX_CONFLICT_EDGES = 60
+TITLE_WIDTH = 48
+
+
+def _md(text: str) -> str:
+    text = " ".join(text.split())
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
+        text = text.replace(raw, safe)
+    return text
+
+
+def _short(text: str, width: int = TITLE_WIDTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _files(footprint: Footprint) -> str:
+    if footprint.unknown:
+        return "**unknown** (runs alone)"
+    ranked = sorted(footprint.files, key=lambda f: (-footprint.confidence.get(f, 1.0), f))
+    shown = []
+    for path in ranked[:MAX_FILES_SHOWN]:
+        confidence = footprint.confidence.get(path, 1.0)
+        suffix = "" if confidence >= 0.999 else f" {confidence:.0%}"
+        shown.append(f"`{_md(path)}`{suffix}")
+    more = len(ranked) - MAX_FILES_SHOWN
+    shown.extend(f"`{_md(p)}`" for p in footprint.patterns)
+    return ", ".join(shown) + (f" +{more} more" if more > 0 else "")
+
+
+def plan_markdown(plan: Plan) -> str:
+    """A table of tasks in merge order with their wave, footprint and why they wait."""
+    e = plan.estimate
+    lines = [
+        f"**{len(plan.tasks)} tasks, {len(plan.waves)} waves, max {plan.max_parallel} in "
+        f"parallel.** Makespan {e.makespan:g} (lower bound {e.lower_bound:g}, one by one "
+        f"{e.sequential:g}): speedup {e.speedup:g}.",
+        "",
+        "| Merge | Wave | Task | Footprint | Why |",
+        "|---:|---:|---|---|---|",
+    ]
+    for number, task in enumerate(plan.tasks, start=1):
+        lines.append(
+            f"| {number} | {task.wave} | #{_md(task.id)} {_md(_short(task.title))} | "
+            f"{_files(task.footprint)} | {_md(task.why)} |"
+        )
+    if plan.critical_path:
+        lines += ["", "Critical path: " + " → ".join(f"#{_md(t)}" for t in plan.critical_path)]
+    lines.extend(["", *(f"- {_md(note)}" for note in plan.notes)] if plan.notes else [])
+    return "\n".join(lines) + "\n"
+
+
+def _label(text: str) -> str:
+    text = " ".join(text.split())
+    for raw, safe in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(raw, safe)
+    return text
+
+
+def _node_ids(ids: Sequence[str]) -> dict[str, str]:
+    return {task_id: f"t{index}" for index, task_id in enumerate(ids)}
+
+
+def plan_mermaid(plan: Plan) -> str:
+    """Waves as subgraphs; dependencies as solid arrows, conflicts as dotted links with a file."""
+    node = _node_ids([t.id for t in plan.tasks])
+    titles = {t.id: t.title for t in plan.tasks}
+    lines = ["flowchart LR"]
+    for number, wave in enumerate(plan.waves, start=1):
+        lines.append(f'  subgraph w{number}["Wave {number}"]')
+        for task_id in wave:
+            label = _label(f"#{task_id} {_short(titles[task_id], 32)}")
+            lines.append(f'    {node[task_id]}["{label}"]')
+        lines.append("  end")
+    for dep in plan.dependencies:
+        lines.append(f"  {node[dep.before]} --> {node[dep.after]}")
+    shown = sorted(plan.conflicts, key=lambda c: -c.weight)[:MAX_CONFLICT_EDGES]
+    for conflict in shown:
+        what = conflict.files[0].rsplit("/", 1)[-1] if conflict.files else "unknown footprint"
+        lines.append(f'  {node[conflict.a]} -.-|"{_label(what)}"| {node[conflict.b]}')
+    hidden = len(plan.conflicts) - len(shown)
+    if hidden > 0:
+        lines.append(f"  %% {hidden} weaker conflicts not drawn")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""The I/O side: a RepoSnapshot read from a small git repository, then from its cache."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.snapshot import SnapshotError, load_snapshot
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e", "HOME": str(repo), "PATH": "/usr/bin:/bin",
+    }  # fmt: skip
+    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "core.py").write_text(
+        '"""Core."""\nclass Engine:\n    def run(self): ...\n'
+    )
+    (tmp_path / "README.md").write_text("hi\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "start the engine")
+    (tmp_path / "pkg" / "core.py").write_text("class Engine:\n    def stop(self): ...\n")
+    _git(tmp_path, "commit", "-q", "-am", "Engine can stop\n\nlonger body")
+    return tmp_path
+
+
+def test_load_snapshot_reads_files_symbols_and_history(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    snapshot = load_snapshot(repo, "HEAD", cache)
+    assert set(snapshot.files) == {"pkg/core.py", "README.md"}
+    assert "Engine.stop" in snapshot.symbols["pkg/core.py"].defs
+    assert [c.message.split("\n")[0] for c in snapshot.history] == [
+        "Engine can stop", "start the engine",
+    ]  # fmt: skip
+    assert snapshot.history[0].files == ("pkg/core.py",)
+    assert snapshot.commit == _git(repo, "rev-parse", "HEAD")
+    assert any(cache.glob("snapshot-*.json")) and (cache / "symbols.json").exists()
+
+
+def test_snapshot_at_an_older_commit_sees_only_its_past(repo: Path, tmp_path: Path) -> None:
+    snapshot = load_snapshot(repo, "HEAD~1", tmp_path / "cache")
+    assert "Engine.run" in snapshot.symbols["pkg/core.py"].defs
+    assert len(snapshot.history) == 1
+
+
+def test_cache_gives_the_same_snapshot(repo: Path, tmp_path: Path) -> None:
+    first = load_snapshot(repo, "HEAD", tmp_path / "cache")
+    second = load_snapshot(repo, "HEAD", tmp_path / "cache")
+    assert first.files == second.files and first.history == second.history
+    assert first.symbols == second.symbols
+
+
+def test_default_cache_lives_in_the_repository(repo: Path) -> None:
+    load_snapshot(repo, "HEAD")
+    assert any((repo / ".orchestrate" / "cache").glob("snapshot-*.json"))
+
+
+def test_unknown_commit_is_a_snapshot_error(repo: Path) -> None:
+    with pytest.raises(SnapshotError):
+        load_snapshot(repo, "no-such-ref")

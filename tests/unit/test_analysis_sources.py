@@ -1,0 +1,143 @@
+"""Each footprint source on a small, hand-made repository snapshot."""
+
+from __future__ import annotations
+
+from bot.analysis import RepoSnapshot, predict_footprint
+from bot.analysis.history import Commit
+from bot.analysis.symbols import extract_symbols
+from bot.models import Task
+
+FILES = (
+    "src/shop/__init__.py",
+    "src/shop/cart.py",
+    "src/shop/billing/invoice.py",
+    "src/shop/views.py",
+    "tests/test_cart.py",
+    "tests/test_invoice.py",
+    "docs/cart.rst",
+    "docs/api/views.py",
+    "CHANGES.rst",
+    "requirements/dev.txt",
+    "requirements/tests.txt",
+)
+SOURCES = {
+    "src/shop/__init__.py": "from .cart import Cart\n",
+    "src/shop/cart.py": (
+        '"""The shopping cart."""\nclass Cart:\n    def add_item(self): ...\n'
+        "    def total(self): ...\ndef empty_cart(): ...\n"
+    ),
+    "src/shop/billing/invoice.py": '"""Invoices and receipts."""\nclass InvoiceBuilder: ...\n',
+    "src/shop/views.py": "def render_checkout_page(): ...\n",
+}
+
+
+def _history() -> tuple[Commit, ...]:
+    commits = []
+    for n in range(6):
+        commits.append(
+            Commit(f"a{n}", 1000 - n, "bump dev requirements", ("requirements/dev.txt",))
+        )
+        commits.append(
+            Commit(
+                f"b{n}",
+                900 - n,
+                "cart rounding",
+                ("src/shop/cart.py", "docs/cart.rst", "CHANGES.rst"),
+            )
+        )
+    return tuple(commits)
+
+
+def snapshot(history: tuple[Commit, ...] = ()) -> RepoSnapshot:
+    symbols = {path: extract_symbols(path, source) for path, source in SOURCES.items()}
+    return RepoSnapshot(files=FILES, symbols=symbols, history=history)
+
+
+def predict(title: str, body: str = "", files: tuple[str, ...] = (), history: bool = False):
+    task = Task(id="1", slug="t", title=title, body=body, files=files)
+    return predict_footprint(task, snapshot(_history() if history else ()))
+
+
+def test_snapshot_with_files_only_still_works():
+    footprint = predict_footprint(
+        Task(id="1", slug="t", title="edit src/shop/cart.py"), RepoSnapshot(files=FILES)
+    )
+    assert "src/shop/cart.py" in footprint.files
+
+
+def test_explicit_files_are_authoritative_and_certain():
+    footprint = predict("Refactor the cart", files=("src/shop/views.py", "docs/*.rst"))
+    assert set(footprint.files) == {"src/shop/views.py", "docs/cart.rst"}
+    assert footprint.confidence["src/shop/views.py"] == 1.0
+    assert "listed in files:" in footprint.reasons["src/shop/views.py"]
+
+
+def test_exact_path_mention():
+    footprint = predict("Fix rounding in src/shop/cart.py")
+    assert footprint.confidence["src/shop/cart.py"] >= 0.9
+    assert "exact" in footprint.reasons["src/shop/cart.py"]
+
+
+def test_new_file_mention_is_predicted_with_lower_confidence():
+    footprint = predict("Add src/shop/coupons.py")
+    assert footprint.confidence["src/shop/coupons.py"] == 0.6
+    assert "new file" in footprint.reasons["src/shop/coupons.py"]
+
+
+def test_ambiguous_basename_is_settled_by_other_evidence():
+    footprint = predict("Speed up views.py: render_checkout_page() is slow")
+    assert footprint.confidence["src/shop/views.py"] > footprint.confidence.get(
+        "docs/api/views.py", 0.0
+    )
+    assert "best supported" in footprint.reasons["src/shop/views.py"]
+
+
+def test_ambiguous_basename_alone_is_shared():
+    footprint = predict("Tidy views.py")
+    assert {"src/shop/views.py", "docs/api/views.py"} <= set(footprint.files)
+    assert "one of 2 files" in footprint.reasons["docs/api/views.py"]
+
+
+def test_dotted_module_class_and_method_resolve_through_the_symbol_index():
+    assert "src/shop/billing/invoice.py" in predict("Change shop.billing.invoice").files
+    assert "src/shop/billing/invoice.py" in predict("InvoiceBuilder drops VAT").files
+    footprint = predict("Cart.add_item should merge lines")
+    assert "method" in footprint.reasons["src/shop/cart.py"]
+    assert "src/shop/cart.py" in predict("calling empty_cart() twice fails").files
+
+
+def test_test_files_of_touched_modules_are_companions():
+    footprint = predict("Cart.add_item should merge lines")
+    assert "tests/test_cart.py" in footprint.files
+    assert "tests src/shop/cart.py" in footprint.reasons["tests/test_cart.py"]
+
+
+def test_cochange_companions_come_from_history():
+    footprint = predict("Cart.total ignores discounts", history=True)
+    assert "docs/cart.rst" in footprint.files
+    assert "changed with src/shop/cart.py" in footprint.reasons["docs/cart.rst"]
+
+
+def test_similar_past_changes_vote_for_their_files():
+    footprint = predict("Bump requirements", history=True)
+    assert footprint.files[0] == "requirements/dev.txt" or "requirements/dev.txt" in footprint.files
+    assert "similar past change" in footprint.reasons["requirements/dev.txt"]
+    assert footprint.confidence["requirements/dev.txt"] > 0.5
+
+
+def test_retrieval_over_code_finds_files_by_their_words():
+    footprint = predict("Receipts should show the VAT number")
+    assert "src/shop/billing/invoice.py" in footprint.files
+    assert "code search" in footprint.reasons["src/shop/billing/invoice.py"]
+
+
+def test_no_evidence_means_unknown():
+    footprint = predict("Make it better")
+    assert footprint.unknown
+    assert footprint.files == ()
+
+
+def test_confidences_are_probabilities_and_every_file_has_a_reason():
+    footprint = predict("Cart.add_item should merge lines in receipts", history=True)
+    assert set(footprint.reasons) == set(footprint.files) == set(footprint.confidence)
+    assert all(0.0 < c <= 1.0 for c in footprint.confidence.values())

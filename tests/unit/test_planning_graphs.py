@@ -1,0 +1,98 @@
+"""Dependencies (declared, stated, implied), cycles, weighted conflicts, estimates."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Footprint, Task
+from bot.planning import PlanError, build_plan, dependency_graph, find_conflicts
+from bot.planning.estimates import estimate
+from bot.planning.graphs import is_mergeable
+
+
+def task(task_id: str, text: str = "", **kw) -> Task:
+    return Task(id=task_id, slug="t", title=text or f"task {task_id}", **kw)
+
+
+def test_declared_cycle_is_an_error_that_names_it():
+    tasks = [
+        task("1", depends_on=("3",)),
+        task("2", depends_on=("1",)),
+        task("3", depends_on=("2",)),
+    ]
+    with pytest.raises(PlanError, match=r"dependency cycle: .*1.*->.*2.*->.*3"):
+        dependency_graph(tasks)
+
+
+def test_stated_dependencies_in_text():
+    tasks = [task("12"), task("13"), task("14", "Blocked by #12, depends on #13 and after #99")]
+    graph = dependency_graph(tasks)
+    assert graph.has_edge("12", "14") and graph.has_edge("13", "14")
+    assert "Blocked by #12" in graph.edges["12", "14"]["reason"]
+
+
+def test_stated_cycle_is_an_error():
+    with pytest.raises(PlanError, match="cycle"):
+        dependency_graph([task("1", "after #2"), task("2", "after #1")])
+
+
+def test_implied_dependency_when_a_task_mentions_a_file_another_creates():
+    creator = Footprint(files=("src/pkg/cache.py",), reasons={"src/pkg/cache.py": "(new file)"})
+    footprints = {"1": creator, "2": Footprint(files=("a.py",))}
+    tasks = [task("1", "Add src/pkg/cache.py"), task("2", "Use pkg.cache in the views")]
+    graph = dependency_graph(tasks, footprints)
+    assert graph.has_edge("1", "2")
+    assert "creates" in graph.edges["1", "2"]["reason"]
+
+
+def test_unknown_dependency_and_duplicates_are_errors():
+    with pytest.raises(PlanError, match="unknown task 9"):
+        dependency_graph([task("1", depends_on=("9",))])
+    with pytest.raises(PlanError, match="duplicate"):
+        dependency_graph([task("1"), task("1")])
+
+
+def test_conflicts_are_weighted_by_confidence():
+    sure = Footprint(files=("app.py",))
+    likely = Footprint(files=("app.py",), confidence={"app.py": 0.5})
+    faint = Footprint(files=("app.py",), confidence={"app.py": 0.1})
+    found = find_conflicts({"a": sure, "b": likely, "c": faint}, threshold=0.2)
+    pairs = {(c.a, c.b): c for c in found}
+    assert pairs[("a", "b")].weight == 0.5
+    assert ("b", "c") not in pairs  # 0.5 * 0.1 = 0.05 < 0.2
+    assert "may touch app.py" in pairs[("a", "b")].reason
+
+
+def test_changelog_files_never_conflict():
+    assert is_mergeable("CHANGES.rst") and is_mergeable("docs/changelog.md")
+    assert not is_mergeable("src/changes_view.py".replace("changes", "x"))
+    both = Footprint(files=("CHANGES.rst",))
+    assert find_conflicts({"a": both, "b": both}) == []
+
+
+def test_unknown_footprint_conflicts_with_everything_and_runs_alone():
+    footprints = {
+        "1": Footprint(files=("a.py",)),
+        "2": Footprint(unknown=True),
+        "3": Footprint(files=("b.py",)),
+    }
+    plan = build_plan([task("1"), task("2"), task("3")], footprints, 4)
+    assert ("2",) in plan.waves
+    assert any("no predicted footprint" in note for note in plan.notes)
+
+
+def test_size_labels_set_estimates():
+    assert estimate(task("1", labels=("size/S",))) == 0.5
+    assert estimate(task("1", labels=("size: L",))) == 2.0
+    assert estimate(task("1", labels=("estimate/3",))) == 3.0
+    assert estimate(task("1", labels=("bug",))) == 1.0
+
+
+def test_estimate_uses_sizes():
+    tasks = [task("1", labels=("size/XL",)), task("2"), task("3")]
+    footprints = {t.id: Footprint(files=(f"{t.id}.py",)) for t in tasks}
+    plan = build_plan(tasks, footprints, 2)
+    assert plan.estimate.sequential == 6.0
+    assert plan.estimate.lower_bound == 4.0
+    assert plan.estimate.makespan == 4.0
+    assert plan.critical_path == ("1",)
