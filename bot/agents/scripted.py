@@ -1,7 +1,8 @@
 """A deterministic scripted agent for the demo and tests: no LLM, edits the task asks for.
 
-It reads the task from ORCHESTRATE_TASK_FILE and performs each fenced block in the task
-body whose info string is an edit:
+It reads the task from ORCHESTRATE_TASK_FILE and performs each fenced block whose info
+string is an edit, from the file beside the task file named `<id>-<slug>.edits` (its stand-in
+for an LLM's knowledge, kept out of the task text the planner reads), or else from the body:
 
     ```write path/to/file.py      (replace the whole file with the block)
     ```append path/to/file.py     (append the block to the file)
@@ -50,7 +51,9 @@ def main() -> int:
     for step in range(steps):
         time.sleep(delay / steps)
         print(f"scripted agent: thinking ({step + 1}/{steps})", flush=True)
-    touched = apply(Path.cwd(), task["body"])
+    sidecar = Path(task["source"]).with_suffix(".edits") if task.get("source") else None
+    script = sidecar.read_text() if sidecar is not None and sidecar.exists() else task["body"]
+    touched = apply(Path.cwd(), script)
     for name in touched:
         print(f"scripted agent: edited {name}", flush=True)
     if not touched:

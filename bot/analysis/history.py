@@ -13,6 +13,8 @@ from bot.analysis.retrieval import BM25
 from bot.analysis.text import words
 
 MAX_FILES = 40  # larger commits (reformats, renames, vendoring) say nothing about companions
+MAX_TREE_SHARE = 0.25  # nor does a commit that touches a quarter of a small repository
+MIN_BULK = 4  # ... though in a tiny one, a commit of a few files still may
 MIN_SUPPORT = 3
 MIN_CONFIDENCE = 0.3
 HALF_LIFE = 300  # commits: how fast the base rate and similar changes forget the past
@@ -43,12 +45,15 @@ class HistoryIndex:
 
     @classmethod
     def build(cls, history: Iterable[Commit], existing: Iterable[str]) -> HistoryIndex:
-        """Index commits touching at most MAX_FILES files, restricted to files that still exist."""
+        """Index commits touching at most MAX_FILES files and at most MAX_TREE_SHARE of the
+        tree (an initial import says nothing about companions), restricted to files that
+        still exist."""
         alive = frozenset(existing)
+        limit = min(MAX_FILES, max(MIN_BULK, int(len(alive) * MAX_TREE_SHARE)))
         kept: list[Commit] = []
         for commit in history:
             files = tuple(f for f in commit.files if f in alive)
-            if files and len(commit.files) <= MAX_FILES:
+            if files and len(commit.files) <= limit:
                 kept.append(Commit(commit.sha, commit.time, commit.message, files))
         by_file: dict[str, list[int]] = defaultdict(list)
         for index, commit in enumerate(kept):

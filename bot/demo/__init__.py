@@ -1,10 +1,10 @@
 """`orchestrate demo`: a throwaway repository with a small real project and nine tasks.
 
-The tasks cover what orchestrate is for: independent work in parallel (1, 2, 4, 5), tasks
-that share a file and so run one after the other (2 and 3 on stats.py, 6 and 7 on cli.py,
-4 and 9 on slug.py), a dependency chain (5 -> 6 -> 8), and a change that breaks a test (9),
-which the merge queue must refuse. The bundled scripted agent performs the edits each task
-file spells out, so the demo needs no LLM and no network.
+The tasks read like issues; the edits the bundled scripted agent makes for each sit beside
+it in `<id>-<slug>.edits`. They cover what orchestrate is for: independent work in parallel,
+tasks that share a file and so run one after the other (2 and 3 on stats.py, 6 and 7 on
+cli.py, 4 and 9 on slug.py), a dependency chain (5 -> 6 -> 8), and a change that breaks a
+test (9), which the merge queue must refuse. No LLM and no network are needed.
 """
 
 from __future__ import annotations

@@ -88,3 +88,13 @@ def test_votes_are_shrunk_towards_the_base_rate():
     index = HistoryIndex.build(commits, ["req.txt", "app.py"])
     votes = index.votes(index.similar(words("bump deps")))
     assert 0.5 < votes["req.txt"] < 1.0
+
+
+def test_a_commit_touching_most_of_a_small_tree_is_not_history():
+    from bot.analysis.history import Commit, HistoryIndex
+
+    tree = [f"pkg/m{n}.py" for n in range(12)]
+    initial = Commit("a" * 40, 1.0, "initial import", tuple(tree))
+    pair = Commit("b" * 40, 2.0, "fix parser", ("pkg/m1.py", "pkg/m2.py"))
+    index = HistoryIndex.build([pair, initial], tree)
+    assert [c.sha for c in index.commits] == ["b" * 40]
