@@ -286,6 +286,23 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def cmd_event(args: argparse.Namespace, console: Console) -> int:
+    """Handle the GitHub Actions event in the environment (GITHUB_EVENT_NAME, ...)."""
+    from bot.github_bot.action import ActionError, ActionsEnv, run_event
+
+    try:
+        outcome, _ = run_event(ActionsEnv.from_env(os.environ), Path(args.repo))
+    except ActionError as exc:
+        raise UsageError(str(exc)) from None
+    for message in outcome.messages:
+        console.print(message, markup=False, highlight=False)
+    if outcome.error:
+        text = outcome.error.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::error::orchestrate: {text}")  # escaped: no workflow command can be injected
+        return 1
+    return 0
+
+
 # -- parsing -------------------------------------------------------------------------------
 
 
@@ -306,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
         ("status", cmd_status, "show every task's state"),
         ("merge", cmd_merge, "run the merge queue over finished tasks only"),
         ("demo", cmd_demo, "the whole pipeline on a throwaway repo, no GitHub, no LLM"),
+        ("event", cmd_event, "handle the current GitHub Actions event (GitHub mode)"),
     ):
         verb = verbs.add_parser(name, parents=[common], help=text, description=text)
         verb.set_defaults(func=func)

@@ -1,0 +1,112 @@
+"""The `Forge` port: what the GitHub-mode core needs from GitHub, and nothing more.
+
+The handlers in `bot.github_bot` call only these methods; `bot.forge.github` implements them over
+PyGithub, and tests can implement them with a recording fake. Values crossing the port are small
+frozen dataclasses, never PyGithub objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
+Role = Literal["none", "read", "triage", "write", "maintain", "admin"]
+WRITE_ROLES: frozenset[str] = frozenset({"write", "maintain", "admin"})
+
+
+class ForgeError(Exception):
+    """A request GitHub refused or could not serve, after any safe retries."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    number: int
+    title: str
+    body: str
+    state: str = "open"
+    labels: tuple[str, ...] = ()
+    author: str = ""
+    is_pull: bool = False
+
+
+@dataclass(frozen=True)
+class CommentInfo:
+    id: int
+    body: str
+    author: str
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    head: str
+    head_sha: str
+    state: str = "open"
+    merged: bool = False
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class CheckRunOutput:
+    """One check run as the bot wants it to look (`conclusion` None: still in progress)."""
+
+    name: str
+    head_sha: str
+    title: str
+    summary: str
+    text: str = ""
+    conclusion: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class Forge(Protocol):
+    """The repository the bot works on. Reads may be cached for one run; writes never are."""
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        ...
+
+    def bot_login(self) -> str: ...
+
+    def get_issue(self, number: int) -> IssueInfo: ...
+
+    def list_issues(self, label: str) -> Sequence[IssueInfo]:
+        """Open issues (not pull requests) carrying `label`."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueInfo: ...
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None: ...
+
+    def remove_label(self, number: int, label: str) -> None: ...
+
+    def bot_comment(self, number: int, marker: str) -> CommentInfo | None:
+        """The bot's own comment on issue `number` containing `marker` (first one), or None."""
+        ...
+
+    def create_comment(self, number: int, body: str) -> CommentInfo: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def role(self, login: str) -> Role:
+        """The user's role on the repository, asked of the API (never from a payload)."""
+        ...
+
+    def react(self, comment_id: int, content: Reaction) -> None: ...
+
+    def put_check_run(self, check: CheckRunOutput) -> int:
+        """Create the named check run on `head_sha`, or update the one already there."""
+        ...
+
+    def find_pull(self, head_branch: str) -> PullInfo | None:
+        """The newest pull request (any state) whose head is `head_branch` in this repository."""
+        ...
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None: ...

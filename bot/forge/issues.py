@@ -1,0 +1,151 @@
+"""Issues labeled `parallel` become tasks; task states become issue labels. Pure.
+
+An issue may carry a fenced block of YAML settings for its task:
+
+    ```orchestrate
+    files: [src/report.py, tests/test_report.py]
+    depends_on: [12]
+    priority: 1
+    ```
+
+Prose such as "depends on #12" is read by the planner (`bot.planning.deps`). A block that cannot
+be read does not stop the plan: the task is planned without it and the problem is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.forge.base import IssueInfo
+from bot.models import Task, TaskId, TaskStatus
+
+TASK_LABEL = "parallel"
+DASHBOARD_LABEL = "parallel:dashboard"
+STATUS_LABELS: dict[TaskStatus, str] = {
+    TaskStatus.PLANNED: "parallel:planned",
+    TaskStatus.RUNNING: "parallel:running",
+    TaskStatus.REVIEW: "parallel:review",
+    TaskStatus.MERGED: "parallel:merged",
+    TaskStatus.CONFLICT: "parallel:conflict",
+    TaskStatus.FAILED: "parallel:failed",
+    TaskStatus.NOOP: "parallel:merged",  # done: nothing needed changing
+    TaskStatus.BLOCKED: "parallel:failed",  # cannot finish: a dependency failed
+}
+ALL_STATUS_LABELS = frozenset(STATUS_LABELS.values())
+
+_BLOCK = re.compile(r"^[ \t]*```orchestrate[ \t]*\r?\n(?P<yaml>.*?)^[ \t]*```", re.M | re.S)
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+SLUG_WIDTH = 40
+
+
+class IssueSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str] = []
+    depends_on: list[TaskId] = []
+    priority: int = 0
+    agent: dict[str, Any] | str | None = None
+
+    @field_validator("files", "depends_on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str | int) else value
+
+
+def slugify(title: str) -> str:
+    """`Add a --json flag!` -> `add-a-json-flag` (ASCII, at most 40 characters)."""
+    slug = _SLUG_JUNK.sub("-", title.lower()).strip("-")
+    return slug[:SLUG_WIDTH].rstrip("-") or "task"
+
+
+def read_settings(body: str) -> tuple[IssueSettings, str | None]:
+    """The settings block of an issue body, and a problem (None when fine or absent)."""
+    match = _BLOCK.search(body)
+    if match is None:
+        return IssueSettings(), None
+    try:
+        data = yaml.safe_load(match.group("yaml"))
+        return IssueSettings.model_validate(data or {}), None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        return IssueSettings(), f"the ```orchestrate block is not valid YAML ({problem})"
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the block"
+        return IssueSettings(), f"the ```orchestrate block: {where}: {first['msg']}"
+
+
+def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
+    settings, problem = read_settings(issue.body)
+    agent = {"preset": settings.agent} if isinstance(settings.agent, str) else settings.agent
+    task = Task(
+        id=str(issue.number),
+        slug=slugify(issue.title),
+        title=issue.title,
+        body=issue.body,
+        labels=tuple(lb for lb in issue.labels if lb not in ALL_STATUS_LABELS),
+        depends_on=tuple(settings.depends_on),
+        files=tuple(settings.files),
+        priority=settings.priority,
+        agent=agent,
+        source=f"#{issue.number}",
+    )
+    return task, problem
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    tasks: tuple[Task, ...]
+    problems: tuple[str, ...] = ()
+
+
+def tasks_from_issues(issues: Iterable[IssueInfo]) -> TaskSet:
+    """Open `parallel` issues as tasks, in issue order. A declared dependency on an issue that
+    is not a task is dropped (it may be closed, i.e. done) and reported."""
+    chosen = sorted(
+        (i for i in issues if i.state == "open" and not i.is_pull and TASK_LABEL in i.labels),
+        key=lambda i: i.number,
+    )
+    parsed = [task_from_issue(issue) for issue in chosen]
+    known = {task.id for task, _ in parsed}
+    tasks: list[Task] = []
+    problems: list[str] = []
+    for task, problem in parsed:
+        if problem:
+            problems.append(f"#{task.id}: {problem}")
+        unknown = [dep for dep in task.depends_on if dep not in known]
+        if unknown:
+            problems.append(
+                f"#{task.id}: depends_on " + ", ".join(f"#{d}" for d in unknown) + " ignored "
+                "(not an open `parallel` issue)"
+            )
+            task = task.model_copy(
+                update={"depends_on": tuple(d for d in task.depends_on if d in known)}
+            )
+        tasks.append(task)
+    return TaskSet(tuple(tasks), tuple(problems))
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.remove)
+
+
+def status_label_change(current: Sequence[str], status: TaskStatus | None) -> LabelChange:
+    """Labels to add and remove so the issue carries exactly the label of `status` (None: no
+    status label at all, for an issue that left the plan)."""
+    wanted = STATUS_LABELS[status] if status is not None else None
+    remove = tuple(lb for lb in current if lb in ALL_STATUS_LABELS and lb != wanted)
+    add = (wanted,) if wanted is not None and wanted not in current else ()
+    return LabelChange(add, remove)

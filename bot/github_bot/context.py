@@ -1,0 +1,54 @@
+"""What every handler receives (`Context`) and returns (`Outcome`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.analysis import RepoSnapshot
+from bot.config import Config
+from bot.forge.base import Forge
+from bot.github_bot.board import Board
+from bot.redact import Redactor
+
+
+def _no_files() -> RepoSnapshot:
+    return RepoSnapshot(files=())
+
+
+@dataclass
+class Context:
+    """The forge, the config in force, the repository snapshot (read lazily: only a replan
+    needs it), the redactor and the time of the event."""
+
+    forge: Forge
+    config: Config = field(default_factory=Config)
+    snapshot: Callable[[], RepoSnapshot] = _no_files
+    redact: Redactor = field(default_factory=Redactor)
+    now: float = 0.0
+    web_url: str = "https://github.com"
+    repository: str = ""
+    _snapshot: RepoSnapshot | None = None
+
+    def repo_snapshot(self) -> RepoSnapshot:
+        if self._snapshot is None:
+            self._snapshot = self.snapshot()
+        return self._snapshot
+
+    def issue_url(self, number: int) -> str:
+        return f"{self.web_url}/{self.repository}/issues/{number}"
+
+
+@dataclass
+class Outcome:
+    """What handling one event did, for `$GITHUB_OUTPUT` and the job summary."""
+
+    event: str
+    messages: list[str] = field(default_factory=list)
+    launch: list[dict[str, str | int]] = field(default_factory=list)
+    merge: str | None = None
+    board: Board | None = None
+    error: str | None = None
+
+    def note(self, message: str) -> None:
+        self.messages.append(message)

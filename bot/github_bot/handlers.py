@@ -1,0 +1,186 @@
+"""One small function per event the bot handles. Routing is in `bot.github_bot.routes`."""
+
+from __future__ import annotations
+
+from bot.commands import Command, CommandError, help_markdown, parse_command
+from bot.events import IssueCommentEvent, IssuesEvent
+from bot.forge.base import IssueInfo, Reaction
+from bot.github_bot.board import Board, find_home, load_board
+from bot.github_bot.context import Context, Outcome
+from bot.github_bot.decisions import authorize, issue_event_matters, transition
+from bot.github_bot.orchestration import advance, observe_pulls, publish, replan
+from bot.models import TaskStatus
+
+S = TaskStatus
+REPLY_MARKER = "<!-- orchestrate:reply {comment_id} -->"
+
+
+def on_issue(ctx: Context, event: IssuesEvent, outcome: Outcome) -> None:
+    """A `parallel` issue was labeled, unlabeled, edited, opened or closed: replan, refresh."""
+    if not issue_event_matters(event):
+        outcome.note("not a `parallel` change; nothing to do")
+        return
+    home = find_home(ctx.forge, None, create=True)
+    assert home is not None
+    board = load_board(ctx.forge, home)
+    if replan(ctx, board):
+        outcome.note("the task set changed: replanned")
+    observe_pulls(ctx, board)
+    advance(ctx, board, outcome)
+    publish(ctx, board, outcome)
+
+
+def on_reconcile(ctx: Context, event: object, outcome: Outcome) -> None:
+    """A pull request, check run, workflow run or dispatch: observe, advance, refresh."""
+    home = find_home(ctx.forge, None, create=False)
+    if home is None:
+        outcome.note("no dashboard yet; nothing to reconcile")
+        return
+    board = load_board(ctx.forge, home)
+    replan(ctx, board)
+    observe_pulls(ctx, board)
+    advance(ctx, board, outcome)
+    publish(ctx, board, outcome)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _reply(ctx: Context, number: int, comment_id: int, text: str) -> None:
+    """One reply per command comment (found by its marker on a second delivery)."""
+    marker = REPLY_MARKER.format(comment_id=comment_id)
+    if ctx.forge.bot_comment(number, marker) is None:
+        ctx.forge.create_comment(number, f"{marker}\n{ctx.redact(text)}")
+
+
+def on_comment(ctx: Context, event: IssueCommentEvent, outcome: Outcome) -> None:
+    """`/orchestrate ...` from someone with write permission; anyone else is refused politely."""
+    try:
+        command: Command | None = parse_command(event.comment.body)
+        problem = None
+    except CommandError as exc:
+        command, problem = None, str(exc)
+    if command is None and problem is None:
+        outcome.note("comment without a command; nothing to do")
+        return
+    login, number, comment_id = event.comment.user.login, event.issue.number, event.comment.id
+    authorization = authorize(login, ctx.forge.role(login))
+    if not authorization.allowed:
+        outcome.note(f"refused a command from @{login} (no write permission)")
+        _reply(ctx, number, comment_id, authorization.reason)
+        return
+    ctx.forge.react(comment_id, "eyes")
+    if command is None:
+        _reply(ctx, number, comment_id, f"I could not read that command: {problem}")
+        ctx.forge.react(comment_id, "confused")
+        return
+    outcome.note(f"`/orchestrate {command.verb}` from @{login}")
+    said_on = IssueInfo(
+        number, event.issue.title, "", labels=tuple(sorted(event.issue.label_names))
+    )
+    _run_command(ctx, command, said_on, comment_id, outcome)
+
+
+def _run_command(
+    ctx: Context, command: Command, said_on: IssueInfo, comment_id: int, outcome: Outcome
+) -> None:
+    if command.verb == "help":
+        _reply(ctx, said_on.number, comment_id, help_markdown())
+        ctx.forge.react(comment_id, "rocket")
+        return
+    home = find_home(ctx.forge, said_on, create=False)
+    assert home is not None
+    board = load_board(ctx.forge, home)
+    done = board.state.handled.get(str(comment_id))
+    if done is not None:
+        outcome.note("this command was already handled; nothing changed")
+        ctx.forge.react(comment_id, "rocket" if done == "rocket" else "confused")
+        return
+    reaction: Reaction = "rocket"
+    try:
+        reply = VERBS[command.verb](ctx, board, command, outcome)
+    except Exception:
+        ctx.forge.react(comment_id, "confused")  # then reported by the router
+        raise
+    if reply:
+        reaction = "confused"
+        _reply(ctx, said_on.number, comment_id, reply)
+    board.state.remember_command(comment_id, reaction)
+    observe_pulls(ctx, board)
+    advance(ctx, board, outcome)
+    publish(ctx, board, outcome)
+    if home != said_on.number:
+        _reply(ctx, said_on.number, comment_id, f"Done: the dashboard is on #{home}.")
+    ctx.forge.react(comment_id, reaction)
+
+
+# Each verb changes the board and returns a problem to tell the user (None when all went well).
+
+
+def _plan(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    replan(ctx, board, force=True)
+    outcome.note(f"planned {len(board.state.tasks)} tasks")
+    return None if board.state.plan is not None or not board.state.tasks else _why_no_plan(board)
+
+
+def _run(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    replan(ctx, board)
+    board.state.running = True
+    if board.state.plan is None:
+        return _why_no_plan(board)
+    return None
+
+
+def _status(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    replan(ctx, board)
+    return None
+
+
+def _retry(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    task_id = str(command.task)
+    state = board.state.tasks.get(task_id)
+    if state is None:
+        return f"#{task_id} is not a task of this plan."
+    if state.status not in (S.FAILED, S.CONFLICT, S.NOOP, S.BLOCKED):
+        return f"#{task_id} is {state.status.value}; only an ended task can be retried."
+    board.state.tasks[task_id] = transition(state, S.PLANNED, "retry requested", retry_at=None)
+    board.state.running = True
+    return None
+
+
+def _cancel(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    tasks = board.state.tasks
+    chosen = [str(command.task)] if command.task is not None else list(tasks)
+    if command.task is not None and str(command.task) not in tasks:
+        return f"#{command.task} is not a task of this plan."
+    for task_id in chosen:
+        status = tasks[task_id].status
+        if status is S.RUNNING:
+            tasks[task_id] = transition(tasks[task_id], S.FAILED, "cancelled", finished_at=ctx.now)
+        elif status is S.PLANNED:
+            tasks[task_id] = transition(tasks[task_id], S.BLOCKED, "cancelled")
+    if command.task is None:
+        board.state.running = False
+    return None
+
+
+def _merge(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    replan(ctx, board)
+    outcome.note("merge queue requested")
+    return None
+
+
+def _why_no_plan(board: Board) -> str:
+    if not board.state.tasks:
+        return "There are no open issues labeled `parallel` to plan."
+    return "The tasks cannot be planned: " + "; ".join(board.state.problems)
+
+
+VERBS = {
+    "plan": _plan,
+    "run": _run,
+    "status": _status,
+    "retry": _retry,
+    "cancel": _cancel,
+    "merge": _merge,
+}

@@ -1,0 +1,87 @@
+"""GitHub-mode test helpers: deliver a fake webhook to `orchestrate event`, snapshot the fake."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fakegithub import Delivery, FakeGitHub, Repo
+
+from bot.github_bot.action import ActionsEnv, run_event
+from bot.github_bot.context import Outcome
+
+BOT_TOKEN = "bot-token-not-a-secret-1234"
+
+
+@dataclass
+class Run:
+    outcome: Outcome
+    outputs: dict[str, str]
+    summary: str
+    requests: int  # as counted by the bot
+    served: int  # as counted by the fake
+    slept: list[float]
+
+
+def deliver(
+    fake: FakeGitHub, repo: Repo, delivery: Delivery, workdir: Path, *, tag: str = "run"
+) -> Run:
+    """Run `orchestrate event` on one delivery, as the workflow would."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    event_path = workdir / f"{tag}-event.json"
+    event_path.write_text(json.dumps(delivery.payload))
+    output, summary = workdir / f"{tag}-output.txt", workdir / f"{tag}-summary.md"
+    output.write_text("")
+    summary.write_text("")
+    env = ActionsEnv(
+        event_name=delivery.event,
+        event_path=event_path,
+        repository=repo.full_name,
+        token=BOT_TOKEN,
+        output_path=output,
+        summary_path=summary,
+    )
+    slept: list[float] = []
+    before = fake.total_requests
+    outcome, outputs = run_event(
+        env, repo.git.path, sleep=slept.append, clock=lambda: 1_700_000_000.0, environ={}
+    )
+    return Run(
+        outcome,
+        outputs,
+        summary.read_text(),
+        int(outputs["requests"]),
+        fake.total_requests - before,
+        slept,
+    )
+
+
+def deliver_all(fake: FakeGitHub, repo: Repo, workdir: Path) -> list[Run]:
+    """Deliver every pending webhook (the bot's own included, which it must ignore)."""
+    runs = []
+    for index, delivery in enumerate(fake.take_deliveries()):
+        runs.append(deliver(fake, repo, delivery, workdir, tag=f"d{index}"))
+    fake.take_deliveries()  # what the bot caused: GitHub would not start a workflow for these
+    return runs
+
+
+def observed(repo: Repo) -> dict[str, Any]:
+    """Everything a user could see change on the repo."""
+    return {
+        "issues": {
+            n: (i.state, i.title, sorted(lb.name for lb in i.labels))
+            for n, i in repo.issues.items()
+        },
+        "comments": {
+            c.id: (c.issue_number, c.user.login, c.body, c.updated_at)
+            for c in repo.comments.values()
+        },
+        "reactions": {
+            c.id: sorted((r.content, r.user.login) for r in c.reactions)
+            for c in repo.comments.values()
+        },
+        "dispatches": len(repo.dispatches),
+        "check_runs": len(repo.check_runs),
+    }

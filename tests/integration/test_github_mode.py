@@ -1,0 +1,213 @@
+"""GitHub mode end to end: fake GitHub at the HTTP level, real PyGithub, `orchestrate event`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakegithub import Delivery, FakeGitHub, Repo
+from fakegithub.fixtures import make_client
+from github_mode import Run, deliver, deliver_all, observed
+
+from bot.forge.issues import DASHBOARD_LABEL
+from bot.render.dashboard import DASHBOARD_MARKER, TASK_MARKER
+from bot.state import decode_state
+
+ISSUES = [
+    ("Add a --json flag to report", "```orchestrate\nfiles: [src/report.py]\n```\n"),
+    ("Cache the parser", "```orchestrate\nfiles: [src/parser.py]\n```\n"),
+    ("Document the json flag", "Depends on #1.\n```orchestrate\nfiles: [docs/report.md]\n```\n"),
+]
+
+
+@pytest.fixture
+def project(fake_github: FakeGitHub, fake_repo: Repo) -> Repo:
+    files = {"src/report.py": "x = 1\n", "src/parser.py": "y = 2\n", "docs/report.md": "# r\n"}
+    fake_github.push(fake_repo, "main", files, "project", user="octo")
+    fake_github.add_collaborator(fake_repo, "alice", "write")
+    fake_github.state.user("mallory")
+    return fake_repo
+
+
+def _label_three(fake: FakeGitHub, repo: Repo) -> None:
+    alice = make_client(fake.token_for("alice")).get_repo(repo.full_name)
+    for title, body in ISSUES:
+        alice.create_issue(title, body=body).add_to_labels("parallel")
+
+
+def _say(fake: FakeGitHub, repo: Repo, number: int, text: str, user: str) -> int:
+    comment = fake.comment(repo, number, text, user=user)
+    return comment.id
+
+
+def _command(
+    fake: FakeGitHub, repo: Repo, number: int, text: str, user: str, workdir: Path
+) -> tuple[int, Delivery, Run]:
+    """`user` says `text` on issue `number`; the bot handles the comment event."""
+    comment_id = _say(fake, repo, number, text, user)
+    [delivery] = fake.take_deliveries("issue_comment")
+    run = deliver(fake, repo, delivery, workdir, tag=f"c{comment_id}")
+    fake.take_deliveries()  # what the bot caused itself
+    return comment_id, delivery, run
+
+
+def _dashboards(fake: FakeGitHub, repo: Repo) -> list[int]:
+    return [
+        c.id
+        for c in repo.comments.values()
+        if DASHBOARD_MARKER in c.body and c.user.login == fake.bot.login
+    ]
+
+
+def _reactions(repo: Repo, comment_id: int) -> list[str]:
+    return sorted(r.content for r in repo.comments[comment_id].reactions)
+
+
+def test_label_plan_run_refuse_and_repeat(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    fake = fake_github
+    _label_three(fake, project)
+    label_runs = deliver_all(fake, project, tmp_path / "labels")
+    assert all(run.outcome.error is None for run in label_runs), [
+        r.outcome.error for r in label_runs
+    ]
+    home = next(n for n, i in project.issues.items() if i.title == "Parallel work")
+    assert DASHBOARD_LABEL in {lb.name for lb in project.issues[home].labels}
+    [dashboard] = _dashboards(fake, project)
+
+    # /orchestrate plan, said on the dashboard issue by a collaborator
+    plan_id, _, plan = _command(fake, project, home, "/orchestrate plan", "alice", tmp_path)
+    assert plan.outcome.error is None
+    assert _reactions(project, plan_id) == ["eyes", "rocket"]
+    for number in (1, 2, 3):
+        assert _status_labels(project, number) == ["parallel:planned"]
+
+    # /orchestrate run
+    run_id, run_delivery, first = _command(
+        fake, project, home, "/orchestrate run", "alice", tmp_path
+    )
+    assert first.outcome.error is None
+    assert _reactions(project, run_id) == ["eyes", "rocket"]
+    matrix = json.loads(first.outputs["matrix"])["include"]
+    assert [(m["task"], m["branch"]) for m in matrix] == [
+        ("1", "orchestrate/1-add-a-json-flag-to-report"),
+        ("2", "orchestrate/2-cache-the-parser"),
+    ]
+    assert first.outputs["launch"] == "true" and first.outputs["dashboard"] == str(home)
+    assert _status_labels(project, 1) == ["parallel:running"]
+    assert _status_labels(project, 2) == ["parallel:running"]
+    assert _status_labels(project, 3) == ["parallel:planned"]
+    for number in (1, 2, 3):
+        mine = [c for c in project.comments.values() if c.issue_number == number]
+        assert [TASK_MARKER in c.body for c in mine] == [True]
+
+    # still one dashboard comment, the same one, edited in place, holding the state
+    assert _dashboards(fake, project) == [dashboard]
+    body = project.comments[dashboard].body
+    assert "running" in body and "```mermaid" in body
+    state = decode_state(body)
+    assert state is not None and state["running"] is True
+    assert f"GitHub API requests: **{first.requests}**" in first.summary
+    assert "### Plan" in first.summary
+    assert first.requests == first.served  # the bot counts every request it sends
+
+    # a non-collaborator is refused politely; nothing else changes
+    before = observed(project)
+    mallory_id, _, refused = _command(
+        fake, project, home, "/orchestrate cancel", "mallory", tmp_path
+    )
+    assert refused.outputs["launch"] == "false"
+    after = observed(project)
+    new = {cid: c for cid, c in after["comments"].items() if cid not in before["comments"]}
+    assert mallory_id in new
+    [reply] = [c for cid, c in new.items() if cid != mallory_id]
+    assert reply[1] == fake.bot.login and "Sorry @mallory" in reply[2]
+    assert _reactions(project, mallory_id) == []
+    for cid in before["comments"]:
+        assert after["comments"][cid] == before["comments"][cid]
+    assert after["issues"] == before["issues"]
+
+    # the same `run` event again: nothing changes, fewer requests
+    before = observed(project)
+    again = deliver(fake, project, run_delivery, tmp_path, tag="again")
+    assert again.outcome.error is None
+    assert observed(project) == before
+    assert fake.take_deliveries() == []  # no webhook: GitHub saw no change
+    assert json.loads(again.outputs["matrix"])["include"] == []
+    assert again.requests < first.requests
+    print(f"requests: run {first.requests}, repeated run {again.requests}")
+
+
+def _status_labels(repo: Repo, number: int) -> list[str]:
+    return sorted(lb.name for lb in repo.issues[number].labels if lb.name.startswith("parallel:"))
+
+
+def test_bot_ignores_its_own_events(fake_github: FakeGitHub, project: Repo, tmp_path: Path) -> None:
+    _label_three(fake_github, project)
+    deliver_all(fake_github, project, tmp_path / "first")
+    bot = make_client()
+    bot.get_repo(project.full_name).get_issue(1).create_comment("/orchestrate run")
+    [own] = fake_github.take_deliveries("issue_comment")
+    before = observed(project)
+    run = deliver(fake_github, project, own, tmp_path, tag="own")
+    assert "ignored" in " ".join(run.outcome.messages)
+    assert observed(project) == before
+
+
+def test_help_and_bad_command_reply_once(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    issue = fake_github.create_issue(project, "Sprint", user="alice")
+    good = _say(fake_github, project, issue.number, "/orchestrate help", "alice")
+    bad = _say(fake_github, project, issue.number, "/orchestrate frobnicate", "alice")
+    deliveries = fake_github.take_deliveries("issue_comment")
+    for delivery in deliveries * 2:  # every delivery twice: replies are not duplicated
+        deliver(fake_github, project, delivery, tmp_path, tag=str(delivery.delivery_id))
+    replies = [c.body for c in project.comments.values() if c.user.login == fake_github.bot.login]
+    assert len(replies) == 2
+    assert "| command | what it does |" in replies[0]
+    assert "unknown command" in replies[1]
+    assert _reactions(project, good) == ["eyes", "rocket"]
+    assert _reactions(project, bad) == ["confused", "eyes"]
+
+
+def test_repeated_label_event_changes_nothing(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    _label_three(fake_github, project)
+    deliveries = fake_github.take_deliveries("issues", "labeled")
+    first = deliver(fake_github, project, deliveries[-1], tmp_path, tag="first")
+    fake_github.take_deliveries()
+    before = observed(project)
+    again = deliver(fake_github, project, deliveries[-1], tmp_path, tag="again")
+    assert observed(project) == before and fake_github.take_deliveries() == []
+    assert again.requests < first.requests
+    assert len(_dashboards(fake_github, project)) == 1
+
+
+def test_orchestrate_event_verb(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+
+    _label_three(fake_github, project)
+    delivery = fake_github.take_deliveries("issues", "labeled")[0]
+    event, output, summary = tmp_path / "e.json", tmp_path / "out", tmp_path / "summary.md"
+    event.write_text(json.dumps(delivery.payload))
+    for name, value in {
+        "GITHUB_EVENT_NAME": "issues",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": project.full_name,
+        "GITHUB_TOKEN": "ghs_" + "z" * 36,
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["event", "--repo", str(project.git.path)]) == 0
+    assert "launch=false" in output.read_text()
+    assert "GitHub API requests:" in summary.read_text()
+    assert "z" * 36 not in output.read_text() + summary.read_text()
+    monkeypatch.delenv("GITHUB_TOKEN")
+    assert main(["event"]) == 2  # a missing variable is a usage error, not a traceback
