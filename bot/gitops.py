@@ -106,6 +106,13 @@ class GitRepo:
         out = self.repo.git.diff("--name-only", "-z", old, new)
         return tuple(sorted(name for name in out.split("\0") if name))
 
+    def worktree_changes(self, worktree: Path, start: str) -> tuple[str, ...]:
+        """Files changed in `worktree` since `start`: committed, staged, unstaged, untracked."""
+        runner = self._git(worktree)
+        changed = runner.diff("--name-only", "-z", start).split("\0")
+        untracked = runner.ls_files("--others", "--exclude-standard", "-z").split("\0")
+        return tuple(sorted({name for name in (*changed, *untracked) if name}))
+
     def log_graph(self, rev: str, limit: int = 40) -> str:
         return str(self.repo.git.log("--graph", "--oneline", "--decorate", f"-{limit}", rev, "--"))
 

@@ -26,7 +26,7 @@ from bot.forge.local import LocalStore
 from bot.gitops import GitRepo
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import Decision, decide
+from bot.state import Decision, decide, likely_files
 
 S = TaskStatus
 
@@ -47,15 +47,29 @@ class Silent:
         pass
 
 
-def machine_busy(config: Config) -> str | None:
-    """Why the machine has no room for another agent right now, or None."""
-    cpu = psutil.cpu_percent(interval=None)
-    memory = psutil.virtual_memory().percent
-    if cpu > config.resources.max_cpu_percent:
-        return f"system CPU at {cpu:.0f}% (limit {config.resources.max_cpu_percent:g}%)"
-    if memory > config.resources.max_memory_percent:
-        return f"system memory at {memory:.0f}% (limit {config.resources.max_memory_percent:g}%)"
-    return None
+class MachineLoad:
+    """System CPU and memory, with CPU measured over windows of at least a second (two
+    readings milliseconds apart say nothing)."""
+
+    WINDOW = 1.0
+
+    def __init__(self) -> None:
+        psutil.cpu_percent(interval=None)  # starts the first window
+        self._since = time.monotonic()
+        self._cpu = 0.0
+
+    def busy(self, config: Config) -> str | None:
+        """Why the machine has no room for another agent right now, or None."""
+        now = time.monotonic()
+        if now - self._since >= self.WINDOW:
+            self._cpu, self._since = psutil.cpu_percent(interval=None), now
+        memory = psutil.virtual_memory().percent
+        limits = config.resources
+        if self._cpu > limits.max_cpu_percent:
+            return f"system CPU at {self._cpu:.0f}% (limit {limits.max_cpu_percent:g}%)"
+        if memory > limits.max_memory_percent:
+            return f"system memory at {memory:.0f}% (limit {limits.max_memory_percent:g}%)"
+        return None
 
 
 @dataclass
@@ -68,7 +82,7 @@ class Orchestration:
     reporter: Reporter = field(default_factory=Silent)
     clock: Callable[[], float] = time.time
     redact: Redactor = field(default_factory=Redactor)
-    machine: Callable[[Config], str | None] = machine_busy
+    machine: Callable[[Config], str | None] = field(default_factory=lambda: MachineLoad().busy)
     running: dict[str, Watch] = field(default_factory=dict)
     waiting: dict[str, str] = field(default_factory=dict)
     _saved_waiting: dict[str, str] = field(default_factory=dict)
@@ -191,9 +205,30 @@ class Orchestration:
         return ended
 
     def _beat(self, task_id: str, watch: Watch, now: float) -> None:
+        """Save progress and usage, and what the agent has changed so far."""
         watch.last_beat = now
-        state = self.store.update(task_id, **self._usage(watch), heartbeat_at=now)
-        self.reporter.changed(task_id, state)
+        state = self.store.get(task_id)
+        touching = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+        fields: dict[str, object] = {**self._usage(watch), "heartbeat_at": now}
+        if touching != state.files:
+            fields["files"] = touching
+            overlap = self._overlap(task_id, set(touching))
+            if overlap and overlap not in state.detail:
+                fields["detail"] = f"{state.detail.split(' (touching')[0]} ({overlap})"
+                self.store.note(f"task {task_id} {overlap}", task_id)
+        self.reporter.changed(task_id, self.store.update(task_id, **fields))
+
+    def _overlap(self, task_id: str, touching: set[str]) -> str | None:
+        """Files this running task touches that another task in flight changes or owns."""
+        states = self.store.states()
+        for other in self.plan.merge_order:
+            if other == task_id or states[other].status not in (S.RUNNING, S.REVIEW):
+                continue
+            theirs = set(states[other].files) | likely_files(self.plan.task(other).footprint)
+            shared = sorted(touching & theirs)
+            if shared:
+                return f"touching {shared[0]}, which task {other} also changes"
+        return None
 
     def _usage(self, watch: Watch) -> dict[str, object]:
         usage: dict[str, object] = {

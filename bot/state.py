@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.models import Plan, TaskStatus
+from bot.models import Footprint, Plan, TaskStatus
 
 S = TaskStatus
 
@@ -95,12 +95,24 @@ def _wait_reason(
             other = conflict.b if conflict.a == task_id else conflict.a
             if other in earlier:
                 return f"waits for {other} ({conflict.reason})"
-    mine = set(observed.get(task_id, ()))
+    seen = set(observed.get(task_id, ()))
+    likely = seen | likely_files(plan.task(task_id).footprint)
     for other in order[:position]:
-        shared = sorted(mine & set(observed.get(other, ()))) if other in earlier else []
+        if other not in earlier:
+            continue
+        theirs = set(observed.get(other, ()))
+        shared = sorted((likely & theirs) | (seen & likely_files(plan.task(other).footprint)))
         if shared:
-            return f"waits for {other} (both changed {shared[0]} in an earlier attempt)"
+            return f"waits for {other} (it changed {shared[0]}, which this task touches too)"
     return None
+
+
+LIKELY = 0.5
+
+
+def likely_files(footprint: Footprint) -> set[str]:
+    """Predicted files the predictor is fairly sure of (explicit ones always)."""
+    return {f for f in footprint.files if footprint.confidence.get(f, 1.0) >= LIKELY}
 
 
 def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:
@@ -128,8 +140,8 @@ def decide(
     Merges happen strictly in merge order: the first task in that order that has not ended
     is merged when it is in review, and nothing behind it merges before it. Launches follow
     merge order too, up to `max_parallel` running at once. `requeued` tasks go last.
-    `observed` holds the files tasks really changed in earlier attempts: they conflict like
-    predicted files do.
+    `observed` holds the files tasks really changed (so far, or in an earlier attempt): a
+    planned task waits for an earlier one whose observed files it likely touches.
     """
     order = effective_order(plan, requeued)
     block = tuple(

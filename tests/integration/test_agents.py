@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bot.forge.local import LocalStore
 from bot.models import TaskStatus
 from tests.integration.test_resume import agents_alive
 from tests.localrepo import cli, make_repo, states, write_tasks
@@ -246,3 +247,25 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     assert log.read_text() == "start\nend\n" * 3  # never two at once
     assert "system CPU at 99% (limit 90%)" in reasons
     assert "system CPU at 99% (limit 90%)" in saved
+
+
+def test_running_tasks_seen_touching_the_same_file_are_flagged_before_merge(tmp_path, capsys):
+    code = """
+        import os, pathlib, time
+        tid = os.environ["ORCHESTRATE_TASK_ID"]
+        pathlib.Path("shared.txt").write_text(f"from {tid}\\n")
+        time.sleep(1.0)
+        pathlib.Path(f"own{tid}.txt").write_text("x\\n")
+    """
+    agent = script_agent(tmp_path, code, {"heartbeat": "0.2s"})
+    repo = make_repo(tmp_path, {"shared.txt": "base\n"}, {"agent": agent})
+    tasks = write_tasks(
+        tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [own{n}.txt]\n---\n" for n in (1, 2)}
+    )
+    _, out, _ = run(capsys, repo, tasks)
+    store = LocalStore(repo / ".orchestrate" / "state.db")
+    notes = [e["detail"] for e in store.events() if e["new"] is None]
+    store.close()
+    assert any("touching shared.txt, which task" in note for note in notes)
+    assert "touching shared.txt, which task" in out
+    assert all(s.status is TaskStatus.MERGED for s in states(repo).values())  # one redone

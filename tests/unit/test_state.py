@@ -104,5 +104,17 @@ def test_files_changed_in_an_earlier_attempt_conflict_like_predicted_ones():
     observed = {"1": {"notes.txt", "a.py"}, "2": {"notes.txt", "b.py"}}
     decision = decide(plan, given, observed=observed)
     assert decision.launch == ("1",)
-    assert decision.waiting["2"] == "waits for 1 (both changed notes.txt in an earlier attempt)"
+    assert (
+        decision.waiting["2"] == "waits for 1 (it changed notes.txt, which this task touches too)"
+    )
     assert decide(plan, statuses(plan, t1=S.MERGED), observed=observed).launch == ("2",)
+
+
+def test_a_planned_task_waits_for_an_earlier_one_seen_changing_its_likely_files():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    running = statuses(plan, t1=S.RUNNING)
+    assert decide(plan, running).launch == ("2",)
+    # task 1 was seen editing b.py, which task 2 lists: task 2 holds until 1 has landed
+    decision = decide(plan, running, observed={"1": {"a.py", "b.py"}})
+    assert decision.launch == ()
+    assert "it changed b.py" in decision.waiting["2"]
