@@ -18,13 +18,13 @@ import psutil
 from bot import process, queue
 from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
-from bot.agents.prompt import Redo, build_prompt, task_document
+from bot.agents.prompt import AgentContext, Redo, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
 from bot.agents.supervisor import Watch, is_transient
 from bot.config import Config
 from bot.forge.local import LocalStore
 from bot.gitops import GitRepo
-from bot.models import Plan, Task, TaskState, TaskStatus
+from bot.models import Footprint, Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
 from bot.state import Decision, decide, likely_files
 
@@ -130,12 +130,8 @@ class Orchestration:
         tip = self.repo.resolve(self.config.base)
         worktree = self.repo.fresh_worktree(task.branch, tip)
         planned = self.plan.task(task_id)
-        context = self._context(task)
-        brief = write_brief(
-            self.run_dir(task_id),
-            task_document(task, planned.footprint, *context),
-            build_prompt(task, planned.footprint, *context),
-        )
+        context = self._context(task, planned.footprint)
+        brief = write_brief(self.run_dir(task_id), task_document(context), build_prompt(context))
         brief.log.unlink(missing_ok=True)
         proc = launch(agent, task, worktree, brief)
         now = self.clock()
@@ -161,9 +157,7 @@ class Orchestration:
             turns=None,
         )
 
-    def _context(
-        self, task: Task
-    ) -> tuple[dict[str, str], dict[str, str], str | None, Redo | None]:
+    def _context(self, task: Task, footprint: Footprint) -> AgentContext:
         statuses = self.statuses()
         owned = {
             path: other.id
@@ -180,7 +174,7 @@ class Orchestration:
         redo = (
             Redo(self.config.base, state.conflict_files, state.attempt + 1) if state.redos else None
         )
-        return owned, landed, self.config.merge.test_command, redo
+        return AgentContext(task, footprint, owned, landed, self.config.merge.test_command, redo)
 
     def poll(self) -> bool:
         """Watch running agents: progress, heartbeat, limits, exits. True when any ended."""

@@ -21,23 +21,29 @@ class Redo:
     attempt: int
 
 
-def task_document(
-    task: Task,
-    footprint: Footprint,
-    owned_by_others: Mapping[str, str],
-    landed_before: Mapping[str, str],
-    test_command: str | None,
-    redo: Redo | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AgentContext:
+    """Everything an agent is told about its task and its neighbours."""
+
+    task: Task
+    footprint: Footprint
+    owned_by_others: Mapping[str, str]
+    landed_before: Mapping[str, str]
+    test_command: str | None
+    redo: Redo | None = None
+
+
+def task_document(context: AgentContext) -> dict[str, Any]:
     """The JSON written to ORCHESTRATE_TASK_FILE."""
+    redo = context.redo
     return {
         "redo": None if redo is None else {"base": redo.base, "conflict_files": list(redo.files)},
-        "task": task.model_dump(mode="json"),
-        "branch": task.branch,
-        "footprint": footprint.model_dump(mode="json"),
-        "owned_by_others": dict(sorted(owned_by_others.items())),
-        "landed_before": dict(landed_before),
-        "test_command": test_command,
+        "task": context.task.model_dump(mode="json"),
+        "branch": context.task.branch,
+        "footprint": context.footprint.model_dump(mode="json"),
+        "owned_by_others": dict(sorted(context.owned_by_others.items())),
+        "landed_before": dict(context.landed_before),
+        "test_command": context.test_command,
     }
 
 
@@ -45,19 +51,13 @@ def _bullets(items: list[str], empty: str) -> str:
     return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
 
 
-def build_prompt(
-    task: Task,
-    footprint: Footprint,
-    owned_by_others: Mapping[str, str],
-    landed_before: Mapping[str, str],
-    test_command: str | None,
-    redo: Redo | None = None,
-) -> str:
+def build_prompt(context: AgentContext) -> str:
     """The Markdown prompt written to ORCHESTRATE_PROMPT_FILE."""
+    task, footprint, test_command = context.task, context.footprint, context.test_command
     yours = [f"`{path}` ({footprint.reasons.get(path, 'predicted')})" for path in footprint.files]
     yours += [f"`{pattern}` (pattern)" for pattern in footprint.patterns]
-    theirs = [f"`{path}` (task {owner})" for path, owner in sorted(owned_by_others.items())]
-    landed = [f"{task_id}: {title}" for task_id, title in landed_before.items()]
+    theirs = [f"`{path}` (task {owner})" for path, owner in sorted(context.owned_by_others.items())]
+    landed = [f"{task_id}: {title}" for task_id, title in context.landed_before.items()]
     testing = (
         f"Before you finish, run `{test_command}`; the merge queue runs it again and never "
         "merges a red result."
@@ -89,7 +89,7 @@ Commit your work or leave it uncommitted: both are collected when you exit.
 ## Tests
 
 {testing}
-{_redo_section(redo)}"""
+{_redo_section(context.redo)}"""
 
 
 def _redo_section(redo: Redo | None) -> str:

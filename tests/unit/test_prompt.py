@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from bot.agents.prompt import build_prompt, task_document
+from bot.agents.prompt import AgentContext, build_prompt, task_document
 from bot.models import Footprint
 from bot.taskfile import parse_task_file
 
@@ -23,18 +23,18 @@ def example():
     )
     owned = {"app/models.py": "4", "app/views.py": "5"}
     landed = {"3": "Add a login endpoint"}
-    return task, footprint, owned, landed, "pytest -q"
+    return AgentContext(task, footprint, owned, landed, "pytest -q")
 
 
 def test_prompt_snapshot():
-    prompt = build_prompt(*example())
+    prompt = build_prompt(example())
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(prompt)
     assert prompt == SNAPSHOT.read_text()
 
 
 def test_task_document_has_what_the_agent_needs():
-    document = task_document(*example())
+    document = task_document(example())
     assert json.loads(json.dumps(document)) == document
     assert document["branch"] == "orchestrate/7-rate-limit"
     assert document["owned_by_others"] == {"app/models.py": "4", "app/views.py": "5"}
