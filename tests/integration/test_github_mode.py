@@ -211,3 +211,20 @@ def test_orchestrate_event_verb(
     assert "z" * 36 not in output.read_text() + summary.read_text()
     monkeypatch.delenv("GITHUB_TOKEN")
     assert main(["event"]) == 2  # a missing variable is a usage error, not a traceback
+
+
+def test_secrets_never_reach_comments_or_the_summary(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    token = "ghp_" + "Zz9" * 12
+    alice = make_client(fake_github.token_for("alice")).get_repo(project.full_name)
+    alice.create_issue(f"Rotate {token} in src/report.py", body=f"old key {token}").add_to_labels(
+        "parallel"
+    )
+    runs = deliver_all(fake_github, project, tmp_path / "labels")
+    assert runs and all(run.outcome.error is None for run in runs)
+    written = [c.body for c in project.comments.values() if c.user.login == fake_github.bot.login]
+    assert written  # the dashboard and the task's status comment
+    for surface in [*written, *(run.summary for run in runs)]:
+        assert token not in surface
+    assert any("***" in body for body in written)
