@@ -60,7 +60,10 @@ def one_task(tmp_path, agent: dict, body: str = "Edit a.txt.", files: str = "[a.
 
 
 def run(capsys, repo, tasks):
-    return cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    """`orchestrate run`, then check that no process started from this test's folder is left."""
+    result = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert not agents_alive(str(repo.parent)), "a process outlived orchestrate run"
+    return result
 
 
 def script_agent(tmp_path, code: str, extra: dict | None = None) -> dict:
