@@ -83,10 +83,6 @@ class GitRepo:
         except git.GitCommandError:
             raise GitError(f"{self.root}: no branch or commit named '{rev}'") from None
 
-    def files_at(self, rev: str) -> tuple[str, ...]:
-        listing = self.repo.git.ls_tree("-r", "--name-only", "-z", rev)
-        return tuple(name for name in listing.split("\0") if name)
-
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         try:
             self.repo.git.merge_base("--is-ancestor", ancestor, descendant)
