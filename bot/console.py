@@ -39,7 +39,9 @@ def print_plan(console: Console, plan: Plan) -> None:
         table.add_column(column, overflow="fold")
     for task in plan.tasks:
         footprint = task.footprint
-        shown = list(footprint.files[:4]) + list(footprint.patterns[:2])
+        ranked = sorted(footprint.files, key=lambda f: (-footprint.confidence.get(f, 1.0), f))
+        shown = [_with_confidence(f, footprint.confidence.get(f, 1.0)) for f in ranked[:4]]
+        shown += list(footprint.patterns[:2])
         more = len(footprint.files) + len(footprint.patterns) - len(shown)
         files = "unknown (runs alone)" if footprint.unknown else ", ".join(shown)
         if more > 0:
@@ -54,6 +56,10 @@ def print_plan(console: Console, plan: Plan) -> None:
     console.print(f"  merge order:   {' -> '.join(plan.merge_order) or '-'}")
     for note in plan.notes:
         console.print(f"  [yellow]note[/]: {note}")
+
+
+def _with_confidence(path: str, confidence: float) -> str:
+    return path if confidence >= 0.995 else f"{path} {confidence:.0%}"
 
 
 def _elapsed(state: TaskState, now: float) -> str:
