@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bot.analysis import predict_footprints
 from bot.models import Footprint, Task
 from bot.planning import build_plan
-from bot.planning.graphs import CONFLICT_THRESHOLD, is_mergeable
+from bot.planning.graphs import CONFLICT_THRESHOLD, find_conflicts, is_mergeable
 from bot.snapshot import load_snapshot
 
 Pair = tuple[int, int]
@@ -71,6 +71,7 @@ class Score:
         self.tasks = self.unknown = self.empty = 0
         self.steps = {"predicted": 0, "oracle": 0, "serial": 0}
         self.windows = self.k = 0
+        self.risks: list[tuple[float, bool]] = []  # (predicted risk, really conflicts)
 
     def files(self, footprint: Footprint, truth: set[str]) -> None:
         predicted = set(footprint.files)
@@ -120,7 +121,9 @@ def score_window(
     oracle = _pairs(oracle_plan.conflicts)
     independent, changelog, real = _labels(window)
     k = len(tasks)
+    risk = {key: c.weight for c in find_conflicts(footprints, 0.0) for key in _pairs([c])}
     for threshold, score in scores.items():
+        score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
         for t in window["tasks"]:
             score.files(footprints[str(t["i"])], set(t["true_files"]))
         plan = build_plan(tasks, footprints, 4, conflict_threshold=threshold)
@@ -144,6 +147,20 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def curve_point(risks: Sequence[tuple[float, bool]], recall: float = 0.9) -> tuple[float, float]:
+    """Walking down the predicted risks: the share of independent pairs still parallel, and the
+    risk threshold, where conflict recall first reaches `recall` (threshold-free comparison)."""
+    positives = sum(label for _, label in risks)
+    negatives = len(risks) - positives
+    hit = flagged = 0
+    for weight, label in sorted(risks, key=lambda item: -item[0]):
+        hit += label
+        flagged += not label
+        if hit >= recall * positives:
+            return _ratio(negatives - flagged, negatives), weight
+    return 0.0, 0.0
+
+
 def report(threshold: float, s: Score) -> None:
     speed = {name: _ratio(s.k, steps) for name, steps in s.steps.items()}
     print(f"--- conflict threshold {threshold:g}: {s.windows} windows, {s.tasks} tasks")
@@ -162,6 +179,8 @@ def report(threshold: float, s: Score) -> None:
         f"parallel   {_ratio(s.independent_left, s.independent):.1%} of independent pairs left"
         f" parallel ({s.independent_left}/{s.independent})"
     )
+    left, at = curve_point(s.risks)
+    print(f"curve      at recall 0.90: {left:.1%} of independent pairs parallel (risk {at:.3f})")
     print(
         f"speedup    predicted {speed['predicted']:.2f}  oracle {speed['oracle']:.2f}"
         f"  serialized {speed['serial']:.2f}  (predicted/oracle"
