@@ -34,7 +34,7 @@ from bot.models import Plan, Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.reconcile import Orchestration, Reporter
 from bot.redact import Redactor
-from bot.snapshot import load_snapshot
+from bot.snapshot import load_calibration, load_snapshot
 from bot.state import decide
 from bot.taskfile import TaskFileError
 
@@ -55,6 +55,7 @@ class Session:
     plan: Plan
     base_sha: str
     tasks_dir: Path
+    threshold: tuple[float, str]  # the conflict threshold in force, and why
 
 
 def _tasks_dir(args: argparse.Namespace, repo: GitRepo) -> Path:
@@ -85,8 +86,18 @@ def open_session(args: argparse.Namespace) -> Session:
     snapshot = load_snapshot(repo.root, base_sha)
     footprints = predict_footprints(tasks, snapshot)
     mergeable = [pattern.lower() for pattern in config.merge.union_files]
-    plan = build_plan(tasks, footprints, config.max_parallel, mergeable=mergeable)
-    return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir)
+    threshold = config.plan.conflict_threshold
+    if threshold == "auto":
+        calibration = load_calibration(repo.root, snapshot, mergeable, config.plan.target_recall)
+        threshold, why = calibration.threshold, calibration.reason
+    else:
+        why = f"set in {source}"
+    plan = build_plan(
+        tasks, footprints, config.max_parallel, mergeable=mergeable, conflict_threshold=threshold
+    )
+    return Session(
+        repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir, (threshold, why)
+    )
 
 
 def _lock_file(repo: GitRepo) -> Path:
@@ -154,6 +165,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         data = session.plan.model_dump(mode="json")
         data["base"] = {"branch": session.config.base, "sha": session.base_sha}
+        data["conflict_threshold"] = {"value": session.threshold[0], "why": session.threshold[1]}
         _print_json(data, sys.stdout)
     else:
         console.print(
@@ -161,6 +173,8 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
             f"{session.base_sha[:10]}; config: {session.config_source}[/]"
         )
         out.print_plan(console, session.plan)
+        value, why = session.threshold
+        console.print(f"  conflict threshold {value:g}: {why}", markup=False)
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_PATH = Path(".github/orchestrate.yml")
 
@@ -103,6 +103,26 @@ class AgentConfig(Section):
     )
 
 
+class PlanConfig(Section):
+    """How conflicts between predicted footprints turn into serialized tasks."""
+
+    conflict_threshold: float | Literal["auto"] = Field(
+        "auto",
+        description="Two tasks are kept apart when the predicted chance that both touch one "
+        "file reaches this. `auto` chooses it from this repository's own recent history.",
+    )
+    target_recall: float = Field(
+        0.9, gt=0, le=1, description="With `auto`: the share of real overlaps to keep apart."
+    )
+
+    @field_validator("conflict_threshold")
+    @classmethod
+    def _in_range(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError("conflict_threshold must be auto or a number in (0, 1]")
+        return value
+
+
 class ResourcesConfig(Section):
     """Local adaptive parallelism: start another agent only while the machine has room."""
 
@@ -143,6 +163,7 @@ class Config(Section):
     max_parallel: int = Field(4, ge=1, le=64, description="Agents running at once.")
     agent: AgentConfig = Field(default_factory=AgentConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    plan: PlanConfig = Field(default_factory=PlanConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
 

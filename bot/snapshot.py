@@ -9,10 +9,11 @@ for symbols, so a re-plan on the same base, or on a base one commit later, is fa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from bot.analysis import RepoSnapshot
 from bot.analysis.history import Commit
 from bot.analysis.symbols import FileSymbols, extract_symbols
+from bot.planning.calibrate import Calibration, calibrate_threshold
 
 CACHE_VERSION = 1
 MAX_COMMITS = 5000
@@ -160,3 +162,24 @@ def load_snapshot(repo: Path, commit: str, cache_dir: Path | None = None) -> Rep
         history=history,
         commit=sha,
     )
+
+
+def load_calibration(
+    repo: Path,
+    snapshot: RepoSnapshot,
+    mergeable: Sequence[str],
+    target_recall: float,
+    cache_dir: Path | None = None,
+) -> Calibration:
+    """`calibrate_threshold` for the snapshot's commit, cached beside the snapshot."""
+    cache = cache_dir if cache_dir is not None else repo / ".orchestrate" / "cache"
+    key = hashlib.sha256(
+        json.dumps([snapshot.commit, sorted(mergeable), target_recall]).encode()
+    ).hexdigest()[:16]
+    path = cache / f"calibration-{key}.json"
+    stored = _load_json(path)
+    if stored is not None:
+        return Calibration(**{k: v for k, v in stored.items() if k != "version"})
+    calibration = calibrate_threshold(snapshot, tuple(mergeable), target_recall)
+    _save_json(path, asdict(calibration))
+    return calibration

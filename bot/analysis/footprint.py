@@ -63,6 +63,13 @@ class RepoSnapshot:
     def history_index(self) -> HistoryIndex:
         return HistoryIndex.build(self.history, self.files)
 
+    def with_history(self, history: tuple[Commit, ...]) -> RepoSnapshot:
+        """The same tree with another history, reusing the indexes of the tree."""
+        other = RepoSnapshot(self.files, self.symbols, history, self.commit)
+        for name in ("lookup", "symbol_index", "code_index"):
+            other.__dict__[name] = getattr(self, name)
+        return other
+
     def warm(self) -> RepoSnapshot:
         """Build every index now (a planner of many tasks pays this once)."""
         for name in ("lookup", "symbol_index", "code_index", "history_index"):

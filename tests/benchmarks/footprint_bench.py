@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bot.analysis import predict_footprints
 from bot.models import Footprint, Task
 from bot.planning import build_plan
-from bot.planning.graphs import CONFLICT_THRESHOLD, find_conflicts, is_mergeable
+from bot.planning.calibrate import calibrate_threshold
+from bot.planning.graphs import CONFLICT_THRESHOLD, MERGEABLE, find_conflicts, is_mergeable
 from bot.snapshot import load_snapshot
 
 Pair = tuple[int, int]
@@ -72,6 +73,7 @@ class Score:
         self.steps = {"predicted": 0, "oracle": 0, "serial": 0}
         self.windows = self.k = 0
         self.risks: list[tuple[float, bool]] = []  # (predicted risk, really conflicts)
+        self.chosen: list[float] = []  # thresholds chosen by calibration, with "auto"
 
     def files(self, footprint: Footprint, truth: set[str]) -> None:
         predicted = set(footprint.files)
@@ -110,8 +112,11 @@ def _labels(window: dict[str, Any]) -> tuple[set[Pair], set[Pair], set[Pair]]:
     return independent, changelog, real
 
 
+Threshold = float | str  # a number, or "auto": calibrated per window base (bot.planning.calibrate)
+
+
 def score_window(
-    window: dict[str, Any], repo: Path, cache: Path, scores: dict[float, Score]
+    window: dict[str, Any], repo: Path, cache: Path, scores: dict[Threshold, Score]
 ) -> None:
     snapshot = load_snapshot(repo, window["base"], cache)
     tasks = [task_of(t["i"], t["message"]) for t in window["tasks"]]
@@ -122,11 +127,15 @@ def score_window(
     independent, changelog, real = _labels(window)
     k = len(tasks)
     risk = {key: c.weight for c in find_conflicts(footprints, 0.0) for key in _pairs([c])}
+    calibrated = calibrate_threshold(snapshot, MERGEABLE).threshold if "auto" in scores else None
     for threshold, score in scores.items():
+        if calibrated is not None and threshold == "auto":
+            score.chosen.append(calibrated)
         score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
         for t in window["tasks"]:
             score.files(footprints[str(t["i"])], set(t["true_files"]))
-        plan = build_plan(tasks, footprints, 4, conflict_threshold=threshold)
+        chosen = calibrated if threshold == "auto" and calibrated is not None else threshold
+        plan = build_plan(tasks, footprints, 4, conflict_threshold=float(chosen))
         predicted = _pairs(plan.conflicts)
         score.independent += len(independent)
         score.independent_left += len(independent - predicted)
@@ -161,9 +170,14 @@ def curve_point(risks: Sequence[tuple[float, bool]], recall: float = 0.9) -> tup
     return 0.0, 0.0
 
 
-def report(threshold: float, s: Score) -> None:
+def report(threshold: Threshold, s: Score) -> None:
     speed = {name: _ratio(s.k, steps) for name, steps in s.steps.items()}
-    print(f"--- conflict threshold {threshold:g}: {s.windows} windows, {s.tasks} tasks")
+    if s.chosen:
+        chosen = sorted(s.chosen)
+        shown = f"auto (median {chosen[len(chosen) // 2]:.3f}, {chosen[0]:.3f}..{chosen[-1]:.3f})"
+    else:
+        shown = f"{threshold:g}" if isinstance(threshold, float) else str(threshold)
+    print(f"--- conflict threshold {shown}: {s.windows} windows, {s.tasks} tasks")
     recall, precision = _ratio(s.tp, s.tp + s.fn), _ratio(s.tp, s.tp + s.fp)
     print(
         f"files      recall {recall:.3f}  precision {precision:.3f}"
@@ -198,9 +212,9 @@ def read_windows(path: Path, limit: int | None) -> list[dict[str, Any]]:
 
 
 def run_windows(
-    windows: Sequence[dict[str, Any]], repo: Path, cache: Path, thresholds: Sequence[float]
+    windows: Sequence[dict[str, Any]], repo: Path, cache: Path, thresholds: Sequence[Threshold]
 ) -> None:
-    scores = {threshold: Score() for threshold in thresholds}
+    scores: dict[Threshold, Score] = {threshold: Score() for threshold in thresholds}
     started = time.perf_counter()
     for number, window in enumerate(windows, start=1):
         score_window(window, repo, cache, scores)
@@ -214,6 +228,10 @@ def run_windows(
     print(f"({time.perf_counter() - started:.1f} s)")
 
 
+def _threshold(text: str) -> Threshold:
+    return "auto" if text == "auto" else float(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, help="a clone of the repository, with history")
@@ -221,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--generate", type=int, metavar="N", help="generate N windows from --repo")
     parser.add_argument("--save", type=Path, help="write generated windows to this JSONL file")
     parser.add_argument("--limit", type=int, help="score only the first N windows")
-    parser.add_argument("--threshold", type=float, action="append", help="conflict threshold(s)")
+    parser.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        help="conflict threshold(s): a number, or auto (calibrated on each base's own history)",
+    )
     parser.add_argument("--speed", type=Path, metavar="REPO", help="time planning on REPO")
     parser.add_argument("--tasks", type=int, default=200, help="tasks for --speed")
     parser.add_argument("--cache", type=Path, help="snapshot cache (default: a temporary one)")

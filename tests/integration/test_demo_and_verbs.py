@@ -40,6 +40,8 @@ def test_plan_json_contract(tmp_path, capsys):
     assert set(plan["estimate"]) >= {"makespan", "lower_bound", "sequential"}
     assert plan["waves"] and plan["critical_path"]
     assert plan["base"]["branch"] == "main"
+    assert plan["conflict_threshold"]["value"] == 0.1  # a new repository: too little history
+    assert "too little history" in plan["conflict_threshold"]["why"]
     # nothing was written by planning
     assert not (repo / ".orchestrate" / "state.db").exists()
 

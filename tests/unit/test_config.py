@@ -62,3 +62,10 @@ def test_shipped_defaults_and_schema_are_current():
     assert (ROOT / "config" / "default.yml").read_text() == default_yaml()
     assert json.loads((ROOT / "config" / "schema.json").read_text()) == json.loads(json_schema())
     assert parse_config(default_yaml(), "default.yml") == Config()
+
+
+def test_conflict_threshold_is_auto_or_a_probability():
+    assert parse_config("", "x").plan.conflict_threshold == "auto"
+    assert parse_config("plan: {conflict_threshold: 0.2}", "x").plan.conflict_threshold == 0.2
+    with pytest.raises(ConfigError, match=r"plan\.conflict_threshold"):
+        parse_config("plan: {conflict_threshold: 2}", "x.yml")
