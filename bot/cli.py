@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -24,6 +24,7 @@ from typing import IO
 from rich.console import Console
 
 from bot import console as out
+from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
 from bot.analysis import predict_footprints
@@ -71,7 +72,22 @@ def _tasks_dir(args: argparse.Namespace, repo: GitRepo) -> Path:
     raise UsageError("--tasks DIR is required (a folder of <id>-<slug>.md task files)")
 
 
-def open_session(args: argparse.Namespace) -> Session:
+def ask_agents(
+    repo: GitRepo, config: Config, tasks: Sequence[Task], base: str, say: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """`plan.predictor: agent`: each task's agent, asked read-only, names its files."""
+    hints: dict[str, list[str]] = {}
+    for task in tasks:
+        if task.files:
+            continue  # an explicit list is authoritative
+        agent = agent_for(config.agent, task)
+        check_agent(agent, repo.root)
+        say(f"asking the agent which files task {task.id} will touch")
+        hints[task.id] = expected_files(agent, task, repo, base)
+    return hints
+
+
+def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _: None) -> Session:
     repo = GitRepo(Path(args.repo))
     config, source = load_config(repo.root, Path(args.config) if args.config else None)
     tasks_dir = _tasks_dir(args, repo).resolve()
@@ -84,7 +100,10 @@ def open_session(args: argparse.Namespace) -> Session:
         ) from None
     repo.ignore_state_dir()  # the snapshot cache lives in .orchestrate/
     snapshot = load_snapshot(repo.root, base_sha)
-    footprints = predict_footprints(tasks, snapshot)
+    hints = (
+        ask_agents(repo, config, tasks, base_sha, say) if config.plan.predictor == "agent" else {}
+    )
+    footprints = predict_footprints(tasks, snapshot, hints)
     mergeable = [pattern.lower() for pattern in config.merge.union_files]
     threshold = config.plan.conflict_threshold
     if threshold == "auto":
@@ -153,6 +172,10 @@ def redactor_for(session: Session) -> Redactor:
     return Redactor.from_env(sorted(names), env)
 
 
+def _stderr_note(text: str) -> None:
+    print(f"orchestrate: {text}", file=sys.stderr, flush=True)
+
+
 def _print_json(data: object, stream: IO[str]) -> None:
     stream.write(json.dumps(data, indent=2) + "\n")
 
@@ -161,7 +184,7 @@ def _print_json(data: object, stream: IO[str]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
-    session = open_session(args)
+    session = open_session(args, _stderr_note)
     if args.json:
         data = session.plan.model_dump(mode="json")
         data["base"] = {"branch": session.config.base, "sha": session.base_sha}
@@ -179,7 +202,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 
 def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
-    session = open_session(args)
+    session = open_session(args, _stderr_note)
     if launching:
         preflight(session)
     repo = session.repo

@@ -114,6 +114,11 @@ class PlanConfig(Section):
     target_recall: float = Field(
         0.9, gt=0, le=1, description="With `auto`: the share of real overlaps to keep apart."
     )
+    predictor: Literal["default", "agent"] = Field(
+        "default",
+        description="`agent` also asks each task's agent, read-only, which files it expects to "
+        "touch (one short agent run per task, cached), as one more source of evidence.",
+    )
 
     @field_validator("conflict_threshold")
     @classmethod

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,21 @@ class GitRepo:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.repo.git.worktree("add", "--force", "-B", branch, str(path), start)
         return path
+
+    @contextlib.contextmanager
+    def scratch_worktree(self, commit: str) -> Iterator[Path]:
+        """A detached worktree at `commit` that is removed, with whatever was written in it,
+        when the block ends."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="ask-", dir=self.state_dir))
+        self.repo.git.worktree("add", "--force", "--detach", str(path), commit)
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(git.GitCommandError):
+                self.repo.git.worktree("remove", "--force", "--force", str(path))
+            shutil.rmtree(path, ignore_errors=True)
+            self.repo.git.worktree("prune")
 
     def remove_worktree(self, branch: str) -> None:
         path = self.worktree_path(branch)

@@ -105,11 +105,16 @@ class Finished:
 
 
 def run(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, timeout: float
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    timeout: float,
+    stdin: Path | None = None,
 ) -> Finished:
     """Run to completion (or timeout, which kills the whole tree)."""
     began = time.monotonic()
-    proc = start(argv, cwd, env, log)
+    proc = start(argv, cwd, env, log, stdin)
     try:
         code = proc.wait(timeout=timeout)
     except psutil.TimeoutExpired:

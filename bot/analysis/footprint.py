@@ -27,6 +27,7 @@ EXPLICIT = 1.0
 MENTIONED = {"exact": 0.9, "suffix": 0.85, "directory": 0.7, "glob": 0.8, "basename": 0.8}
 AMBIGUOUS = 0.8
 NEW_FILE = 0.6
+AGENT_HINT = 0.7  # the agent, asked read-only, named the file
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,22 @@ def _settle(ambiguous: Iterable[tuple[str, list[str]]], evidence: Evidence) -> N
             evidence.add(path, f"mentioned as '{token}' (one of {len(candidates)} files)", share)
 
 
-def predict_footprint(task: Task, snapshot: RepoSnapshot) -> Footprint:
+def _agent_hints(hints: Sequence[str], lookup: FileLookup, evidence: Evidence) -> None:
+    """Files the agent itself said it expects to touch (`plan.predictor: agent`)."""
+    for hint in hints:
+        found = resolve(hint, lookup)
+        for mention in found:
+            evidence.add(mention.path, "the agent expects to touch it", AGENT_HINT)
+        if not found and "/" in hint:
+            evidence.add(hint, "the agent expects to create it", AGENT_HINT * 0.7)
+
+
+def predict_footprint(task: Task, snapshot: RepoSnapshot, hints: Sequence[str] = ()) -> Footprint:
     evidence = Evidence()
     _explicit(task, snapshot.files, evidence)
     if task.files:
         return evidence.footprint()
+    _agent_hints(hints, snapshot.lookup, evidence)
     text = task.text
     ambiguous = _mentions(text, snapshot.lookup, evidence)
     symbols(text, snapshot.symbol_index, evidence)
@@ -135,5 +147,11 @@ def predict_footprint(task: Task, snapshot: RepoSnapshot) -> Footprint:
     return evidence.footprint()
 
 
-def predict_footprints(tasks: Iterable[Task], snapshot: RepoSnapshot) -> dict[str, Footprint]:
-    return {task.id: predict_footprint(task, snapshot) for task in tasks}
+def predict_footprints(
+    tasks: Iterable[Task],
+    snapshot: RepoSnapshot,
+    hints: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Footprint]:
+    """Footprints by task id; `hints` are the files each task's agent expects to touch."""
+    hints = hints or {}
+    return {task.id: predict_footprint(task, snapshot, hints.get(task.id, ())) for task in tasks}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -13,7 +14,7 @@ import pytest
 from bot.forge.local import LocalStore
 from bot.models import TaskStatus
 from tests.integration.test_resume import agents_alive
-from tests.localrepo import cli, make_repo, states, write_tasks
+from tests.localrepo import cli, git, make_repo, states, write_tasks
 
 # Message shapes as Claude Code prints them with --output-format stream-json --verbose.
 FAKE_CLAUDE = """
@@ -272,3 +273,41 @@ def test_running_tasks_seen_touching_the_same_file_are_flagged_before_merge(tmp_
     assert any("touching shared.txt, which task" in note for note in notes)
     assert "touching shared.txt, which task" in out
     assert all(s.status is TaskStatus.MERGED for s in states(repo).values())  # one redone
+
+
+def test_predictor_agent_asks_each_agent_read_only_and_uses_its_answer(tmp_path, capsys):
+    """`plan.predictor: agent`: the agent's answer adds to the footprint; what it writes
+    while answering is thrown away; the answer is cached."""
+    calls = tmp_path / "calls"
+    code = f"""
+        import os, pathlib
+        prompt = pathlib.Path(os.environ["ORCHESTRATE_PROMPT_FILE"]).read_text()
+        assert "Do not change anything" in prompt
+        with open({str(calls)!r}, "a") as log:
+            log.write("asked\\n")
+        pathlib.Path("src/b.py").write_text("scribbled while answering\\n")
+        print("- `src/b.py`")
+        print("2. docs/new_page.md")
+        print("Some chatter that is not a path.")
+    """
+    agent = script_agent(tmp_path, code)
+    repo = make_repo(
+        tmp_path,
+        {"src/a.py": "a = 1\n", "src/b.py": "b = 2\n"},
+        {"agent": agent, "plan": {"predictor": "agent"}},
+    )
+    tasks = write_tasks(tmp_path / "tasks", {"1-vague.md": "Make the thing faster.\n"})
+    argv = ("plan", "--repo", str(repo), "--tasks", str(tasks), "--json")
+
+    code_, out, err = cli(capsys, *argv)
+
+    assert code_ == 0, err
+    footprint = json.loads(out)["tasks"][0]["footprint"]
+    assert footprint["reasons"]["src/b.py"].startswith("the agent expects to touch it")
+    assert "docs/new_page.md" in footprint["files"]
+    assert "asking the agent which files task 1 will touch" in err
+    assert (repo / "src/b.py").read_text() == "b = 2\n"  # nothing it wrote survived
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
+    cli(capsys, *argv)
+    assert calls.read_text() == "asked\n"  # the second plan used the cached answer
