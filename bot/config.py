@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from bot.inputs import field_problem, yaml_problem
+
 CONFIG_PATH = Path(".github/orchestrate.yml")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -176,18 +178,13 @@ class ConfigError(Exception):
     """A config file that cannot be used; the message names file, key and reason."""
 
 
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
 def parse_config(text: str, source: str) -> Config:
     """Validate YAML text; `source` names the file in error messages."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        line, problem = yaml_problem(exc)
+        where = f" line {line}" if line is not None else ""
         raise ConfigError(f"{source}:{where}: {problem}") from None
     if data is None:
         data = {}
@@ -196,10 +193,7 @@ def parse_config(text: str, source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {_format_location(first['loc'])}: {message}{more}") from None
+        raise ConfigError(f"{source}: {field_problem(exc, count_others=True)}") from None
 
 
 def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.inputs import field_problem, yaml_problem
 from bot.models import Task, TaskId
 
 FILE_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_]+)-(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)\.md$")
@@ -54,10 +55,9 @@ def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     try:
         data = yaml.safe_load(match.group("yaml"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 2}:" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise TaskFileError(f"{name}:{line} front matter: {problem}") from None
+        line, problem = yaml_problem(exc, first_line=2)  # line 1 is the opening ---
+        where = f" line {line}:" if line is not None else ""
+        raise TaskFileError(f"{name}:{where} front matter: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -75,9 +75,7 @@ def parse_task_file(name: str, text: str) -> Task:
     try:
         front = FrontMatter.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise TaskFileError(f"{name}: front matter: {key}: {first['msg']}") from None
+        raise TaskFileError(f"{name}: front matter: {field_problem(exc)}") from None
     body = body.strip()
     title = front.title
     if title is None:

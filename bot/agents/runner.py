@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot import process
 from bot.agents.presets import AgentError, argv_template, preset_of
 from bot.config import AgentConfig
+from bot.inputs import field_problem
 from bot.models import Task
 
 
@@ -32,9 +33,7 @@ def agent_for(default: AgentConfig, task: Task) -> AgentConfig:
     try:
         return AgentConfig.model_validate({**default.model_dump(), **task.agent})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise AgentError(f"{task.source}: agent.{key}: {first['msg']}") from None
+        raise AgentError(f"{task.source}: agent.{field_problem(exc)}") from None
 
 
 def check_agent(agent: AgentConfig, repo_root: Path) -> None:

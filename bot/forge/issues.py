@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.forge.base import IssueInfo
+from bot.inputs import field_problem, yaml_problem
 from bot.models import Task, TaskId, TaskStatus
 
 TASK_LABEL = "parallel"
@@ -73,12 +74,10 @@ def read_settings(body: str) -> tuple[IssueSettings, str | None]:
         data = yaml.safe_load(match.group("yaml"))
         return IssueSettings.model_validate(data or {}), None
     except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        _, problem = yaml_problem(exc)
         return IssueSettings(), f"the ```orchestrate block is not valid YAML ({problem})"
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the block"
-        return IssueSettings(), f"the ```orchestrate block: {where}: {first['msg']}"
+        return IssueSettings(), f"the ```orchestrate block: {field_problem(exc)}"
 
 
 def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
