@@ -37,6 +37,10 @@ PATCH_AGENT = textwrap.dedent(
 def make_repo(root: Path, files: dict[str, str], config: dict[str, object] | None = None) -> Path:
     files = dict(files)
     if config is not None:
+        # Tests that need agents in flight together must not depend on how busy the machine
+        # is; the resource gate has its own test.
+        ceiling = {"max_cpu_percent": 100, "max_memory_percent": 100}
+        config = {"resources": ceiling, **config}
         files[".github/orchestrate.yml"] = json.dumps(config)
     repo = root / "repo"
     create_repo(repo, files, "initial")
