@@ -13,14 +13,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-import psutil
-
 from bot import process, queue
 from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
 from bot.agents.prompt import AgentContext, Redo, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
-from bot.agents.supervisor import Watch, is_transient
+from bot.agents.supervisor import MachineLoad, Watch, is_transient
 from bot.config import Config
 from bot.forge.local import LocalStore
 from bot.gitops import GitRepo
@@ -47,31 +45,6 @@ class Silent:
         pass
 
 
-class MachineLoad:
-    """System CPU and memory, with CPU measured over windows of at least a second (two
-    readings milliseconds apart say nothing)."""
-
-    WINDOW = 1.0
-
-    def __init__(self) -> None:
-        psutil.cpu_percent(interval=None)  # starts the first window
-        self._since = time.monotonic()
-        self._cpu = 0.0
-
-    def busy(self, config: Config) -> str | None:
-        """Why the machine has no room for another agent right now, or None."""
-        now = time.monotonic()
-        if now - self._since >= self.WINDOW:
-            self._cpu, self._since = psutil.cpu_percent(interval=None), now
-        memory = psutil.virtual_memory().percent
-        limits = config.resources
-        if self._cpu > limits.max_cpu_percent:
-            return f"system CPU at {self._cpu:.0f}% (limit {limits.max_cpu_percent:g}%)"
-        if memory > limits.max_memory_percent:
-            return f"system memory at {memory:.0f}% (limit {limits.max_memory_percent:g}%)"
-        return None
-
-
 @dataclass
 class Orchestration:
     repo: GitRepo
@@ -93,14 +66,15 @@ class Orchestration:
         states = self.store.states()
         return {task_id: states[task_id].status for task_id in self.plan.merge_order}
 
-    def history(self) -> tuple[set[str], dict[str, set[str]]]:
-        """Tasks being redone after a merge conflict (they merge after the others), and the
-        files each task really changed in an earlier attempt (they count as conflicts)."""
+    def _decide(self) -> Decision:
+        """Read every task's state once and ask `bot.state.decide` what to do. Tasks redone
+        after a merge conflict go last; files tasks really changed count as conflicts."""
         states = self.store.states()
         order = self.plan.merge_order
+        statuses = {t: states[t].status for t in order}
         requeued = {t for t in order if states[t].redos and not states[t].status.terminal}
         observed = {t: {*states[t].files, *states[t].conflict_files} for t in order}
-        return requeued, observed
+        return decide(self.plan, statuses, requeued, observed)
 
     def _set(self, task_id: str, status: TaskStatus, detail: str, **fields: object) -> None:
         for key in ("log_tail", "progress"):
@@ -341,7 +315,7 @@ class Orchestration:
     def step(self, launching: bool = True) -> Decision:
         """One pass: observe, decide, act. Returns the decision taken."""
         self.poll()
-        decision = decide(self.plan, self.statuses(), *self.history())
+        decision = self._decide()
         for task_id, reason in decision.block:
             self._set(task_id, S.BLOCKED, reason)
         if decision.merge is not None:

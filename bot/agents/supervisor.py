@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import psutil
 from bot import process
 from bot.agents.claude import ClaudeStream
 from bot.agents.runner import Brief
-from bot.config import AgentConfig
+from bot.config import AgentConfig, Config
 
 FILE_CHECK_SECONDS = 5.0
 _TRANSIENT = re.compile(
@@ -130,3 +131,28 @@ def _span(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:g}m"
     return f"{seconds:g}s"
+
+
+class MachineLoad:
+    """System CPU and memory, with CPU measured over windows of at least a second (two
+    readings milliseconds apart say nothing)."""
+
+    WINDOW = 1.0
+
+    def __init__(self) -> None:
+        psutil.cpu_percent(interval=None)  # starts the first window
+        self._since = time.monotonic()
+        self._cpu = 0.0
+
+    def busy(self, config: Config) -> str | None:
+        """Why the machine has no room for another agent right now, or None."""
+        now = time.monotonic()
+        if now - self._since >= self.WINDOW:
+            self._cpu, self._since = psutil.cpu_percent(interval=None), now
+        memory = psutil.virtual_memory().percent
+        limits = config.resources
+        if self._cpu > limits.max_cpu_percent:
+            return f"system CPU at {self._cpu:.0f}% (limit {limits.max_cpu_percent:g}%)"
+        if memory > limits.max_memory_percent:
+            return f"system memory at {memory:.0f}% (limit {limits.max_memory_percent:g}%)"
+        return None
