@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.analysis.history import Commit, HistoryIndex
+from bot.analysis.imports import ImportGraph, neighbours
 from bot.analysis.mentions import FileLookup, candidate_tokens, resolve, unresolved_paths
 from bot.analysis.retrieval import BM25
 from bot.analysis.sources import Evidence, companions, retrieval, similar_changes, symbols
@@ -28,6 +29,7 @@ MENTIONED = {"exact": 0.9, "suffix": 0.85, "directory": 0.7, "glob": 0.8, "basen
 AMBIGUOUS = 0.8
 NEW_FILE = 0.6
 AGENT_HINT = 0.7  # the agent, asked read-only, named the file
+IMPORT_NEIGHBOURS = True
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,23 @@ class RepoSnapshot:
         return BM25.build(docs)
 
     @cached_property
+    def import_graph(self) -> ImportGraph:
+        return ImportGraph.build(self.symbols)
+
+    @cached_property
     def history_index(self) -> HistoryIndex:
         return HistoryIndex.build(self.history, self.files)
 
     def with_history(self, history: tuple[Commit, ...]) -> RepoSnapshot:
         """The same tree with another history, reusing the indexes of the tree."""
         other = RepoSnapshot(self.files, self.symbols, history, self.commit)
-        for name in ("lookup", "symbol_index", "code_index"):
+        for name in ("lookup", "symbol_index", "code_index", "import_graph"):
             other.__dict__[name] = getattr(self, name)
         return other
 
     def warm(self) -> RepoSnapshot:
         """Build every index now (a planner of many tasks pays this once)."""
-        for name in ("lookup", "symbol_index", "code_index", "history_index"):
+        for name in ("lookup", "symbol_index", "code_index", "import_graph", "history_index"):
             getattr(self, name)
         return self
 
@@ -143,6 +149,8 @@ def predict_footprint(task: Task, snapshot: RepoSnapshot, hints: Sequence[str] =
     retrieval(subject, snapshot.files, snapshot.code_index, evidence)
     similar_changes(query, snapshot.history_index, evidence)
     _settle(ambiguous, evidence)
+    if IMPORT_NEIGHBOURS:
+        neighbours(text, snapshot.import_graph, evidence)
     companions(snapshot.lookup, snapshot.history_index, evidence)
     return evidence.footprint()
 
