@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 _NUMERIC = re.compile(r"^\d+$")
 
@@ -28,6 +28,28 @@ TaskId = Annotated[str, BeforeValidator(normalize_task_id)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSettings(BaseModel):
+    """What a task's author may say about it: in a task file's front matter, or in an
+    issue's ```orchestrate block. Single values are accepted where lists are expected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    depends_on: list[TaskId] = []
+    files: list[str] = []
+    priority: int = 0
+    agent: dict[str, Any] | str | None = None
+
+    @field_validator("depends_on", "files", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str | int) else value
+
+    @property
+    def agent_override(self) -> dict[str, Any] | None:
+        """`agent: claude` names a preset; a mapping overrides agent config keys."""
+        return {"preset": self.agent} if isinstance(self.agent, str) else self.agent
 
 
 class Task(Model):

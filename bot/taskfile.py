@@ -16,10 +16,10 @@ import re
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from bot.inputs import field_problem, yaml_problem
-from bot.models import Task, TaskId
+from bot.models import Task, TaskSettings
 
 FILE_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_]+)-(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)\.md$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?$\n?", re.S | re.M)
@@ -30,20 +30,14 @@ class TaskFileError(Exception):
     """A task file that cannot be read; the message names the file and the problem."""
 
 
-class FrontMatter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FrontMatter(TaskSettings):
     title: str | None = None
-    labels: list[str] = []
-    depends_on: list[TaskId] = []
-    files: list[str] = []
-    priority: int = 0
-    agent: dict[str, Any] | str | None = None
+    labels: list[str] = Field(default_factory=list)
 
-    @field_validator("labels", "depends_on", "files", mode="before")
+    @field_validator("labels", mode="before")
     @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str | int) else value
+    def _one_label_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
 
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
@@ -81,7 +75,6 @@ def parse_task_file(name: str, text: str) -> Task:
     if title is None:
         heading = _HEADING.search(body)
         title = heading.group("title") if heading else named.group("slug").replace("-", " ")
-    agent = {"preset": front.agent} if isinstance(front.agent, str) else front.agent
     return Task(
         id=named.group("id"),
         slug=named.group("slug"),
@@ -91,6 +84,6 @@ def parse_task_file(name: str, text: str) -> Task:
         depends_on=tuple(front.depends_on),
         files=tuple(front.files),
         priority=front.priority,
-        agent=agent,
+        agent=front.agent_override,
         source=name,
     )

@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationError
 
 from bot.forge.base import IssueInfo
 from bot.inputs import field_problem, yaml_problem
-from bot.models import Task, TaskId, TaskStatus
+from bot.models import Task, TaskSettings, TaskStatus
 
 TASK_LABEL = "parallel"
 DASHBOARD_LABEL = "parallel:dashboard"
@@ -45,44 +44,29 @@ _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 SLUG_WIDTH = 40
 
 
-class IssueSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    files: list[str] = []
-    depends_on: list[TaskId] = []
-    priority: int = 0
-    agent: dict[str, Any] | str | None = None
-
-    @field_validator("files", "depends_on", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str | int) else value
-
-
 def slugify(title: str) -> str:
     """`Add a --json flag!` -> `add-a-json-flag` (ASCII, at most 40 characters)."""
     slug = _SLUG_JUNK.sub("-", title.lower()).strip("-")
     return slug[:SLUG_WIDTH].rstrip("-") or "task"
 
 
-def read_settings(body: str) -> tuple[IssueSettings, str | None]:
+def read_settings(body: str) -> tuple[TaskSettings, str | None]:
     """The settings block of an issue body, and a problem (None when fine or absent)."""
     match = _BLOCK.search(body)
     if match is None:
-        return IssueSettings(), None
+        return TaskSettings(), None
     try:
         data = yaml.safe_load(match.group("yaml"))
-        return IssueSettings.model_validate(data or {}), None
+        return TaskSettings.model_validate(data or {}), None
     except yaml.YAMLError as exc:
         _, problem = yaml_problem(exc)
-        return IssueSettings(), f"the ```orchestrate block is not valid YAML ({problem})"
+        return TaskSettings(), f"the ```orchestrate block is not valid YAML ({problem})"
     except ValidationError as exc:
-        return IssueSettings(), f"the ```orchestrate block: {field_problem(exc)}"
+        return TaskSettings(), f"the ```orchestrate block: {field_problem(exc)}"
 
 
 def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
     settings, problem = read_settings(issue.body)
-    agent = {"preset": settings.agent} if isinstance(settings.agent, str) else settings.agent
     task = Task(
         id=str(issue.number),
         slug=slugify(issue.title),
@@ -92,7 +76,7 @@ def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
         depends_on=tuple(settings.depends_on),
         files=tuple(settings.files),
         priority=settings.priority,
-        agent=agent,
+        agent=settings.agent_override,
         source=f"#{issue.number}",
     )
     return task, problem
