@@ -39,7 +39,7 @@ def print_plan(console: Console, plan: Plan) -> None:
         table.add_column(column, overflow="fold")
     for task in plan.tasks:
         footprint = task.footprint
-        ranked = sorted(footprint.files, key=lambda f: (-footprint.confidence.get(f, 1.0), f))
+        ranked = footprint.ranked
         shown = [_with_confidence(f, footprint.confidence.get(f, 1.0)) for f in ranked[:4]]
         shown += list(footprint.patterns[:2])
         more = len(footprint.files) + len(footprint.patterns) - len(shown)

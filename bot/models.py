@@ -84,6 +84,11 @@ class Footprint(Model):
     confidence: dict[str, float] = Field(default_factory=dict)
     unknown: bool = False
 
+    @property
+    def ranked(self) -> list[str]:
+        """Files, most likely first (a file without a confidence is certain)."""
+        return sorted(self.files, key=lambda f: (-self.confidence.get(f, 1.0), f))
+
 
 class Dependency(Model):
     before: str

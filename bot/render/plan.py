@@ -30,7 +30,7 @@ def _short(text: str, width: int = TITLE_WIDTH) -> str:
 def _files(footprint: Footprint) -> str:
     if footprint.unknown:
         return "**unknown** (runs alone)"
-    ranked = sorted(footprint.files, key=lambda f: (-footprint.confidence.get(f, 1.0), f))
+    ranked = footprint.ranked
     shown = []
     for path in ranked[:MAX_FILES_SHOWN]:
         confidence = footprint.confidence.get(path, 1.0)
