@@ -157,13 +157,13 @@ class GitRepo:
         try:
             yield path
         finally:
-            with contextlib.suppress(git.GitCommandError):
-                self.repo.git.worktree("remove", "--force", "--force", str(path))
-            shutil.rmtree(path, ignore_errors=True)
-            self.repo.git.worktree("prune")
+            self._drop_worktree(path)
 
     def remove_worktree(self, branch: str) -> None:
-        path = self.worktree_path(branch)
+        self._drop_worktree(self.worktree_path(branch))
+
+    def _drop_worktree(self, path: Path) -> None:
+        """Unregister and delete a worktree, or a leftover directory where one was."""
         if path.exists():
             with contextlib.suppress(git.GitCommandError):
                 self.repo.git.worktree("remove", "--force", "--force", str(path))
