@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.analysis.history import Commit
 from bot.analysis.symbols import FileSymbols, extract_symbols
 from bot.planning.calibrate import Calibration, calibrate_threshold
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when what is cached changes meaning
 MAX_COMMITS = 5000
 SINCE_DAYS = 4 * 365
 MAX_SOURCE_BYTES = 400_000
@@ -122,7 +123,9 @@ def _save_json(path: Path, data: dict[str, Any]) -> None:
 
 def _symbols(repo: Path, python: dict[str, str], cache: Path) -> dict[str, FileSymbols]:
     """Symbols per file, parsed once per blob id (the blob cache is shared by all commits)."""
-    stored = _load_json(cache / "symbols.json") or {"blobs": {}}
+    # per Python version: a newer parser reads syntax an older one had to skip
+    store = cache / f"symbols-py{sys.version_info[0]}{sys.version_info[1]}.json"
+    stored = _load_json(store) or {"blobs": {}}
     blobs: dict[str, list[Any]] = stored["blobs"]
     missing = {path: blob for path, blob in python.items() if blob not in blobs}
     if missing:
@@ -130,7 +133,7 @@ def _symbols(repo: Path, python: dict[str, str], cache: Path) -> dict[str, FileS
         for path, blob in missing.items():
             info = extract_symbols(path, sources.get(blob, ""))
             blobs[blob] = [list(info.defs), list(info.imports), info.doc]
-        _save_json(cache / "symbols.json", {"blobs": blobs})
+        _save_json(store, {"blobs": blobs})
     result: dict[str, FileSymbols] = {}
     for path, blob in python.items():
         defs, imports, doc = blobs[blob]

@@ -93,10 +93,15 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
-def _imports(statements: list[ast.stmt], module: str, is_package: bool) -> list[str]:
+def _imports(tree: ast.Module, module: str, is_package: bool) -> list[str]:
+    """Every module the file imports, lazily inside functions too, as dotted names.
+
+    `from pkg import name` gives `pkg.name` (the import graph resolves it to `pkg/name.py` or
+    to `pkg/__init__.py`, whichever exists), and `pkg` itself only for a star import.
+    """
     found: list[str] = []
     package = module if is_package else module.rpartition(".")[0]
-    for node in statements:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -105,8 +110,10 @@ def _imports(statements: list[ast.stmt], module: str, is_package: bool) -> list[
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
                 base = ".".join([*anchor, base] if base else anchor)
-            found.append(base)
-            found.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+            names = [alias.name for alias in node.names if alias.name != "*"]
+            if len(names) < len(node.names):
+                found.append(base)
+            found.extend(f"{base}.{name}" for name in names)
     return sorted(set(found))
 
 
@@ -142,7 +149,7 @@ def extract_symbols(path: str, source: str) -> FileSymbols:
     return FileSymbols(
         module=module,
         defs=tuple(defs),
-        imports=tuple(_imports(statements, module, is_package)),
+        imports=tuple(_imports(tree, module, is_package)),
         doc=" ".join(d for d in docs if d),
     )
 

@@ -34,11 +34,19 @@ def test_extract_symbols_reads_defs_methods_imports_and_docstrings():
         "pkg/mod.py",
         '"""Module doc."""\nimport os\nfrom . import sibling\nfrom .x import y\n'
         "try:\n    def maybe(): ...\nexcept ImportError:\n    pass\n"
-        'class A:\n    """Class A doc."""\n    def m(self): ...\nVALUE = 1\n',
+        'class A:\n    """Class A doc."""\n    def m(self):\n        from .lazy import z\n'
+        "VALUE = 1\n",
     )
     assert {"maybe", "A", "A.m", "VALUE"} <= set(info.defs)
-    assert {"os", "pkg", "pkg.sibling", "pkg.x", "pkg.x.y"} <= set(info.imports)
+    assert {"os", "pkg.sibling", "pkg.x.y", "pkg.lazy.z"} <= set(info.imports)
+    # `from . import sibling` names the submodule, not the package's __init__
+    assert "pkg" not in info.imports and "pkg.x" not in info.imports
     assert "Module doc." in info.doc and "Class A doc." in info.doc
+
+
+def test_a_star_import_depends_on_the_package_itself():
+    info = extract_symbols("pkg/mod.py", "from .helpers import *\nfrom json import loads\n")
+    assert set(info.imports) == {"pkg.helpers", "json.loads"}
 
 
 def test_newer_syntax_falls_back_to_a_regex():
