@@ -70,11 +70,13 @@ class RepoSnapshot:
     def history_index(self) -> HistoryIndex:
         return HistoryIndex.build(self.history, self.files)
 
-    def with_history(self, history: tuple[Commit, ...]) -> RepoSnapshot:
-        """The same tree with another history, reusing the indexes of the tree."""
-        other = RepoSnapshot(self.files, self.symbols, history, self.commit)
+    def older_than(self, position: int) -> RepoSnapshot:
+        """The same tree, with only the history from `position` on (newest first): what a
+        plan made before the newer commits could have known. Reuses every index."""
+        other = RepoSnapshot(self.files, self.symbols, self.history[position:], self.commit)
         for name in ("lookup", "symbol_index", "code_index", "import_graph"):
             other.__dict__[name] = getattr(self, name)
+        other.__dict__["history_index"] = self.history_index.older_than(position)
         return other
 
     def warm(self) -> RepoSnapshot:

@@ -5,9 +5,11 @@ Built from commits before the plan's base (the I/O side bounds them in number an
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from bot.analysis.retrieval import BM25
 from bot.analysis.text import words
@@ -18,6 +20,12 @@ MIN_BULK = 4  # ... though in a tiny one, a commit of a few files still may
 MIN_SUPPORT = 3
 MIN_CONFIDENCE = 0.3
 HALF_LIFE = 300  # commits: how fast the base rate and similar changes forget the past
+
+
+@lru_cache(maxsize=16384)
+def _message_words(message: str) -> tuple[str, ...]:
+    """A commit message's words (cached: calibration indexes the same history many times)."""
+    return tuple(words(message[:2000]))
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,11 @@ class HistoryIndex:
     messages: BM25
     by_file: dict[str, list[int]] = field(default_factory=dict)
     prior: dict[str, float] = field(default_factory=dict)
+    positions: tuple[int, ...] = ()  # each kept commit's position in the history given
+    first: int = 0  # commits before this one are hidden (see `older_than`)
+    _cochanged: dict[tuple[str, int, float], list[tuple[str, float, int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )  # many tasks of one plan share their likely files
 
     @classmethod
     def build(cls, history: Iterable[Commit], existing: Iterable[str]) -> HistoryIndex:
@@ -49,29 +62,49 @@ class HistoryIndex:
         tree (an initial import says nothing about companions), restricted to files that
         still exist."""
         alive = frozenset(existing)
+        history = tuple(history)
         limit = min(MAX_FILES, max(MIN_BULK, int(len(alive) * MAX_TREE_SHARE)))
         kept: list[Commit] = []
-        for commit in history:
+        positions: list[int] = []
+        for position, commit in enumerate(history):
             files = tuple(f for f in commit.files if f in alive)
             if files and len(commit.files) <= limit:
                 kept.append(Commit(commit.sha, commit.time, commit.message, files))
+                positions.append(position)
         by_file: dict[str, list[int]] = defaultdict(list)
-        for index, commit in enumerate(kept):
+        for number, commit in enumerate(kept):
             for path in commit.files:
-                by_file[path].append(index)
-        decay = [0.5 ** (index / HALF_LIFE) for index in range(len(kept))]
-        total = sum(decay) or 1.0
-        prior = {path: sum(decay[i] for i in ids) / total for path, ids in by_file.items()}
-        bm25 = BM25.build(words(c.message[:2000]) for c in kept)
-        return cls(tuple(kept), bm25, dict(by_file), prior)
+                by_file[path].append(number)
+        bm25 = BM25.build(_message_words(c.message) for c in kept)
+        built = cls(tuple(kept), bm25, dict(by_file), positions=tuple(positions))
+        built.prior = built._prior()
+        return built
+
+    def _prior(self) -> dict[str, float]:
+        """How often each file changed, recent commits weighing more (visible commits only)."""
+        decay = [0.5 ** ((i - self.first) / HALF_LIFE) for i in range(len(self.commits))]
+        total = sum(decay[self.first :]) or 1.0
+        return {
+            path: sum(decay[i] for i in ids if i >= self.first) / total
+            for path, ids in self.by_file.items()
+        }
+
+    def older_than(self, position: int) -> HistoryIndex:
+        """The same index seeing only the commits from `position` on in the history it was
+        built from (newest first): what a plan made before those newer commits could know.
+        Word statistics stay those of the whole history; no newer commit can be found."""
+        first = bisect_left(self.positions, position)
+        view = replace(self, first=first, _cochanged={})
+        view.prior = view._prior()
+        return view
 
     def similar(self, query: Sequence[str], k: int = 15) -> list[Similar]:
-        top = self.messages.top(query, k)
+        top = self.messages.top(query, k, first=self.first)
         if not top:
             return []
         best = top[0][1]
         return [
-            Similar(self.commits[doc], score / best * 0.5 ** (doc / (4 * HALF_LIFE)))
+            Similar(self.commits[doc], score / best * 0.5 ** ((doc - self.first) / (4 * HALF_LIFE)))
             for doc, score in top
         ]
 
@@ -91,7 +124,15 @@ class HistoryIndex:
         self, path: str, min_support: int = MIN_SUPPORT, min_confidence: float = MIN_CONFIDENCE
     ) -> list[tuple[str, float, int]]:
         """Files changed with `path`: (file, P(file | path), support), strongest first."""
-        commits = self.by_file.get(path, [])
+        key = (path, min_support, min_confidence)
+        if key not in self._cochanged:
+            self._cochanged[key] = self._count_cochanged(path, min_support, min_confidence)
+        return self._cochanged[key]
+
+    def _count_cochanged(
+        self, path: str, min_support: int, min_confidence: float
+    ) -> list[tuple[str, float, int]]:
+        commits = [i for i in self.by_file.get(path, []) if i >= self.first]
         if len(commits) < min_support:
             return []
         together: Counter[str] = Counter()

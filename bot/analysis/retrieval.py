@@ -54,6 +54,12 @@ class BM25:
                 result[doc] += idf * tf * (K1 + 1) / (tf + norm)
         return result
 
-    def top(self, query: Iterable[str], k: int, max_df: float = 0.25) -> list[tuple[int, float]]:
-        ranked = sorted(self.scores(query, max_df).items(), key=lambda item: (-item[1], item[0]))
+    def top(
+        self, query: Iterable[str], k: int, max_df: float = 0.25, first: int = 0
+    ) -> list[tuple[int, float]]:
+        """The `k` best documents, leaving out those numbered below `first`."""
+        scored = self.scores(query, max_df).items()
+        ranked = sorted(
+            (item for item in scored if item[0] >= first), key=lambda item: (-item[1], item[0])
+        )
         return ranked[:k]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 _SOURCE_ROOTS = ("src/", "lib/", "python/")
@@ -93,6 +93,19 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
+def _all_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, inside functions, classes and blocks too, without visiting the
+    expressions (which are most of a tree's nodes, and never hold an import)."""
+    for node in body:
+        yield node
+        for block in ("body", "orelse", "finalbody"):
+            inner = getattr(node, block, None)
+            if isinstance(inner, list):
+                yield from _all_statements(inner)
+        for holder in [*getattr(node, "handlers", []), *getattr(node, "cases", [])]:
+            yield from _all_statements(holder.body)
+
+
 def _imports(tree: ast.Module, module: str, is_package: bool) -> list[str]:
     """Every module the file imports, lazily inside functions too, as dotted names.
 
@@ -101,7 +114,7 @@ def _imports(tree: ast.Module, module: str, is_package: bool) -> list[str]:
     """
     found: list[str] = []
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in _all_statements(tree.body):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

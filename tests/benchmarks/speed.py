@@ -1,4 +1,5 @@
-"""Time a whole plan on a large repository: snapshot, footprints and schedule, cold and warm.
+"""Time a whole plan on a large repository, cold and warm: snapshot, calibrating the conflict
+threshold (the default `auto`), footprints and schedule, each run in a fresh interpreter.
 
 The tasks are the messages of the repository's newest first-parent changes; the base is the
 commit just before them, so the predictor sees only the history before the work it plans.
@@ -6,6 +7,7 @@ commit just before them, so the predictor sees only the history before the work 
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import subprocess
 import time
@@ -14,7 +16,8 @@ from pathlib import Path
 from bot.analysis import predict_footprints
 from bot.models import Task
 from bot.planning import build_plan
-from bot.snapshot import load_snapshot
+from bot.planning.graphs import MERGEABLE
+from bot.snapshot import load_calibration, load_snapshot
 
 
 def _messages(repo: Path, count: int) -> tuple[str, list[str]]:
@@ -31,9 +34,17 @@ def _messages(repo: Path, count: int) -> tuple[str, list[str]]:
 def _plan_once(repo: Path, base: str, tasks: list[Task], cache: Path) -> tuple[float, int, int]:
     started = time.perf_counter()
     snapshot = load_snapshot(repo, base, cache)
+    calibration = load_calibration(repo, snapshot, MERGEABLE, 0.9, cache)
     footprints = predict_footprints(tasks, snapshot)
-    plan = build_plan(tasks, footprints, 4)
+    plan = build_plan(tasks, footprints, 4, conflict_threshold=calibration.threshold)
     return time.perf_counter() - started, len(plan.conflicts), len(plan.waves)
+
+
+def _fresh(repo: Path, base: str, tasks: list[Task], cache: Path) -> tuple[float, int, int]:
+    """`_plan_once` in a new interpreter, as `orchestrate plan` runs: only the disk cache is
+    shared between runs, no in-memory one (imports are not timed)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_plan_once, (repo, base, tasks, cache))
 
 
 def time_planning(repo: Path, count: int, cache: Path) -> None:
@@ -43,8 +54,8 @@ def time_planning(repo: Path, count: int, cache: Path) -> None:
         title, _, body = message.partition("\n")
         tasks.append(Task(id=str(index), slug="task", title=title, body=body.strip()))
     shutil.rmtree(cache, ignore_errors=True)
-    cold, conflicts, waves = _plan_once(repo, base, tasks, cache)
-    warm, _, _ = _plan_once(repo, base, tasks, cache)
+    cold, conflicts, waves = _fresh(repo, base, tasks, cache)
+    warm, _, _ = _fresh(repo, base, tasks, cache)
     snapshot = load_snapshot(repo, base, cache)
     print(
         f"speed: {len(tasks)} tasks on {repo.name} ({len(snapshot.files)} files, "

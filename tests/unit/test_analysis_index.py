@@ -106,3 +106,27 @@ def test_a_commit_touching_most_of_a_small_tree_is_not_history():
     pair = Commit("b" * 40, 2.0, "fix parser", ("pkg/m1.py", "pkg/m2.py"))
     index = HistoryIndex.build([pair, initial], tree)
     assert [c.sha for c in index.commits] == ["b" * 40]
+
+
+def test_an_older_view_knows_exactly_what_an_index_of_the_older_history_knows():
+    files = ["app.py", "cli.py", "db.py", "big.py"]
+    history = [
+        Commit(f"{i:040x}", 10_000 - i, f"{topic} change {i}", touched)
+        for i, (topic, touched) in enumerate(
+            [("cli", ("cli.py", "app.py"))] * 4
+            + [("db", ("db.py",)), ("bulk", tuple(f"x{n}.py" for n in range(60)))]
+            + [("db", ("db.py", "app.py"))] * 5
+            + [("cli", ("cli.py",))] * 3
+        )
+    ]
+    full = HistoryIndex.build(history, files)
+    for position in (0, 3, 4, 6, 9):
+        view = full.older_than(position)
+        fresh = HistoryIndex.build(history[position:], files)
+        assert view.prior == fresh.prior
+        for path in files:
+            assert view.cochanged(path, 2, 0.2) == fresh.cochanged(path, 2, 0.2)
+        for query in (["cli"], ["db"]):
+            seen = {n.commit.sha for n in view.similar(query)}
+            assert seen == {n.commit.sha for n in fresh.similar(query)}
+            assert all(int(sha, 16) >= position for sha in seen)
