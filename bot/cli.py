@@ -35,7 +35,7 @@ from bot.models import Plan, Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.reconcile import Orchestration, Reporter
 from bot.redact import Redactor
-from bot.snapshot import load_calibration, load_snapshot
+from bot.snapshot import load_snapshot, plan_threshold
 from bot.state import decide
 from bot.taskfile import TaskFileError
 
@@ -105,12 +105,7 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
     )
     footprints = predict_footprints(tasks, snapshot, hints)
     mergeable = [pattern.lower() for pattern in config.merge.union_files]
-    threshold = config.plan.conflict_threshold
-    if threshold == "auto":
-        calibration = load_calibration(repo.root, snapshot, mergeable, config.plan.target_recall)
-        threshold, why = calibration.threshold, calibration.reason
-    else:
-        why = f"set in {source}"
+    threshold, why = plan_threshold(repo.root, snapshot, config, source)
     plan = build_plan(
         tasks, footprints, config.max_parallel, mergeable=mergeable, conflict_threshold=threshold
     )

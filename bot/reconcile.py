@@ -24,7 +24,7 @@ from bot.forge.local import LocalStore
 from bot.gitops import GitRepo
 from bot.models import Footprint, Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import Decision, decide, likely_files
+from bot.state import Decision, decide, overlaps
 
 S = TaskStatus
 
@@ -188,14 +188,9 @@ class Orchestration:
 
     def _overlap(self, task_id: str, touching: set[str]) -> str | None:
         """Files this running task touches that another task in flight changes or owns."""
-        states = self.store.states()
-        for other in self.plan.merge_order:
-            if other == task_id or states[other].status not in (S.RUNNING, S.REVIEW):
-                continue
-            theirs = set(states[other].files) | likely_files(self.plan.task(other).footprint)
-            shared = sorted(touching & theirs)
-            if shared:
-                return f"touching {shared[0]}, which task {other} also changes"
+        found = overlaps(task_id, touching, self.plan, self.store.states())
+        for other, shared in found.items():
+            return f"touching {shared[0]}, which task {other} also changes"
         return None
 
     def _usage(self, watch: Watch) -> dict[str, object]:

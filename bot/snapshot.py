@@ -22,6 +22,7 @@ from typing import Any
 from bot.analysis import RepoSnapshot
 from bot.analysis.history import Commit
 from bot.analysis.symbols import FileSymbols, extract_symbols
+from bot.config import Config
 from bot.planning.calibrate import Calibration, calibrate_threshold
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning
@@ -186,3 +187,15 @@ def load_calibration(
     calibration = calibrate_threshold(snapshot, tuple(mergeable), target_recall)
     _save_json(path, asdict(calibration))
     return calibration
+
+
+def plan_threshold(
+    repo: Path, snapshot: RepoSnapshot, config: Config, source: str = "the config"
+) -> tuple[float, str]:
+    """The conflict threshold a plan uses, and why: the configured number, or with `auto` (the
+    default) the one calibrated on this repository's own recent history."""
+    mergeable = [pattern.lower() for pattern in config.merge.union_files]
+    if config.plan.conflict_threshold != "auto":
+        return config.plan.conflict_threshold, f"set in {source}"
+    calibration = load_calibration(repo, snapshot, mergeable, config.plan.target_recall)
+    return calibration.threshold, calibration.reason

@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.models import Footprint, Plan, TaskStatus
+from bot.models import Footprint, Plan, TaskState, TaskStatus
 
 S = TaskStatus
 
@@ -113,6 +113,25 @@ LIKELY = 0.5
 def likely_files(footprint: Footprint) -> set[str]:
     """Predicted files the predictor is fairly sure of (explicit ones always)."""
     return {f for f in footprint.files if footprint.confidence.get(f, 1.0) >= LIKELY}
+
+
+IN_FLIGHT = (S.RUNNING, S.REVIEW)
+
+
+def overlaps(
+    task_id: str, touching: Collection[str], plan: Plan, states: Mapping[str, TaskState]
+) -> dict[str, list[str]]:
+    """Files this in-flight task changes that another task in flight changes or likely touches,
+    by the other task's id, in merge order."""
+    found: dict[str, list[str]] = {}
+    for other in plan.merge_order:
+        if other == task_id or other not in states or states[other].status not in IN_FLIGHT:
+            continue
+        theirs = set(states[other].files) | likely_files(plan.task(other).footprint)
+        shared = sorted(set(touching) & theirs)
+        if shared:
+            found[other] = shared
+    return found
 
 
 def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:

@@ -197,6 +197,14 @@ class GitHubForge:
             )
         return None
 
+    def pull_files(self, number: int) -> tuple[str, ...]:
+        found: list[str] = []
+        for data in self.http.get_all(f"{self._base}/pulls/{number}/files", {}):
+            found.append(str(data["filename"]))
+            if data.get("previous_filename"):
+                found.append(str(data["previous_filename"]))
+        return tuple(sorted(set(found)))
+
     def put_check_run(self, check: CheckRunOutput) -> int:
         path = f"{self._base}/commits/{check.head_sha}/check-runs"
         found = self.http.get(path, {"check_name": check.name})

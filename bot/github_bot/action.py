@@ -19,7 +19,7 @@ from bot.github_bot.context import Context, Outcome
 from bot.github_bot.routes import handle_event
 from bot.redact import Redactor
 from bot.render.dashboard import job_summary
-from bot.snapshot import SnapshotError, load_snapshot
+from bot.snapshot import SnapshotError, load_snapshot, plan_threshold
 
 
 class ActionError(Exception):
@@ -119,6 +119,7 @@ def run_event(
         forge=forge,
         config=config,
         snapshot=_snapshot_loader(repo_dir, config.base),
+        threshold=lambda snapshot: plan_threshold(repo_dir, snapshot, config),
         redact=redact,
         now=clock(),
         web_url=env.server_url.rstrip("/"),

@@ -45,6 +45,7 @@ class BoardState(BaseModel):
     status_digests: dict[str, str] = {}  # task id -> digest of the body last written there
     handled: dict[str, str] = {}  # command comment id -> final reaction
     problems: list[str] = []
+    threshold: str = ""  # the conflict threshold the plan used, and why
 
     def remember_command(self, comment_id: int, reaction: str) -> None:
         self.handled[str(comment_id)] = reaction
@@ -111,6 +112,7 @@ def view_of(board: Board) -> DashboardView:
         waiting=board.waiting,
         problems=state.problems,
         running=state.running,
+        threshold=state.threshold,
     )
 
 

@@ -49,8 +49,18 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     state.plan = None
     if tasks:
         try:
-            footprints = predict_footprints(tasks, ctx.repo_snapshot())
-            state.plan = build_plan(tasks, footprints, ctx.config.max_parallel)
+            snapshot = ctx.repo_snapshot()
+            footprints = predict_footprints(tasks, snapshot)
+            threshold, why = ctx.threshold(snapshot)
+            mergeable = [pattern.lower() for pattern in ctx.config.merge.union_files]
+            state.plan = build_plan(
+                tasks,
+                footprints,
+                ctx.config.max_parallel,
+                mergeable=mergeable,
+                conflict_threshold=threshold,
+            )
+            state.threshold = f"{threshold:g}: {why}"
         except PlanError as exc:
             state.problems.append(f"cannot plan: {exc}")
     for task_id in dropped:

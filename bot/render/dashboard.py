@@ -59,6 +59,7 @@ class DashboardView:
     waiting: Mapping[str, str] = field(default_factory=dict)
     problems: Sequence[str] = ()
     running: bool = False  # `/orchestrate run` was given: ready tasks start on their own
+    threshold: str = ""  # the conflict threshold the plan used, and why
 
 
 def summary_line(states: Mapping[str, TaskState]) -> str:
@@ -105,7 +106,8 @@ def _sections(view: DashboardView) -> list[tuple[str, str]]:
     if view.problems:
         sections.append(("problems", "### Problems\n\n" + _bullets(view.problems)))
     if view.plan is not None:
-        sections.append(("plan", "### Plan\n\n" + plan_markdown(view.plan)))
+        why = f"\nConflict threshold {md(view.threshold, 300)}.\n" if view.threshold else ""
+        sections.append(("plan", "### Plan\n\n" + plan_markdown(view.plan) + why))
         sections.append(("graph", "### Graph\n\n```mermaid\n" + plan_mermaid(view.plan) + "```\n"))
     commands = " · ".join(f"`{PREFIX} {verb}`" for verb in VERBS)
     sections.append(("foot", f"<sub>{commands}</sub>\n"))
