@@ -106,7 +106,9 @@ class Step:
 
 
 def next_step(plan: Plan, states: Mapping[str, TaskState], running: bool) -> Step:
-    decision = decide(plan, {task_id: states[task_id].status for task_id in plan.merge_order})
+    order = plan.merge_order
+    observed = {task_id: states[task_id].files for task_id in order}  # from pull requests
+    decision = decide(plan, {task_id: states[task_id].status for task_id in order}, (), observed)
     waiting = dict(decision.waiting)
     if not running:
         for task_id in decision.launch:

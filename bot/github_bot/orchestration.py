@@ -11,6 +11,7 @@ from bot.analysis import predict_footprints
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
 from bot.github_bot.board import Board, digest, fingerprint, save_board
+from bot.github_bot.checks import overlap_check
 from bot.github_bot.context import Context, Outcome
 from bot.github_bot.decisions import (
     matrix_entry,
@@ -22,6 +23,7 @@ from bot.github_bot.decisions import (
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.render.dashboard import TASK_MARKER, task_status_body
+from bot.state import IN_FLIGHT, overlaps
 
 S = TaskStatus
 
@@ -81,20 +83,55 @@ def _clear_labels(ctx: Context, number: int) -> None:
 
 
 def observe_pulls(ctx: Context, board: Board) -> None:
-    """Move running and in-review tasks along what their pull requests show."""
+    """Move running and in-review tasks along what their pull requests show, read the files
+    each pull request changes (its observed footprint) when its head moved, and refresh the
+    overlap check runs when any of that changed."""
     state = board.state
+    changed = False
     for task_id, task_state in list(state.tasks.items()):
-        if task_state.status not in (S.RUNNING, S.REVIEW) or not task_state.branch:
+        if task_state.status not in IN_FLIGHT or not task_state.branch:
             continue
+        before = task_state
         pull = ctx.forge.find_pull(task_state.branch)
         if pull is not None:
             state.pulls[task_id] = pull.number
+            if pull.state == "open" and pull.head_sha and pull.head_sha != task_state.head_sha:
+                files = ctx.forge.pull_files(pull.number)
+                task_state = task_state.model_copy(
+                    update={"files": files, "head_sha": pull.head_sha}
+                )
         for status, detail in pull_transitions(task_state, pull):
             fields: dict[str, object] = {"head_sha": pull.head_sha if pull else None}
             if status.terminal:
                 fields["finished_at"] = ctx.now
             task_state = transition(task_state, status, detail, **fields)
         state.tasks[task_id] = task_state
+        changed |= task_state != before
+    if changed:
+        post_overlap_checks(ctx, board)
+
+
+def post_overlap_checks(ctx: Context, board: Board) -> None:
+    """The `orchestrate/overlap` check run on every open task pull request: the files it
+    changes that another task in flight changes too, or is predicted to touch."""
+    state = board.state
+    if state.plan is None:
+        return
+    for task_id, task_state in state.tasks.items():
+        if task_state.status not in IN_FLIGHT or not task_state.head_sha:
+            continue
+        if task_id not in state.pulls or task_id not in state.plan.merge_order:
+            continue
+        shared = overlaps(task_id, task_state.files, state.plan, state.tasks)
+        check = overlap_check(
+            task_id,
+            task_state.head_sha,
+            shared,
+            state.plan,
+            state.pulls,
+            len(task_state.files),
+        )
+        ctx.forge.put_check_run(check)
 
 
 def advance(ctx: Context, board: Board, outcome: Outcome) -> None:

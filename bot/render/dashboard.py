@@ -210,6 +210,40 @@ def agent_check_output(state: TaskState, title: str) -> tuple[str, str, str]:
     return heading, summary, text
 
 
+def overlap_check_output(
+    task_id: str,
+    shared: Mapping[str, Sequence[str]],
+    order: Sequence[str],
+    pulls: Mapping[str, int],
+    changed: int,
+) -> tuple[str, str, str | None]:
+    """(title, summary, conclusion) of the `orchestrate/overlap` check run: the files this
+    task's pull request changes that other tasks in flight change or will likely touch."""
+    if not shared:
+        title = "No overlap with the other tasks in flight"
+        summary = (
+            f"This pull request changes {changed} file(s); no other running task changes them "
+            "or is predicted to."
+        )
+        return title, summary, "success"
+    names = ", ".join(f"#{other}" for other in shared)
+    title = f"Overlaps with {len(shared)} task(s) in flight: {names}"
+    position = order.index(task_id) if task_id in order else len(order)
+    rows = ["| task | pull request | shared files | lands |", "|---|---|---|---|"]
+    for other, files in shared.items():
+        lands = "before this one" if order.index(other) < position else "after this one"
+        pull = f"#{pulls[other]}" if other in pulls else "-"
+        listed = ", ".join(f"`{md(f, 120)}`" for f in files[:5])
+        more = f" (+{len(files) - 5} more)" if len(files) > 5 else ""
+        rows.append(f"| #{other} | {pull} | {listed}{more} | {lands} |")
+    summary = "\n".join(rows) + (
+        "\n\nThe merge queue lands tasks in plan order and rebases each onto what landed "
+        "before it; a task whose rebase conflicts is sent back to its agent, which redoes it "
+        "on the new base."
+    )
+    return title, summary, "neutral"
+
+
 # -- job summary ------------------------------------------------------------------------------
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
 from fakegithub.fixtures import make_client
+from fakegithub.model import CheckRun
 from github_mode import Run, deliver, deliver_all, observed
 
 from bot.forge.issues import DASHBOARD_LABEL
+from bot.github_bot.checks import OVERLAP_CHECK as OVERLAP
 from bot.render.dashboard import DASHBOARD_MARKER, TASK_MARKER
 from bot.state import decode_state
 
@@ -230,3 +232,68 @@ def test_secrets_never_reach_comments_or_the_summary(
     for surface in [*written, *(run.summary for run in runs)]:
         assert token not in surface
     assert any("***" in body for body in written)
+
+
+def _open_pull(fake: FakeGitHub, repo: Repo, branch: str, files: dict[str, str]) -> str:
+    sha = fake.push(repo, branch, files, "agent work", user="alice")
+    alice = fake.state.user("alice")
+    fake.state.create_pull(repo, alice, title=branch, head=branch, base="main", body=None)
+    return sha
+
+
+def _overlap_check(repo: Repo, sha: str) -> CheckRun:
+    [check] = [c for c in repo.check_runs.values() if c.head_sha == sha and c.name == OVERLAP]
+    return check
+
+
+def test_pull_requests_show_overlaps_with_other_tasks_in_flight(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    """Task 2's agent also edits src/report.py, which task 1 owns: once both pull requests
+    are open, each shows the overlap in its `orchestrate/overlap` check, with the landing
+    order; before that, task 1's check is green."""
+    fake = fake_github
+    _label_three(fake, project)
+    deliver_all(fake, project, tmp_path / "labels")
+    home = next(n for n, i in project.issues.items() if i.title == "Parallel work")
+    _command(fake, project, home, "/orchestrate run", "alice", tmp_path)
+
+    first = _open_pull(fake, project, "orchestrate/1-add-a-json-flag-to-report", {
+        "src/report.py": "x = 1\njson = True\n",
+    })  # fmt: skip
+    [run] = deliver_all(fake, project, tmp_path / "pr1")
+    assert run.outcome.error is None
+    check = _overlap_check(project, first)
+    assert check.conclusion == "success" and check.output["title"].startswith("No overlap")
+
+    second = _open_pull(fake, project, "orchestrate/2-cache-the-parser", {
+        "src/parser.py": "y = 2\ncache = {}\n", "src/report.py": "x = 1\nfrom parser import y\n",
+    })  # fmt: skip
+    [run] = deliver_all(fake, project, tmp_path / "pr2")
+    assert run.outcome.error is None
+    mine = _overlap_check(project, second)
+    assert mine.conclusion == "neutral"
+    assert mine.output["title"] == "Overlaps with 1 task(s) in flight: #1"
+    assert "`src/report.py`" in mine.output["summary"]
+    assert "before this one" in mine.output["summary"]
+    theirs = _overlap_check(project, first)  # updated in place, not a second run
+    assert theirs.conclusion == "neutral" and "#2" in theirs.output["title"]
+    assert "after this one" in theirs.output["summary"]
+    state = decode_state(
+        next(c.body for c in project.comments.values() if DASHBOARD_MARKER in c.body)
+    )
+    assert state is not None
+    tasks = state["tasks"]
+    assert isinstance(tasks, dict)
+    assert tasks["2"]["files"] == ["src/parser.py", "src/report.py"]
+
+    # a repeated delivery changes nothing and writes nothing
+    before = [(c.id, c.conclusion, dict(c.output)) for c in project.check_runs.values()]
+    pull, alice = project.pulls[max(project.pulls)], fake.state.user("alice")
+    fake.state.emit(
+        "pull_request", "synchronize", repo=project, pull=pull, sender=alice,
+        before=second, after=second,
+    )  # fmt: skip
+    [again] = deliver_all(fake, project, tmp_path / "again")
+    assert again.outcome.error is None
+    assert [(c.id, c.conclusion, dict(c.output)) for c in project.check_runs.values()] == before
