@@ -104,7 +104,7 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
         ask_agents(repo, config, tasks, base_sha, say) if config.plan.predictor == "agent" else {}
     )
     footprints = predict_footprints(tasks, snapshot, hints)
-    mergeable = [pattern.lower() for pattern in config.merge.union_files]
+    mergeable = config.merge.mergeable
     threshold, why = plan_threshold(repo.root, snapshot, config, source)
     plan = build_plan(
         tasks, footprints, config.max_parallel, mergeable=mergeable, conflict_threshold=threshold

@@ -161,6 +161,11 @@ class MergeConfig(Section):
         "many times (it is tried after the others) before reporting the conflict.",
     )
 
+    @property
+    def mergeable(self) -> list[str]:
+        """`union_files` as the planner matches them (lower case: names match in any case)."""
+        return [pattern.lower() for pattern in self.union_files]
+
 
 class Config(Section):
     """Top level of `.github/orchestrate.yml`."""

@@ -189,9 +189,8 @@ class Orchestration:
     def _overlap(self, task_id: str, touching: set[str]) -> str | None:
         """Files this running task touches that another task in flight changes or owns."""
         found = overlaps(task_id, touching, self.plan, self.store.states())
-        for other, shared in found.items():
-            return f"touching {shared[0]}, which task {other} also changes"
-        return None
+        other, shared = next(iter(found.items()), (None, []))
+        return f"touching {shared[0]}, which task {other} also changes" if shared else None
 
     def _usage(self, watch: Watch) -> dict[str, object]:
         usage: dict[str, object] = {

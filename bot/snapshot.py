@@ -194,7 +194,7 @@ def plan_threshold(
 ) -> tuple[float, str]:
     """The conflict threshold a plan uses, and why: the configured number, or with `auto` (the
     default) the one calibrated on this repository's own recent history."""
-    mergeable = [pattern.lower() for pattern in config.merge.union_files]
+    mergeable = config.merge.mergeable
     if config.plan.conflict_threshold != "auto":
         return config.plan.conflict_threshold, f"set in {source}"
     calibration = load_calibration(repo, snapshot, mergeable, config.plan.target_recall)

@@ -54,12 +54,11 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
             snapshot = ctx.repo_snapshot()
             footprints = predict_footprints(tasks, snapshot)
             threshold, why = ctx.threshold(snapshot)
-            mergeable = [pattern.lower() for pattern in ctx.config.merge.union_files]
             state.plan = build_plan(
                 tasks,
                 footprints,
                 ctx.config.max_parallel,
-                mergeable=mergeable,
+                mergeable=ctx.config.merge.mergeable,
                 conflict_threshold=threshold,
             )
             state.threshold = f"{threshold:g}: {why}"
