@@ -216,7 +216,7 @@ def overlap_check_output(
     order: Sequence[str],
     pulls: Mapping[str, int],
     changed: int,
-) -> tuple[str, str, str | None]:
+) -> tuple[str, str, str]:
     """(title, summary, conclusion) of the `orchestrate/overlap` check run: the files this
     task's pull request changes that other tasks in flight change or will likely touch."""
     if not shared:
