@@ -5,6 +5,7 @@ Refs and merges act on the repo's real bare git repository.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,22 @@ from fakegithub.model import (
     invalid,
     not_found,
 )
+
+# GitHub's closing keywords: "Closes #1", "fixes: #2", "resolved octo/demo#3" (any case).
+CLOSING = re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?::\s*|\s+)([\w.-]+/[\w.-]+)?#(\d+)\b",
+    re.IGNORECASE,
+)
+
+
+def closing_references(repo: Repo, text: str) -> list[int]:
+    """Issue numbers of ``repo`` that ``text`` references with a closing keyword, in order."""
+    numbers: list[int] = []
+    for match in CLOSING.finditer(text):
+        other, number = match.group(1), int(match.group(2))
+        if (other is None or other.lower() == repo.full_name.lower()) and number not in numbers:
+            numbers.append(number)
+    return numbers
 
 
 class DevFlow:
@@ -117,7 +134,16 @@ class DevFlow:
         issue.state, issue.closed_at, issue.closed_by = "closed", pull.merged_at, actor
         issue.state_reason, issue.updated_at = "completed", pull.merged_at
         self.emit("pull_request", "closed", repo=repo, pull=pull, sender=actor)
+        if pull.base == repo.default_branch:  # GitHub closes issues only from the default branch
+            self._close_referenced(repo, actor, f"{issue.title}\n{issue.body or ''}")
         return merged
+
+    def _close_referenced(self, repo: Repo, actor: User, text: str) -> None:
+        """Close the open issues (not pulls) of ``repo`` that ``text`` closes, as an edit would."""
+        for number in closing_references(repo, text):
+            target = repo.issues.get(number)
+            if target is not None and not target.is_pull and target.state == "open":
+                self.edit_issue(repo, actor, number, state="closed", state_reason="completed")
 
     # ------------------------------------------------------------------ refs
     def create_ref(self, repo: Repo, ref: str, sha: str) -> None:

@@ -108,6 +108,13 @@ class FakeGitHub:
     def comment(self, repo: Repo, number: int, body: str, *, user: str) -> Comment:
         return self.state.create_comment(repo, self.state.user(user), number, body)
 
+    def add_blocked_by(
+        self, repo: Repo, number: int, blocking_number: int, *, blocking_repo: Repo | None = None
+    ) -> Issue:
+        """``number`` is now blocked by ``blocking_number`` (of ``blocking_repo``, or ``repo``)."""
+        blocking = (blocking_repo or repo).issue(blocking_number)
+        return self.state.add_blocked_by(repo, number, blocking.id)
+
     def push(
         self, repo: Repo, branch: str, files: dict[str, str | None], message: str, *, user: str
     ) -> str:

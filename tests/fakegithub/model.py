@@ -97,6 +97,7 @@ class Issue:
     labels: list[Label] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     is_pull: bool = False
+    blocked_by: list[int] = field(default_factory=list)  # ids of the issues blocking this one
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Routes: issues, labels, issue comments and reactions."""
+"""Routes: issues, labels, issue dependencies, issue comments and reactions."""
 
 from __future__ import annotations
 
@@ -78,6 +78,44 @@ def edit_issue(ctx: Ctx) -> Reply:
         state=body.get("state"),
         state_reason=body.get("state_reason"),
         labels=labels,
+    )
+    return Reply(body=render.issue(repo, issue, ctx.api))
+
+
+# ---------------------------------------------------------------------------- dependencies
+
+BLOCKED_BY = ISSUE + "/dependencies/blocked_by"
+
+
+def _issue_list(ctx: Ctx, issues: list[tuple[Repo, Issue]]) -> Reply:
+    return Reply(body=[render.issue(r, i, ctx.api) for r, i in issues], paginate=True)
+
+
+@route("GET", BLOCKED_BY)
+def list_blocked_by(ctx: Ctx) -> Reply:
+    return _issue_list(ctx, ctx.state.blocked_by(ctx.repo(), ctx.int_param("issue_number")))
+
+
+@route("GET", ISSUE + "/dependencies/blocking")
+def list_blocking(ctx: Ctx) -> Reply:
+    return _issue_list(ctx, ctx.state.blocking(ctx.repo(), ctx.int_param("issue_number")))
+
+
+# POST and DELETE answer with the issue of the path (the blocked one), not the blocker, and
+# POST's Location is that issue's URL, as in GitHub traffic recorded by PyGithub's tests.
+@route("POST", BLOCKED_BY)
+def add_blocked_by(ctx: Ctx) -> Reply:
+    body, repo = ctx.require("issue_id"), ctx.repo()
+    issue = ctx.state.add_blocked_by(repo, ctx.int_param("issue_number"), int(body["issue_id"]))
+    out = render.issue(repo, issue, ctx.api)
+    return Reply(201, out, {"Location": out["url"]})
+
+
+@route("DELETE", BLOCKED_BY + "/{issue_id}")
+def remove_blocked_by(ctx: Ctx) -> Reply:
+    repo = ctx.repo()
+    issue = ctx.state.remove_blocked_by(
+        repo, ctx.int_param("issue_number"), ctx.int_param("issue_id")
     )
     return Reply(body=render.issue(repo, issue, ctx.api))
 

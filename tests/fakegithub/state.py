@@ -231,6 +231,60 @@ class State(DevFlow):
                 )
         return issue
 
+    # ------------------------------------------------------------------ dependencies
+    def issue_by_id(self, issue_id: int) -> tuple[Repo, Issue]:
+        """The issue (of any repo) with this ``id`` (not number), and its repo."""
+        for repo in self.repos.values():
+            for issue in repo.issues.values():
+                if issue.id == issue_id:
+                    return repo, issue
+        raise not_found()
+
+    def blocked_by(self, repo: Repo, number: int) -> list[tuple[Repo, Issue]]:
+        """The issues blocking issue ``number``, in the order they were added."""
+        return [self.issue_by_id(i) for i in repo.issue(number).blocked_by]
+
+    def blocking(self, repo: Repo, number: int) -> list[tuple[Repo, Issue]]:
+        """The issues that issue ``number`` blocks (the reverse of ``blocked_by``)."""
+        issue_id = repo.issue(number).id
+        return [
+            (other_repo, other)
+            for other_repo in self.repos.values()
+            for other in other_repo.issues.values()
+            if issue_id in other.blocked_by
+        ]
+
+    def add_blocked_by(self, repo: Repo, number: int, blocking_id: int) -> Issue:
+        """Issue ``number`` is now blocked by the issue with id ``blocking_id``; returns the former.
+
+        Like the REST API the blocker is named by its ``id``, not its number (it may
+        live in another repo). 404 for an unknown issue; 422 for the issue itself, a
+        pull request, or a dependency that already exists.
+        """
+        issue = repo.issue(number)
+        _, blocking = self.issue_by_id(blocking_id)
+        if blocking is issue:
+            raise invalid("An issue cannot be blocked by itself", "IssueDependency", "issue_id")
+        if blocking.is_pull:
+            raise invalid("A pull request cannot be a dependency", "IssueDependency", "issue_id")
+        if blocking_id in issue.blocked_by:
+            raise invalid(
+                "Issue is already blocked by this issue",
+                "IssueDependency",
+                "issue_id",
+                code="already_exists",
+            )
+        issue.blocked_by.append(blocking_id)
+        return issue
+
+    def remove_blocked_by(self, repo: Repo, number: int, blocking_id: int) -> Issue:
+        """Issue ``number`` is no longer blocked by issue id ``blocking_id`` (404 if it was not)."""
+        issue = repo.issue(number)
+        if blocking_id not in issue.blocked_by:
+            raise not_found()
+        issue.blocked_by.remove(blocking_id)
+        return issue
+
     # ------------------------------------------------------------------ comments and reactions
     def create_comment(self, repo: Repo, actor: User, number: int, body: str) -> Comment:
         issue = repo.issue(number)
