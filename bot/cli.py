@@ -29,11 +29,11 @@ from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
 from bot.analysis import predict_footprints
 from bot.config import Config, ConfigError, load_config
-from bot.forge.local import LocalStore, load_tasks
+from bot.engine import Notifier
 from bot.gitops import GitError, GitRepo
+from bot.local import LocalStore, load_tasks, local_engine
 from bot.models import Plan, Task, TaskStatus
 from bot.planning import PlanError, build_plan
-from bot.reconcile import Orchestration, Reporter
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_threshold
 from bot.state import decide
@@ -210,27 +210,28 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
         if not args.json:
             out.print_plan(console, session.plan)
-        reporter: Reporter
+        reporter: Notifier
         live = console.is_terminal and not args.json
         if live:
             reporter = out.LiveReporter(console, session.plan)
         else:
             titles = {t.id: t.title for t in session.tasks.values()}
             reporter = out.LineReporter(console if not args.json else Console(stderr=True), titles)
-        orch = Orchestration(
+        engine = local_engine(
             repo,
             session.config,
             session.tasks,
             session.plan,
             store,
             reporter,
-            redact=redactor_for(session),
+            redactor_for(session),
         )
+        hold = None if launching else "ready; `orchestrate run` starts it"
         try:
             with reporter if isinstance(reporter, out.LiveReporter) else contextlib.nullcontext():
-                states = orch.run(launching=launching)
+                states = engine.run(hold)
         except KeyboardInterrupt:
-            orch.stop()
+            engine.stop()
             console.print("stopped; run `orchestrate run` again to resume")
             return 130
         finally:
@@ -268,7 +269,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     finally:
         store.close()
     active = run_active(repo)
-    waiting = decide(plan, {tid: states[tid].status for tid in plan.merge_order}).waiting
+    waiting = decide(plan, states, time.time()).waiting
     if active:  # the live run knows more: retry backoffs, a busy machine
         waiting = {**waiting, **held}
     if args.json:

@@ -95,6 +95,12 @@ class AgentConfig(Section):
     )
     retry_backoff: Duration = Field(10.0, description="Wait before the first retry; doubles.")
     heartbeat: Duration = Field(5.0, description="How often a running agent's state is saved.")
+    stale_after: Duration | None = Field(
+        None,
+        description="A running task whose agent has not reported for this long (its job was "
+        "cancelled, its runner died) counts as a transient failure and is retried. Default: "
+        "`timeout` plus 15 minutes.",
+    )
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables for the agent."
     )

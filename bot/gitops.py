@@ -5,6 +5,7 @@ Worktrees live under `<repo>/.orchestrate/worktrees/`, one per task, on the task
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import shutil
 import tempfile
@@ -24,11 +25,15 @@ class GitError(Exception):
     """A git problem worth a one-line message (not a repo, missing branch, dirty tree)."""
 
 
+HUNKS_KEPT = 8000  # characters of conflicting hunks kept for the agent's redo
+
+
 @dataclass(frozen=True)
 class RebaseResult:
     ok: bool
     conflict_files: tuple[str, ...] = ()
     message: str = ""
+    hunks: str = ""  # the conflicted files as `git diff` shows them mid-rebase (bounded)
 
 
 def _any_case(pattern: str) -> str:
@@ -193,9 +198,13 @@ class GitRepo:
         except git.GitCommandError as exc:
             unmerged = runner.diff("--name-only", "--diff-filter=U", "-z")
             files = tuple(sorted(name for name in unmerged.split("\0") if name))
+            hunks = ""
+            with contextlib.suppress(git.GitCommandError):
+                if files:
+                    hunks = str(runner.diff("--diff-filter=U", "--", *files))[:HUNKS_KEPT]
             with contextlib.suppress(git.GitCommandError):
                 runner.rebase("--abort")
-            return RebaseResult(False, files, _first_line(exc))
+            return RebaseResult(False, files, _first_line(exc), hunks)
         return RebaseResult(True)
 
     def squash(self, worktree: Path, onto: str, message: str) -> None:
@@ -213,6 +222,47 @@ class GitRepo:
 
     def head(self, worktree: Path) -> str:
         return str(self._git(worktree).rev_parse("HEAD"))
+
+    # -- a remote (GitHub mode: the runner's checkout and the repository on GitHub) ------------
+
+    def fetch(self, remote: str, refspecs: Sequence[str], env: dict[str, str]) -> None:
+        try:
+            with self.repo.git.custom_environment(**env):
+                self.repo.git.fetch("--quiet", "--no-tags", remote, *refspecs)
+        except git.GitCommandError as exc:
+            raise GitError(f"could not fetch from {remote}: {_first_line(exc)}") from None
+
+    def remote_sha(self, remote: str, branch: str, env: dict[str, str]) -> str | None:
+        """Where `branch` points on `remote` now, None when it does not exist there."""
+        try:
+            with self.repo.git.custom_environment(**env):
+                out = str(self.repo.git.ls_remote(remote, f"refs/heads/{branch}"))
+        except git.GitCommandError as exc:
+            raise GitError(f"could not read {remote}: {_first_line(exc)}") from None
+        return out.split()[0] if out.strip() else None
+
+    def push(
+        self, remote: str, sha: str, branch: str, expected: str | None, env: dict[str, str]
+    ) -> bool:
+        """Point `branch` on `remote` at `sha`, only if it still points at `expected` (None:
+        only if it does not exist). False when the lease did not hold: someone else moved it."""
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+        target = f"{sha}:refs/heads/{branch}" if sha else f":refs/heads/{branch}"
+        try:
+            with self.repo.git.custom_environment(**env):
+                self.repo.git.push("--quiet", "--no-verify", lease, remote, target)
+        except git.GitCommandError as exc:
+            text = str(exc.stderr or "")
+            if "stale info" in text or "rejected" in text or "fetch first" in text:
+                return False
+            raise GitError(f"could not push {branch}: {_first_line(exc)}") from None
+        return True
+
+    def marker_commit(self, parent: str, message: str) -> str:
+        """A commit with `parent`'s tree and `message`: it changes nothing, and gives a task
+        branch a head of its own before the agent has committed anything."""
+        runner = self._git()
+        return str(runner.commit_tree(f"{parent}^{{tree}}", "-p", parent, "-m", message))
 
     def advance_base(self, base: str, new: str, expected: str) -> None:
         """Move `base` from `expected` to `new` (a descendant): never a force, never a race.
@@ -232,6 +282,20 @@ class GitRepo:
                 self.repo.git.update_ref(f"refs/heads/{base}", new, expected)
             except git.GitCommandError as exc:
                 raise GitError(f"could not move {base}: {_first_line(exc)}") from None
+
+
+def auth_env(token: str | None, server_url: str = "https://github.com") -> dict[str, str]:
+    """Environment that gives git an Authorization header for the forge's HTTPS remotes, as
+    actions/checkout does, without writing the token to disk or onto a command line. Only
+    orchestrate's own git commands get it; agents never do."""
+    if not token:
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{server_url.rstrip('/')}/.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }
 
 
 def create_repo(path: Path, files: dict[str, str], message: str, branch: str = "main") -> GitRepo:

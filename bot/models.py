@@ -188,3 +188,5 @@ class TaskState(BaseModel):
     cpu_seconds: float | None = None
     redos: int = 0
     conflict_files: tuple[str, ...] = ()
+    conflict_hunks: str = ""  # the conflicting hunks of the last rebase (bounded), for a redo
+    retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)

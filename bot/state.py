@@ -25,7 +25,7 @@ import json
 import re
 import zlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.models import Footprint, Plan, TaskState, TaskStatus
 
@@ -56,17 +56,57 @@ def check_transition(old: TaskStatus, new: TaskStatus) -> None:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """What the reconcile loop should do next, in this order."""
+class Retry:
+    """How often a task is tried again after a transient failure, and how long it waits."""
 
+    attempts: int = 2
+    backoff: float = 10.0  # seconds before the first retry; doubles each time
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The numbers the decision needs beyond the plan: retries (per task, where a task's agent
+    overrides them), redos after a merge conflict, and when a silent agent counts as lost."""
+
+    retry: Retry = Retry()
+    task_retry: Mapping[str, Retry] = field(default_factory=dict)
+    conflict_redos: int = 1
+    stale_after: float | None = None  # no heartbeat for this long: the agent is lost
+    base: str = "main"
+
+    def retry_for(self, task_id: str) -> Retry:
+        return self.task_retry.get(task_id, self.retry)
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Put an ended (or lost) task back to `planned`, with these fields changed."""
+
+    task_id: str
+    detail: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the engine should do next, in this order: fail lost agents, requeue, block, merge,
+    launch. `waiting` says why each task that is not acted on waits."""
+
+    fail: tuple[tuple[str, str], ...] = ()
+    requeue: tuple[Requeue, ...] = ()
     block: tuple[tuple[str, str], ...] = ()
     merge: str | None = None
     launch: tuple[str, ...] = ()
     waiting: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def acts(self) -> bool:
+        """Something changes when this decision is carried out."""
+        return bool(self.fail or self.requeue or self.block or self.merge or self.launch)
+
+    @property
     def done(self) -> bool:
-        return not (self.block or self.merge or self.launch or self.waiting)
+        return not (self.acts or self.waiting)
 
 
 def _blocker(task_id: str, plan: Plan, states: Mapping[str, TaskStatus]) -> str | None:
@@ -148,21 +188,109 @@ def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:
     ]
 
 
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 120 else f"{seconds:g}s"
+
+
+def _lost(
+    order: Sequence[str], states: Mapping[str, TaskState], now: float, policy: Policy
+) -> list[tuple[str, str]]:
+    """Running tasks whose agent has not reported for longer than `policy.stale_after`."""
+    if policy.stale_after is None:
+        return []
+    lost = []
+    for task_id in order:
+        state = states[task_id]
+        beat = state.heartbeat_at if state.heartbeat_at is not None else state.started_at
+        if state.status is S.RUNNING and beat is not None and now - beat > policy.stale_after:
+            lost.append((task_id, f"no heartbeat for {_span(now - beat)}: the agent was lost"))
+    return lost
+
+
+def _requeues(
+    order: Sequence[str], states: Mapping[str, TaskState], now: float, policy: Policy
+) -> list[Requeue]:
+    """Ended tasks that go back to `planned`: a transient failure with retries left (after
+    an exponential backoff), a merge conflict with redos left (at once, after the others)."""
+    found = []
+    for task_id in order:
+        state = states[task_id]
+        if state.status is S.FAILED and state.retryable:
+            rule = policy.retry_for(task_id)
+            attempt = state.attempt - state.redos  # attempts since the last fresh start
+            if attempt <= rule.attempts:
+                delay = rule.backoff * 2 ** (max(attempt, 1) - 1)
+                found.append(
+                    Requeue(
+                        task_id,
+                        f"transient failure ({state.detail}); retry {attempt} of "
+                        f"{rule.attempts} in {delay:g}s",
+                        {"retry_at": (state.finished_at or now) + delay, "retryable": False},
+                    )
+                )
+        elif state.status is S.CONFLICT and state.redos < policy.conflict_redos:
+            found.append(
+                Requeue(
+                    task_id,
+                    f"{state.detail}; redo {state.redos + 1} of {policy.conflict_redos} on the "
+                    f"new {policy.base}, after the others",
+                    {"redos": state.redos + 1},
+                )
+            )
+    return found
+
+
 def decide(
     plan: Plan,
-    states: Mapping[str, TaskStatus],
-    requeued: Collection[str] = (),
-    observed: Mapping[str, Collection[str]] | None = None,
+    states: Mapping[str, TaskState],
+    now: float = 0.0,
+    policy: Policy | None = None,
 ) -> Decision:
-    """Given every task's status, what to block, which task to merge, which to launch.
+    """Given every task's state, what to fail, requeue, block, merge and launch.
 
-    Merges happen strictly in merge order: the first task in that order that has not ended
-    is merged when it is in review, and nothing behind it merges before it. Launches follow
-    merge order too, up to `max_parallel` running at once. `requeued` tasks go last.
-    `observed` holds the files tasks really changed (so far, or in an earlier attempt): a
-    planned task waits for an earlier one whose observed files it likely touches.
+    Lost agents (no heartbeat within `policy.stale_after`) fail as transient; transient
+    failures with attempts left are retried after a backoff; merge conflicts with redos left
+    are redone after the others (with whatever depends on them). Merges happen strictly in
+    merge order: the first task in that order that has not ended is merged when it is in
+    review, and nothing behind it merges before it. Launches follow merge order too, up to
+    `max_parallel` running at once. Files a task really changed (so far, or in an earlier
+    attempt) count like predicted ones: a planned task waits for an earlier task seen changing
+    the files it likely touches.
     """
-    order = effective_order(plan, requeued)
+    policy = policy or Policy()
+    order = plan.merge_order
+    now_states = {task_id: states[task_id] for task_id in order}
+    fail = tuple(_lost(order, now_states, now, policy))
+    for task_id, detail in fail:
+        now_states[task_id] = now_states[task_id].model_copy(
+            update={"status": S.FAILED, "detail": detail, "retryable": True, "finished_at": now}
+        )
+    requeue = tuple(_requeues(order, now_states, now, policy))
+    for item in requeue:
+        now_states[item.task_id] = now_states[item.task_id].model_copy(
+            update={**item.fields, "status": S.PLANNED}
+        )
+    statuses = {task_id: state.status for task_id, state in now_states.items()}
+    requeued = {t for t, state in now_states.items() if state.redos and not state.status.terminal}
+    observed = {t: {*state.files, *state.conflict_files} for t, state in now_states.items()}
+    held = {
+        task_id: f"retrying in {state.retry_at - now:.0f}s"
+        for task_id, state in now_states.items()
+        if state.status is S.PLANNED and state.retry_at is not None and state.retry_at > now
+    }
+    decision = _schedule(plan, statuses, effective_order(plan, requeued), observed, held)
+    return replace(decision, fail=fail, requeue=requeue)
+
+
+def _schedule(
+    plan: Plan,
+    states: Mapping[str, TaskStatus],
+    order: Sequence[str],
+    observed: Mapping[str, Collection[str]],
+    held: Mapping[str, str],
+) -> Decision:
+    """Block, merge and launch on statuses alone; `held` tasks (waiting for a retry) take no
+    slot."""
     block = tuple(
         (task_id, reason)
         for task_id in order
@@ -179,7 +307,7 @@ def decide(
     for task_id in order:
         if states[task_id] is not S.PLANNED or task_id in blocked:
             continue
-        reason = _wait_reason(task_id, plan, states, order, observed or {})
+        reason = held.get(task_id) or _wait_reason(task_id, plan, states, order, observed)
         if reason is None and running + len(launch) >= plan.max_parallel:
             reason = f"all {plan.max_parallel} agent slots busy"
         if reason is None:
@@ -192,32 +320,36 @@ def decide(
     return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)
 
 
-# -- the hidden state block of the dashboard comment ------------------------------------------
+# -- hidden blocks: the dashboard's state, an agent job's report -----------------------------
 
-STATE_OPEN = "<!-- orchestrate:state v1"
-STATE_CLOSE = "-->"
-_STATE_BLOCK = re.compile(r"<!-- orchestrate:state v1(?P<z>z?)\n(?P<data>.*?)\n-->", re.S)
+STATE_BLOCK = "state"  # the dashboard comment's machine state
+AGENT_BLOCK = "agent"  # an agent job's report, in its check run's summary
 COMPRESS_ABOVE = 40_000
 
 
 class StateBlockError(Exception):
-    """A state block that is present but unreadable (edited by hand, or truncated)."""
+    """A hidden block that is present but unreadable (edited by hand, or truncated)."""
 
 
-def encode_state(data: Mapping[str, object]) -> str:
-    """The hidden block: JSON that cannot close the HTML comment early (`<`, `>`, `&` escaped),
-    compressed when large so the dashboard stays under GitHub's comment size limit."""
+def _pattern(kind: str) -> re.Pattern[str]:
+    return re.compile(rf"<!-- orchestrate:{kind} v1(?P<z>z?)\n(?P<data>.*?)\n-->", re.S)
+
+
+def encode_block(kind: str, data: Mapping[str, object]) -> str:
+    """A hidden block: JSON that cannot close the HTML comment early (`<`, `>`, `&` escaped),
+    compressed when large so a comment stays under GitHub's size limit."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    opening = f"<!-- orchestrate:{kind} v1"
     if len(text) > COMPRESS_ABOVE:
         packed = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
-        return f"{STATE_OPEN}z\n{packed}\n{STATE_CLOSE}"
-    return f"{STATE_OPEN}\n{text}\n{STATE_CLOSE}"
+        return f"{opening}z\n{packed}\n-->"
+    return f"{opening}\n{text}\n-->"
 
 
-def decode_state(body: str) -> dict[str, object] | None:
-    """The state in a comment body, None when it has no block."""
-    match = _STATE_BLOCK.search(body)
+def decode_block(kind: str, body: str) -> dict[str, object] | None:
+    """The data of the `kind` block in a body, None when it has none."""
+    match = _pattern(kind).search(body)
     if match is None:
         return None
     data = match.group("data")
@@ -226,7 +358,16 @@ def decode_state(body: str) -> dict[str, object] | None:
             data = zlib.decompress(base64.b64decode(data)).decode()
         decoded = json.loads(data)
     except (ValueError, zlib.error) as exc:
-        raise StateBlockError(f"the dashboard's state block cannot be read: {exc}") from None
+        raise StateBlockError(f"the {kind} block cannot be read: {exc}") from None
     if not isinstance(decoded, dict):
-        raise StateBlockError("the dashboard's state block is not a JSON object")
+        raise StateBlockError(f"the {kind} block is not a JSON object")
     return decoded
+
+
+def encode_state(data: Mapping[str, object]) -> str:
+    return encode_block(STATE_BLOCK, data)
+
+
+def decode_state(body: str) -> dict[str, object] | None:
+    """The dashboard's state in a comment body, None when it has no block."""
+    return decode_block(STATE_BLOCK, body)

@@ -10,7 +10,10 @@ from typing import Any
 from fakegithub import Delivery, FakeGitHub, Repo
 
 from bot.github_bot.action import ActionsEnv, run_event
+from bot.github_bot.checks import agent_check
 from bot.github_bot.context import Outcome
+from bot.models import TaskState, TaskStatus
+from bot.redact import Redactor
 
 BOT_TOKEN = "bot-token-not-a-secret-1234"
 
@@ -85,3 +88,40 @@ def observed(repo: Repo) -> dict[str, Any]:
         "dispatches": len(repo.dispatches),
         "check_runs": len(repo.check_runs),
     }
+
+
+def agent_job_done(
+    fake: FakeGitHub, repo: Repo, branch: str, files: dict[str, str], attempt: int = 1
+) -> str:
+    """What a finished agent job leaves behind, written directly: its branch, its pull request,
+    and its `orchestrate/agent` check run with the report the coordinator reads."""
+    sha = fake.push(repo, branch, files, "agent work", user="alice")
+    alice = fake.state.user("alice")
+    fake.state.create_pull(repo, alice, title=branch, head=branch, base="main", body=None)
+    task_id = branch.split("/")[1].split("-")[0]
+    done = TaskState(
+        id=task_id,
+        status=TaskStatus.REVIEW,
+        attempt=attempt,
+        head_sha=sha,
+        files=tuple(sorted(files)),
+    )
+    check = agent_check(done, branch, sha, Redactor())
+    output = {"title": check.title, "summary": check.summary, "text": check.text}
+    fields = {"name": check.name, "head_sha": sha, "conclusion": "success", "output": output}
+    fake.state.create_check_run(repo, fake.bot, fields)
+    return sha
+
+
+WORKFLOW = ".github/workflows/orchestrate.yml"
+
+
+def next_run(fake: FakeGitHub, repo: Repo, workdir: Path) -> Run:
+    """The bot's own loop continues (a `workflow_dispatch`): what agent jobs wrote with
+    GITHUB_TOKEN started no workflow, so the coordinator learns it on its next run."""
+    if not any(w.path == WORKFLOW for w in repo.workflows.values()):
+        fake.add_workflow(repo, WORKFLOW, "orchestrate")
+    fake.take_deliveries()
+    fake.state.dispatch(repo, fake.bot, WORKFLOW, repo.default_branch, {})
+    [delivery] = fake.take_deliveries("workflow_dispatch")
+    return deliver(fake, repo, delivery, workdir, tag="dispatch")

@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 from bot.cli import main
-from bot.forge.local import LocalStore
 from bot.gitops import create_repo
+from bot.local.store import LocalStore
 from bot.models import TaskState
 
 # An agent written for these tests: it applies the patch file named on a `Patch:` line of

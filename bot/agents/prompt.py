@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.models import Footprint, Task
+from bot.models import Footprint, Plan, Task, TaskState, TaskStatus
+
+HUNKS_SHOWN = 4000  # characters of conflicting hunks an agent is shown on a redo
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Redo:
     base: str
     files: tuple[str, ...]
     attempt: int
+    hunks: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,41 @@ class AgentContext:
     redo: Redo | None = None
 
 
+def context_for(
+    task: Task,
+    plan: Plan,
+    states: Mapping[str, TaskState],
+    titles: Mapping[str, str],
+    base: str,
+    test_command: str | None,
+) -> AgentContext:
+    """What `task`'s agent is told, from the plan and every task's state (both modes)."""
+    in_flight = (TaskStatus.RUNNING, TaskStatus.REVIEW)
+    owned = {
+        path: other.id
+        for other in plan.tasks
+        if other.id != task.id and other.id in states and states[other.id].status in in_flight
+        for path in other.footprint.files
+    }
+    landed = {
+        dep: titles.get(dep, dep)
+        for dep in task.depends_on
+        if dep in states and states[dep].status is TaskStatus.MERGED
+    }
+    state = states.get(task.id)
+    redo = None
+    if state is not None and state.redos:
+        redo = Redo(base, state.conflict_files, state.attempt + 1, state.conflict_hunks)
+    return AgentContext(task, plan.task(task.id).footprint, owned, landed, test_command, redo)
+
+
 def task_document(context: AgentContext) -> dict[str, Any]:
     """The JSON written to ORCHESTRATE_TASK_FILE."""
     redo = context.redo
     return {
-        "redo": None if redo is None else {"base": redo.base, "conflict_files": list(redo.files)},
+        "redo": None
+        if redo is None
+        else {"base": redo.base, "conflict_files": list(redo.files), "hunks": redo.hunks},
         "task": context.task.model_dump(mode="json"),
         "branch": context.task.branch,
         "footprint": context.footprint.model_dump(mode="json"),
@@ -102,4 +135,17 @@ def _redo_section(redo: Redo | None) -> str:
 Your previous change conflicted with work that landed on `{redo.base}` in {files}. You start
 again from the current `{redo.base}`, which already has that work: build on it rather than
 undoing it.
+{_hunks(redo.hunks)}"""
+
+
+def _hunks(hunks: str) -> str:
+    if not hunks:
+        return ""
+    shown = hunks[:HUNKS_SHOWN] + ("\n[...]" if len(hunks) > HUNKS_SHOWN else "")
+    return f"""
+Where the two changes collided (between `<<<<<<<` and `=======` what landed, then yours):
+
+````diff
+{shown}
+````
 """

@@ -50,6 +50,20 @@ class PullInfo:
     state: str = "open"
     merged: bool = False
     url: str = ""
+    base: str = ""
+    merge_sha: str = ""
+
+
+@dataclass(frozen=True)
+class CheckRunInfo:
+    """A check run as GitHub shows it."""
+
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,30 @@ class Forge(Protocol):
 
     def put_check_run(self, check: CheckRunOutput) -> int:
         """Create the named check run on `head_sha`, or update the one already there."""
+        ...
+
+    def check_run(self, ref: str, name: str) -> CheckRunInfo | None:
+        """The newest check run named `name` on the commit `ref` (a SHA or a branch) points
+        to; None when there is none, or no such branch."""
+        ...
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Where `branch` points now (read fresh), None when it does not exist."""
+        ...
+
+    def get_pull(self, number: int, fresh: bool = False) -> PullInfo:
+        """A pull request (`fresh`: as it is now, not as read earlier in this run)."""
+        ...
+
+    def create_pull(self, head: str, base: str, title: str, body: str) -> PullInfo: ...
+
+    def merge_pull(self, number: int, sha: str, method: str) -> str:
+        """Merge through the API, only if the head is still `sha`; the merge commit's SHA.
+        Never retried: a refusal (405, 409) or an unclear answer (5xx) is raised."""
+        ...
+
+    def blocked_by(self, number: int) -> tuple[int, ...]:
+        """The issues of this repository that GitHub records as blocking issue `number`."""
         ...
 
     def find_pull(self, head_branch: str) -> PullInfo | None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import github
 
 from bot.forge.base import (
+    CheckRunInfo,
     CheckRunOutput,
     CommentInfo,
     ForgeError,
@@ -39,6 +40,24 @@ def _issue(data: Mapping[str, Any]) -> IssueInfo:
         author=str((data.get("user") or {}).get("login") or ""),
         is_pull=data.get("pull_request") is not None,
     )
+
+
+def _pull(data: Mapping[str, Any], head_branch: str = "") -> PullInfo:
+    head, base = data.get("head") or {}, data.get("base") or {}
+    return PullInfo(
+        number=int(data["number"]),
+        head=str(head.get("ref") or head_branch),
+        head_sha=str(head.get("sha") or ""),
+        state=str(data.get("state") or "open"),
+        merged=bool(data.get("merged_at")),
+        url=str(data.get("html_url") or ""),
+        base=str(base.get("ref") or ""),
+        merge_sha=str(data.get("merge_commit_sha") or ""),
+    )
+
+
+def _is_sha(ref: str) -> bool:
+    return len(ref) == 40 and all(c in "0123456789abcdef" for c in ref)
 
 
 def _comment(data: Mapping[str, Any]) -> CommentInfo:
@@ -186,16 +205,75 @@ class GitHubForge:
     def find_pull(self, head_branch: str) -> PullInfo | None:
         params = {"head": f"{self.owner}:{head_branch}", "state": "all"}
         for data in self.http.get_all(f"{self._base}/pulls", params):
-            head = data.get("head") or {}
-            return PullInfo(
-                number=int(data["number"]),
-                head=str(head.get("ref") or head_branch),
-                head_sha=str(head.get("sha") or ""),
-                state=str(data.get("state") or "open"),
-                merged=bool(data.get("merged_at")),
-                url=str(data.get("html_url") or ""),
-            )
+            return _pull(data, head_branch)
         return None
+
+    def get_pull(self, number: int, fresh: bool = False) -> PullInfo:
+        return _pull(self.http.get(f"{self._base}/pulls/{number}", fresh=fresh))
+
+    def create_pull(self, head: str, base: str, title: str, body: str) -> PullInfo:
+        def already() -> Any:
+            params = {"head": f"{self.owner}:{head}", "state": "open"}
+            found = self.http.get_all(f"{self._base}/pulls", params, fresh=True)
+            return found[0] if found else None
+
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        data = self.http.write("POST", f"{self._base}/pulls", payload, verify=already)
+        self.http.forget(f"{self._base}/pulls?")
+        return _pull(data, head)
+
+    def merge_pull(self, number: int, sha: str, method: str) -> str:
+        body = {"sha": sha, "merge_method": method}
+        data = self.http.write("PUT", f"{self._base}/pulls/{number}/merge", body)
+        return str(data.get("sha") or "")
+
+    def branch_sha(self, branch: str) -> str | None:
+        try:
+            data = self.http.get(f"{self._base}/git/ref/heads/{quote(branch)}", fresh=True)
+        except ForgeError as error:
+            if error.status == 404:
+                return None
+            raise
+        return str((data.get("object") or {}).get("sha") or "") or None
+
+    def check_run(self, ref: str, name: str) -> CheckRunInfo | None:
+        commit = ref if _is_sha(ref) else f"heads/{ref}"
+        path = f"{self._base}/commits/{quote(commit, safe='')}/check-runs"
+        try:
+            found = self.http.get(path, {"check_name": name})
+        except ForgeError as error:
+            if error.status in (404, 422):  # no such branch (yet)
+                return None
+            raise
+        runs = found.get("check_runs") or [] if isinstance(found, dict) else []
+        if not runs:
+            return None
+        run = max(runs, key=lambda r: int(r["id"]))
+        return CheckRunInfo(
+            id=int(run["id"]),
+            name=str(run.get("name") or name),
+            head_sha=str(run.get("head_sha") or ""),
+            status=str(run.get("status") or ""),
+            conclusion=run.get("conclusion"),
+            summary=str((run.get("output") or {}).get("summary") or ""),
+        )
+
+    def blocked_by(self, number: int) -> tuple[int, ...]:
+        path = f"{self._issue_path(number)}/dependencies/blocked_by"
+        try:
+            found = self.http.get_all(path)
+        except ForgeError as error:
+            if error.status in (404, 410):  # dependencies not available here
+                return ()
+            raise
+        own = f"/repos/{self.repository}".lower()
+        return tuple(
+            sorted(
+                int(issue["number"])
+                for issue in found
+                if str(issue.get("repository_url") or "").lower().endswith(own)
+            )
+        )
 
     def pull_files(self, number: int) -> tuple[str, ...]:
         found: list[str] = []

@@ -3,28 +3,65 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
-from bot.forge.base import CheckRunOutput, Forge
+from pydantic import ValidationError
+
+from bot.forge.base import CheckRunInfo, CheckRunOutput, Forge
 from bot.models import Plan, TaskState
 from bot.redact import Redactor
 from bot.render.dashboard import agent_check_output, check_conclusion, overlap_check_output
+from bot.state import AGENT_BLOCK, StateBlockError, decode_block, encode_block
 
 AGENT_CHECK = "orchestrate/agent"
 OVERLAP_CHECK = "orchestrate/overlap"
 
 
+REPORTED = (
+    "status",
+    "attempt",
+    "detail",
+    "start_sha",
+    "head_sha",
+    "files",
+    "progress",
+    "heartbeat_at",
+    "started_at",
+    "finished_at",
+    "cost_usd",
+    "turns",
+    "peak_memory_mb",
+    "cpu_seconds",
+    "retryable",
+)
+
+
 def agent_check(state: TaskState, title: str, head_sha: str, redact: Redactor) -> CheckRunOutput:
-    """What the check run should show (pure): outcome, duration, cost, turns, peak memory."""
+    """What the check run should show (pure): outcome, duration, cost, turns, peak memory,
+    the log's tail, and, hidden in the summary, the agent job's report for the coordinator."""
     heading, summary, text = agent_check_output(state, title)
+    report = json.loads(redact(state.model_dump_json(include={"id", *REPORTED})))
     return CheckRunOutput(
         name=AGENT_CHECK,
         head_sha=head_sha,
         title=redact(heading)[:1000],
-        summary=redact(summary),
+        summary=redact(summary) + "\n\n" + encode_block(AGENT_BLOCK, report),
         text=redact(text)[:60_000],
         conclusion=check_conclusion(state.status),
     )
+
+
+def agent_report(check: CheckRunInfo | None) -> TaskState | None:
+    """The agent job's report in its check run (None when there is none or it is unreadable:
+    the coordinator then waits, and a silent agent is eventually treated as lost)."""
+    if check is None:
+        return None
+    try:
+        data = decode_block(AGENT_BLOCK, check.summary)
+        return TaskState.model_validate(data) if data is not None else None
+    except (StateBlockError, ValidationError):
+        return None
 
 
 def post_agent_check(

@@ -1,5 +1,6 @@
-"""Small pure decisions behind the handlers: whose event it is, who may command the bot, what a
-pull request says about its task, which tasks to launch. Typed values in, typed values out."""
+"""Small pure decisions behind the handlers: whose event it is, who may command the bot, which
+task states survive a replan. Typed values in, typed values out. (What to launch, merge and
+retry is the engine's decision, `bot.state.decide`, shared with local mode.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.events import Event, IssuesEvent, WorkflowDispatchEvent, WorkflowRunEvent
-from bot.forge.base import WRITE_ROLES, PullInfo
+from bot.forge.base import WRITE_ROLES
 from bot.forge.issues import TASK_LABEL
-from bot.models import Plan, Task, TaskState, TaskStatus
-from bot.state import check_transition, decide
+from bot.models import Task, TaskState, TaskStatus
+from bot.state import check_transition
 
 S = TaskStatus
 
@@ -77,47 +78,3 @@ def transition(state: TaskState, status: TaskStatus, detail: str, **fields: obje
     """A new TaskState after a checked transition of the state machine."""
     check_transition(state.status, status)
     return state.model_copy(update={"status": status, "detail": detail, **fields})
-
-
-def pull_transitions(state: TaskState, pull: PullInfo | None) -> list[tuple[TaskStatus, str]]:
-    """What a task's pull request says happened: the transitions to apply, in order."""
-    if pull is None:
-        return []
-    steps: list[tuple[TaskStatus, str]] = []
-    status = state.status
-    if status is S.RUNNING and (pull.state == "open" or pull.merged):
-        steps.append((S.REVIEW, f"pull request #{pull.number} opened"))
-        status = S.REVIEW
-    if status is S.REVIEW and pull.merged:
-        steps.append((S.MERGED, f"pull request #{pull.number} merged"))
-    elif status is S.REVIEW and pull.state == "closed":
-        steps.append((S.FAILED, f"pull request #{pull.number} closed without merging"))
-    return steps
-
-
-@dataclass(frozen=True)
-class Step:
-    """What to do with the plan now: tasks to block (with reasons), to launch, to merge next."""
-
-    block: tuple[tuple[str, str], ...]
-    launch: tuple[str, ...]
-    merge: str | None
-    waiting: Mapping[str, str]
-
-
-def next_step(plan: Plan, states: Mapping[str, TaskState], running: bool) -> Step:
-    order = plan.merge_order
-    observed = {task_id: states[task_id].files for task_id in order}  # from pull requests
-    decision = decide(plan, {task_id: states[task_id].status for task_id in order}, (), observed)
-    waiting = dict(decision.waiting)
-    if not running:
-        for task_id in decision.launch:
-            waiting[task_id] = "ready; `/orchestrate run` starts it"
-    launch = decision.launch if running else ()
-    return Step(decision.block, launch, decision.merge, waiting)
-
-
-def matrix_entry(task: Task, state: TaskState) -> dict[str, str | int]:
-    """One matrix job. Only values the bot made (ids, branch from a slug), never issue text:
-    a matrix value may end up in a workflow expression."""
-    return {"task": task.id, "issue": int(task.id), "branch": task.branch, "attempt": state.attempt}

@@ -8,7 +8,7 @@ from bot.forge.base import IssueInfo, Reaction
 from bot.github_bot.board import Board, find_home, load_board
 from bot.github_bot.context import Context, Outcome
 from bot.github_bot.decisions import authorize, issue_event_matters, transition
-from bot.github_bot.orchestration import advance, observe_pulls, publish, replan
+from bot.github_bot.orchestration import publish, reconcile
 from bot.models import TaskStatus
 
 S = TaskStatus
@@ -23,10 +23,7 @@ def on_issue(ctx: Context, event: IssuesEvent, outcome: Outcome) -> None:
     home = find_home(ctx.forge, None, create=True)
     assert home is not None
     board = load_board(ctx.forge, home)
-    if replan(ctx, board):
-        outcome.note("the task set changed: replanned")
-    observe_pulls(ctx, board)
-    advance(ctx, board, outcome)
+    reconcile(ctx, board, outcome)
     publish(ctx, board, outcome)
 
 
@@ -37,9 +34,7 @@ def on_reconcile(ctx: Context, event: object, outcome: Outcome) -> None:
         outcome.note("no dashboard yet; nothing to reconcile")
         return
     board = load_board(ctx.forge, home)
-    replan(ctx, board)
-    observe_pulls(ctx, board)
-    advance(ctx, board, outcome)
+    reconcile(ctx, board, outcome)
     publish(ctx, board, outcome)
 
 
@@ -102,37 +97,42 @@ def _run_command(
     except Exception:
         ctx.forge.react(comment_id, "confused")  # then reported by the router
         raise
+    reconcile(ctx, board, outcome, force=command.verb == "plan")
+    reply = reply or _after(command, board, outcome)
     if reply:
         reaction = "confused"
         _reply(ctx, said_on.number, comment_id, reply)
     board.state.remember_command(comment_id, reaction)
-    observe_pulls(ctx, board)
-    advance(ctx, board, outcome)
     publish(ctx, board, outcome)
     if home != said_on.number:
         _reply(ctx, said_on.number, comment_id, f"Done: the dashboard is on #{home}.")
     ctx.forge.react(comment_id, reaction)
 
 
-# Each verb changes the board and returns a problem to tell the user (None when all went well).
+# Each verb changes the board before the reconcile step and returns a problem to tell the user
+# (None when all went well); `_after` adds what only the step can tell.
 
 
-def _plan(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
-    replan(ctx, board, force=True)
-    outcome.note(f"planned {len(board.state.tasks)} tasks")
-    return None if board.state.plan is not None or not board.state.tasks else _why_no_plan(board)
-
-
-def _run(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
-    replan(ctx, board)
-    board.state.running = True
-    if board.state.plan is None:
+def _after(command: Command, board: Board, outcome: Outcome) -> str | None:
+    if command.verb == "plan":
+        outcome.note(f"planned {len(board.state.tasks)} tasks")
+        if board.state.plan is None and board.state.tasks:
+            return _why_no_plan(board)
+    if command.verb == "run" and board.state.plan is None:
         return _why_no_plan(board)
     return None
 
 
+def _plan(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    return None  # the step replans (forced)
+
+
+def _run(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
+    board.state.running = True
+    return None
+
+
 def _status(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
-    replan(ctx, board)
     return None
 
 
@@ -165,7 +165,6 @@ def _cancel(ctx: Context, board: Board, command: Command, outcome: Outcome) -> s
 
 
 def _merge(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
-    replan(ctx, board)
     outcome.note("merge queue requested")
     return None
 

@@ -1,37 +1,57 @@
-"""The steps handlers share: replan when the task set changed, observe pull requests, advance the
-plan, and write the result back (task labels, task status comments, the dashboard).
+"""The steps every GitHub job shares: observe, replan when the task set changed, run the engine
+step, and write the result back (task labels, task status comments, the dashboard).
 
-Each step reads what GitHub shows and writes only what differs, so a repeated event changes
-nothing and costs only the reads.
+The coordinator (`orchestrate event`) and the merge-queue job (`orchestrate merge`) both call
+`reconcile`; they differ in the lander they pass (the coordinator has none) and in whether
+ready tasks are launched (only the coordinator's output starts agent jobs). Each step reads what
+GitHub shows and writes only what differs, so a repeated event changes nothing and costs only
+the reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.analysis import predict_footprints
+from bot.engine import Engine, Lander
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
+from bot.github_bot.agents import MatrixAgents
 from bot.github_bot.board import Board, digest, fingerprint, save_board
 from bot.github_bot.checks import overlap_check
 from bot.github_bot.context import Context, Outcome
-from bot.github_bot.decisions import (
-    matrix_entry,
-    next_step,
-    pull_transitions,
-    task_states,
-    transition,
-)
+from bot.github_bot.decisions import task_states
+from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, build_plan
 from bot.render.dashboard import TASK_MARKER, task_status_body
-from bot.state import IN_FLIGHT, overlaps
+from bot.state import IN_FLIGHT, Decision, overlaps
 
 S = TaskStatus
+NOT_RUNNING = "ready; `/orchestrate run` starts it"
+NEXT_RUN = "ready; the next coordinator run starts it"
 
 
 def current_tasks(ctx: Context, board: Board) -> tuple[list[Task], list[str]]:
     issues = [i for i in ctx.forge.list_issues(TASK_LABEL) if i.number != board.home]
     found = tasks_from_issues(issues)
     return list(found.tasks), list(found.problems)
+
+
+def with_blocked_by(ctx: Context, tasks: Sequence[Task]) -> tuple[list[Task], list[str]]:
+    """Add GitHub's own "blocked by" relations to each task's declared dependencies. A
+    blocker that is not a task of this plan is open work elsewhere: reported, not waited on."""
+    known = {task.id for task in tasks}
+    result, problems = [], []
+    for task in tasks:
+        blockers = [str(n) for n in ctx.forge.blocked_by(int(task.id))]
+        ours = [b for b in blockers if b in known and b not in task.depends_on and b != task.id]
+        others = [b for b in blockers if b not in known]
+        if others:
+            names = ", ".join(f"#{b}" for b in others)
+            problems.append(f"#{task.id}: blocked by {names}, which is not a `parallel` task")
+        result.append(task.model_copy(update={"depends_on": (*task.depends_on, *ours)}))
+    return result, problems
 
 
 def replan(ctx: Context, board: Board, force: bool = False) -> bool:
@@ -42,6 +62,8 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     new_print = fingerprint(tasks)
     if not force and state.plan is not None and new_print == state.fingerprint:
         return False
+    tasks, blocked = with_blocked_by(ctx, tasks)
+    state.problems.extend(blocked)
     state.tasks, dropped = task_states(state.tasks, tasks)
     state.titles = {
         **{k: v for k, v in state.titles.items() if k in state.tasks},
@@ -72,6 +94,67 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     return True
 
 
+def _engine(
+    ctx: Context, board: Board, agents: MatrixAgents, lander: Lander | None
+) -> Engine | None:
+    plan = board.state.plan
+    if plan is None:
+        return None
+    tasks = {task.id: task for task in current_tasks(ctx, board)[0]}
+    return Engine(
+        plan,
+        tasks,
+        ctx.config,
+        BoardStore(board),
+        agents,
+        lander,
+        clock=lambda: ctx.now,
+        redact=ctx.redact,
+    )
+
+
+def _in_flight(board: Board) -> dict[str, tuple[object, ...]]:
+    return {
+        task_id: (state.status, state.head_sha, state.files)
+        for task_id, state in board.state.tasks.items()
+        if state.status in IN_FLIGHT
+    }
+
+
+def reconcile(
+    ctx: Context,
+    board: Board,
+    outcome: Outcome,
+    *,
+    lander: Lander | None = None,
+    launching: bool = True,
+    force: bool = False,
+) -> Decision | None:
+    """Observe what agent jobs and pull requests show (before a replan can drop a task whose
+    issue a merge just closed), replan, then one engine step; with a lander, steps until
+    nothing more lands. Ready tasks launch only when `launching` and `/orchestrate run` was
+    given; the launches become this job's matrix output."""
+    before = _in_flight(board)
+    agents = MatrixAgents(ctx.forge, board)
+    observer = _engine(ctx, board, agents, None)
+    if observer is not None:
+        observer.observe()
+    if replan(ctx, board, force):
+        outcome.note("the task set changed: replanned")
+    engine = _engine(ctx, board, agents, lander)
+    decision = None
+    if engine is not None:
+        hold = None if board.state.running else NOT_RUNNING
+        decision = engine.step(hold if launching else hold or NEXT_RUN)
+        while lander is not None and decision.merge is not None and decision.acts:
+            decision = engine.step(hold or NEXT_RUN)
+        outcome.launch = list(agents.matrix)
+        outcome.merge = decision.merge
+    if _in_flight(board) != before:
+        post_overlap_checks(ctx, board)
+    return decision
+
+
 def _clear_labels(ctx: Context, number: int) -> None:
     try:
         issue = ctx.forge.get_issue(number)
@@ -79,35 +162,6 @@ def _clear_labels(ctx: Context, number: int) -> None:
         return
     for label in status_label_change(issue.labels, None).remove:
         ctx.forge.remove_label(number, label)
-
-
-def observe_pulls(ctx: Context, board: Board) -> None:
-    """Move running and in-review tasks along what their pull requests show, read the files
-    each pull request changes (its observed footprint) when its head moved, and refresh the
-    overlap check runs when any of that changed."""
-    state = board.state
-    changed = False
-    for task_id, task_state in list(state.tasks.items()):
-        if task_state.status not in IN_FLIGHT or not task_state.branch:
-            continue
-        before = task_state
-        pull = ctx.forge.find_pull(task_state.branch)
-        if pull is not None:
-            state.pulls[task_id] = pull.number
-            if pull.state == "open" and pull.head_sha and pull.head_sha != task_state.head_sha:
-                files = ctx.forge.pull_files(pull.number)
-                task_state = task_state.model_copy(
-                    update={"files": files, "head_sha": pull.head_sha}
-                )
-        for status, detail in pull_transitions(task_state, pull):
-            fields: dict[str, object] = {"head_sha": pull.head_sha if pull else None}
-            if status.terminal:
-                fields["finished_at"] = ctx.now
-            task_state = transition(task_state, status, detail, **fields)
-        state.tasks[task_id] = task_state
-        changed |= task_state != before
-    if changed:
-        post_overlap_checks(ctx, board)
 
 
 def post_overlap_checks(ctx: Context, board: Board) -> None:
@@ -133,32 +187,6 @@ def post_overlap_checks(ctx: Context, board: Board) -> None:
         ctx.forge.put_check_run(check)
 
 
-def advance(ctx: Context, board: Board, outcome: Outcome) -> None:
-    """Block what cannot run, launch what is ready (when running), note what merges next."""
-    state = board.state
-    if state.plan is None:
-        return
-    step = next_step(state.plan, state.tasks, state.running)
-    for task_id, reason in step.block:
-        state.tasks[task_id] = transition(state.tasks[task_id], S.BLOCKED, reason)
-    tasks = {task.id: task for task in current_tasks(ctx, board)[0]}
-    for task_id in step.launch:
-        old = state.tasks[task_id]
-        new = transition(
-            old,
-            S.RUNNING,
-            "launched: an agent job is starting",
-            attempt=old.attempt + 1,
-            started_at=ctx.now,
-            finished_at=None,
-            heartbeat_at=ctx.now,
-        )
-        state.tasks[task_id] = new
-        outcome.launch.append(matrix_entry(tasks[task_id], new))
-    board.waiting = dict(step.waiting)
-    outcome.merge = step.merge
-
-
 def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
     """Write labels, status comments and the dashboard, each only where it changed."""
     state = board.state
@@ -174,6 +202,8 @@ def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
         for label in change.remove:
             ctx.forge.remove_label(number, label)
         _status_comment(ctx, board, task_id)
+    outcome.messages.extend(board.notes)
+    board.notes.clear()
     if save_board(ctx.forge, board, ctx.redact):
         outcome.note(f"dashboard updated on #{board.home}")
     outcome.board = board

@@ -1,4 +1,4 @@
-"""The embedded local forge: tasks from a folder of Markdown files, state in SQLite.
+"""Local mode's `TaskStore`: tasks from a folder of Markdown files, state in SQLite.
 
 State lives in `<repo>/.orchestrate/state.db` (WAL). Every status change is one transaction
 that rewrites the task's row and appends to the event log, so a crash at any point leaves
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ class LocalStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._waiting: dict[str, str] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -103,7 +104,7 @@ class LocalStore:
                     self._log(db, task_id, None, TaskStatus.PLANNED, "added to the plan")
 
     def transition(
-        self, task_id: str, new: TaskStatus, detail: str = "", **fields: Any
+        self, task_id: str, new: TaskStatus, detail: str = "", **fields: object
     ) -> TaskState:
         """Move a task to `new` (checked against the state machine) and log it, atomically."""
         with self._transaction() as db:
@@ -114,7 +115,7 @@ class LocalStore:
             self._log(db, task_id, state.status, new, detail)
         return updated
 
-    def update(self, task_id: str, **fields: Any) -> TaskState:
+    def update(self, task_id: str, **fields: object) -> TaskState:
         """Change fields other than the status (pid, heartbeat, head)."""
         with self._transaction() as db:
             updated = self._read(db, task_id).model_copy(update=fields)
@@ -142,6 +143,12 @@ class LocalStore:
     def get_meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def set_waiting(self, waiting: Mapping[str, str]) -> None:
+        """Why tasks wait, for `orchestrate status` while a run is active (written on change)."""
+        if dict(waiting) != self._waiting:
+            self._waiting = dict(waiting)
+            self.set_meta("waiting", self._waiting)
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction() as db:

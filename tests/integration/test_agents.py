@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bot.forge.local import LocalStore
+from bot.local.store import LocalStore
 from bot.models import TaskStatus
 from tests.integration.test_resume import agents_alive
 from tests.localrepo import cli, git, make_repo, states, write_tasks
@@ -215,8 +215,8 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     import argparse
 
     from bot.cli import open_session
-    from bot.forge.local import LocalStore
-    from bot.reconcile import Orchestration
+    from bot.local import local_engine
+    from bot.local.store import LocalStore
 
     log = tmp_path / "overlap.log"
     code = f"""
@@ -234,7 +234,7 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     session = open_session(args)
     store = LocalStore(repo / ".orchestrate" / "state.db")
     store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
-    orch = Orchestration(
+    engine = local_engine(
         session.repo,
         session.config,
         session.tasks,
@@ -243,8 +243,8 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
         machine=lambda config: "system CPU at 99% (limit 90%)",
     )
     reasons, saved = [], []
-    while not orch.step().done:
-        reasons.extend(orch.waiting.values())
+    while not (decision := engine.step()).done:
+        reasons.extend(decision.waiting.values())
         saved.extend((store.get_meta("waiting") or {}).values())  # what `status` shows
         time.sleep(0.05)
     assert all(s.status is TaskStatus.MERGED for s in store.states().values())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fakegithub import FakeGitHub, Repo
-from github_mode import BOT_TOKEN, deliver, deliver_all
+from github_mode import BOT_TOKEN, agent_job_done, deliver_all, next_run
 
 from bot.forge.base import ForgeError
 from bot.forge.github import GitHubForge, connect
@@ -124,7 +124,7 @@ def test_agent_check_run_is_created_then_updated_in_place(
     assert token not in run.output["text"] and "***" in run.output["text"]
 
 
-def test_pull_request_moves_a_running_task_to_review(
+def test_the_agent_jobs_report_moves_a_running_task_to_review(
     fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
 ) -> None:
     fake_github.add_collaborator(fake_repo, "alice", "write")
@@ -136,18 +136,8 @@ def test_pull_request_moves_a_running_task_to_review(
     deliver_all(fake_github, fake_repo, tmp_path / "run")
     assert {lb.name for lb in fake_repo.issues[1].labels} == {"parallel", "parallel:running"}
 
-    fake_github.push(fake_repo, "orchestrate/1-add-a", {"a.py": "b\n"}, "agent", user="alice")
-    fake_github.state.create_pull(
-        fake_repo,
-        fake_github.state.user("alice"),
-        title="Add a",
-        head="orchestrate/1-add-a",
-        base="main",
-        body=None,
-        draft=False,
-    )
-    [opened] = fake_github.take_deliveries("pull_request", "opened")
-    run = deliver(fake_github, fake_repo, opened, tmp_path, tag="pr")
+    agent_job_done(fake_github, fake_repo, "orchestrate/1-add-a", {"a.py": "b\n"})
+    run = next_run(fake_github, fake_repo, tmp_path)
     assert run.outcome.error is None
     assert {lb.name for lb in fake_repo.issues[1].labels} == {"parallel", "parallel:review"}
     dashboard = next(c for c in fake_repo.comments.values() if c.issue_number == home)

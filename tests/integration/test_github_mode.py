@@ -9,7 +9,7 @@ import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
 from fakegithub.fixtures import make_client
 from fakegithub.model import CheckRun
-from github_mode import Run, deliver, deliver_all, observed
+from github_mode import Run, agent_job_done, deliver, deliver_all, observed
 
 from bot.forge.issues import DASHBOARD_LABEL
 from bot.github_bot.checks import OVERLAP_CHECK as OVERLAP
@@ -234,13 +234,6 @@ def test_secrets_never_reach_comments_or_the_summary(
     assert any("***" in body for body in written)
 
 
-def _open_pull(fake: FakeGitHub, repo: Repo, branch: str, files: dict[str, str]) -> str:
-    sha = fake.push(repo, branch, files, "agent work", user="alice")
-    alice = fake.state.user("alice")
-    fake.state.create_pull(repo, alice, title=branch, head=branch, base="main", body=None)
-    return sha
-
-
 def _overlap_check(repo: Repo, sha: str) -> CheckRun:
     [check] = [c for c in repo.check_runs.values() if c.head_sha == sha and c.name == OVERLAP]
     return check
@@ -258,19 +251,19 @@ def test_pull_requests_show_overlaps_with_other_tasks_in_flight(
     home = next(n for n, i in project.issues.items() if i.title == "Parallel work")
     _command(fake, project, home, "/orchestrate run", "alice", tmp_path)
 
-    first = _open_pull(fake, project, "orchestrate/1-add-a-json-flag-to-report", {
+    first = agent_job_done(fake, project, "orchestrate/1-add-a-json-flag-to-report", {
         "src/report.py": "x = 1\njson = True\n",
     })  # fmt: skip
-    [run] = deliver_all(fake, project, tmp_path / "pr1")
-    assert run.outcome.error is None
+    runs = deliver_all(fake, project, tmp_path / "pr1")  # pull_request.opened, check_run
+    assert all(run.outcome.error is None for run in runs)
     check = _overlap_check(project, first)
     assert check.conclusion == "success" and check.output["title"].startswith("No overlap")
 
-    second = _open_pull(fake, project, "orchestrate/2-cache-the-parser", {
+    second = agent_job_done(fake, project, "orchestrate/2-cache-the-parser", {
         "src/parser.py": "y = 2\ncache = {}\n", "src/report.py": "x = 1\nfrom parser import y\n",
     })  # fmt: skip
-    [run] = deliver_all(fake, project, tmp_path / "pr2")
-    assert run.outcome.error is None
+    runs = deliver_all(fake, project, tmp_path / "pr2")
+    assert all(run.outcome.error is None for run in runs)
     mine = _overlap_check(project, second)
     assert mine.conclusion == "neutral"
     assert mine.output["title"] == "Overlaps with 1 task(s) in flight: #1"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.engine import Moved, Progress
 from bot.events import HANDLED_EVENTS, parse_event
 from bot.forge.base import IssueInfo, PullInfo
 from bot.forge.issues import (
@@ -15,7 +16,8 @@ from bot.forge.issues import (
     tasks_from_issues,
 )
 from bot.github_bot import ROUTES
-from bot.github_bot.decisions import authorize, is_own_event, pull_transitions
+from bot.github_bot.agents import pull_reports
+from bot.github_bot.decisions import authorize, is_own_event
 from bot.models import Estimate, Footprint, Plan, PlannedTask, TaskState, TaskStatus
 from bot.render.dashboard import COMMENT_LIMIT, DashboardView, dashboard_body, md
 from bot.state import decode_state, encode_state
@@ -194,13 +196,20 @@ def test_only_write_maintain_admin_may_command(role: str, allowed: bool) -> None
     assert authorize("someone", role).allowed is allowed
 
 
-def test_pull_request_transitions() -> None:
-    running = TaskState(id="1", status=S.RUNNING)
+def test_a_pull_request_moves_its_task_in_review() -> None:
+    review = TaskState(id="1", status=S.REVIEW, head_sha="abc")
     opened = PullInfo(5, "orchestrate/1-x", "abc")
-    merged = PullInfo(5, "orchestrate/1-x", "abc", state="closed", merged=True)
+    pushed = PullInfo(5, "orchestrate/1-x", "def")
+    merged = PullInfo(5, "orchestrate/1-x", "abc", state="closed", merged=True, merge_sha="m1")
     closed = PullInfo(5, "orchestrate/1-x", "abc", state="closed")
-    assert [s for s, _ in pull_transitions(running, opened)] == [S.REVIEW]
-    assert [s for s, _ in pull_transitions(running, merged)] == [S.REVIEW, S.MERGED]
-    review = running.model_copy(update={"status": S.REVIEW})
-    assert [s for s, _ in pull_transitions(review, closed)] == [S.FAILED]
-    assert pull_transitions(running, None) == []
+    assert pull_reports(review, opened, ()) == []
+    assert pull_reports(review, None, ()) == []
+    assert pull_reports(review, pushed, ("a.py",)) == [
+        Progress("1", {"head_sha": "def", "files": ("a.py",)})
+    ]
+    [moved] = pull_reports(review, merged, ())
+    assert isinstance(moved, Moved) and moved.status is S.MERGED
+    assert moved.fields == {"merged_sha": "m1"}
+    [moved] = pull_reports(review, closed, ())
+    assert isinstance(moved, Moved) and moved.status is S.FAILED
+    assert "closed without merging" in moved.detail

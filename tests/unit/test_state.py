@@ -1,9 +1,9 @@
 import pytest
 
 from bot.analysis import RepoSnapshot, predict_footprints
-from bot.models import TaskStatus
+from bot.models import TaskState, TaskStatus
 from bot.planning import build_plan
-from bot.state import TransitionError, check_transition, decide
+from bot.state import Policy, Retry, TransitionError, check_transition, decide
 from bot.taskfile import parse_task_file
 
 S = TaskStatus
@@ -16,7 +16,13 @@ def plan_of(max_parallel=4, **tasks):
 
 
 def statuses(plan, **given):
-    return {tid: given.get(f"t{tid}", S.PLANNED) for tid in plan.merge_order}
+    """Every task's state: `t1=S.RUNNING` gives a status, `t1={...}` any fields."""
+    states = {}
+    for tid in plan.merge_order:
+        value = given.get(f"t{tid}", S.PLANNED)
+        fields = value if isinstance(value, dict) else {"status": value}
+        states[tid] = TaskState(id=tid, **fields)
+    return states
 
 
 def test_launches_up_to_max_parallel_in_merge_order():
@@ -45,7 +51,8 @@ def test_dependencies_wait_for_the_merge_and_block_on_failure():
     assert decide(plan, statuses(plan, t1=S.REVIEW)).merge == "1"
     assert decide(plan, statuses(plan, t1=S.MERGED)).launch == ("2",)
     assert decide(plan, statuses(plan, t1=S.NOOP)).launch == ("2",)
-    blocked = decide(plan, statuses(plan, t1=S.CONFLICT)).block
+    assert decide(plan, statuses(plan, t1=S.CONFLICT)).block == ()  # it will be redone
+    blocked = decide(plan, statuses(plan, t1={"status": S.CONFLICT, "redos": 1})).block
     assert blocked == (("2", "dependency 1 ended conflict"),)
 
 
@@ -94,20 +101,26 @@ def test_requeued_task_and_its_dependents_merge_after_the_others():
     # everything is in review: without the requeue 1 merges first, with it 2 or 4 does
     given = statuses(plan, t1=S.REVIEW, t2=S.REVIEW, t4=S.REVIEW)
     assert decide(plan, given).merge == plan.merge_order[0] == "1"
-    assert decide(plan, given, requeued={"1"}).merge == order[0] != "1"
+    given["1"] = given["1"].model_copy(update={"redos": 1})  # conflicted once, redone
+    assert decide(plan, given).merge == order[0] != "1"
 
 
 def test_files_changed_in_an_earlier_attempt_conflict_like_predicted_ones():
     plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
     given = statuses(plan)
     assert decide(plan, given).launch == ("1", "2")
-    observed = {"1": {"notes.txt", "a.py"}, "2": {"notes.txt", "b.py"}}
-    decision = decide(plan, given, observed=observed)
+    seen = statuses(
+        plan,
+        t1={"conflict_files": ("notes.txt", "a.py")},
+        t2={"conflict_files": ("notes.txt", "b.py")},
+    )
+    decision = decide(plan, seen)
     assert decision.launch == ("1",)
     assert (
         decision.waiting["2"] == "waits for 1 (it changed notes.txt, which this task touches too)"
     )
-    assert decide(plan, statuses(plan, t1=S.MERGED), observed=observed).launch == ("2",)
+    seen["1"] = seen["1"].model_copy(update={"status": S.MERGED})
+    assert decide(plan, seen).launch == ("2",)
 
 
 def test_a_planned_task_waits_for_an_earlier_one_seen_changing_its_likely_files():
@@ -115,6 +128,57 @@ def test_a_planned_task_waits_for_an_earlier_one_seen_changing_its_likely_files(
     running = statuses(plan, t1=S.RUNNING)
     assert decide(plan, running).launch == ("2",)
     # task 1 was seen editing b.py, which task 2 lists: task 2 holds until 1 has landed
-    decision = decide(plan, running, observed={"1": {"a.py", "b.py"}})
+    decision = decide(plan, statuses(plan, t1={"status": S.RUNNING, "files": ("a.py", "b.py")}))
     assert decision.launch == ()
     assert "it changed b.py" in decision.waiting["2"]
+
+
+def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
+    policy = Policy(retry=Retry(attempts=2, backoff=10.0))
+    failed = {"status": S.FAILED, "retryable": True, "finished_at": 100.0, "detail": "exit 1"}
+    decision = decide(plan, statuses(plan, t1={**failed, "attempt": 1}), 100.0, policy)
+    [requeue] = decision.requeue
+    assert requeue.fields == {"retry_at": 110.0, "retryable": False}
+    assert requeue.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
+    assert decision.launch == () and decision.waiting["1"] == "retrying in 10s"
+    second = decide(plan, statuses(plan, t1={**failed, "attempt": 2}), 100.0, policy)
+    assert second.requeue[0].fields["retry_at"] == 120.0  # doubled
+    assert decide(plan, statuses(plan, t1={**failed, "attempt": 3}), 100.0, policy).requeue == ()
+    not_transient = {**failed, "attempt": 1, "retryable": False}
+    assert decide(plan, statuses(plan, t1=not_transient), 100.0, policy).requeue == ()
+    # a requeued task starts once its backoff has passed
+    held = statuses(plan, t1={"status": S.PLANNED, "retry_at": 110.0})
+    assert decide(plan, held, 109.0, policy).launch == ()
+    assert decide(plan, held, 110.0, policy).launch == ("1",)
+
+
+def test_a_retry_in_backoff_takes_no_agent_slot():
+    plan = plan_of(1, **{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    held = statuses(plan, t1={"status": S.PLANNED, "retry_at": 50.0})
+    assert decide(plan, held, 0.0).launch == ("2",)
+
+
+def test_a_conflict_is_redone_while_redos_remain():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
+    policy = Policy(conflict_redos=1, base="trunk")
+    conflict = {"status": S.CONFLICT, "detail": "conflicts with trunk in a.py"}
+    [requeue] = decide(plan, statuses(plan, t1=conflict), 0.0, policy).requeue
+    assert requeue.fields == {"redos": 1}
+    assert requeue.detail.endswith("redo 1 of 1 on the new trunk, after the others")
+    redone = decide(plan, statuses(plan, t1={**conflict, "redos": 1}), 0.0, policy)
+    assert redone.requeue == () and redone.done
+
+
+def test_a_silent_agent_is_lost_then_retried_like_a_transient_failure():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
+    policy = Policy(retry=Retry(attempts=1, backoff=5.0), stale_after=600.0)
+    running = {"status": S.RUNNING, "attempt": 1, "heartbeat_at": 1000.0}
+    assert decide(plan, statuses(plan, t1=running), 1600.0, policy).fail == ()
+    decision = decide(plan, statuses(plan, t1=running), 1601.0, policy)
+    assert decision.fail == (("1", "no heartbeat for 10.0167m: the agent was lost"),)
+    assert decision.requeue[0].fields["retry_at"] == 1606.0
+    last = decide(plan, statuses(plan, t1={**running, "attempt": 2}), 1601.0, policy)
+    assert last.fail and last.requeue == ()  # no attempt left: it stays failed
+    # without a stale limit (local mode owns its agents), silence is never loss
+    assert decide(plan, statuses(plan, t1=running), 1e9).fail == ()

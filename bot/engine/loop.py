@@ -1,0 +1,230 @@
+"""The one engine: observe -> decide -> act over the four ports (`bot.engine.ports`).
+
+Local `orchestrate run`, the GitHub coordinator and the GitHub merge-queue job all run
+`Engine.step`; they differ only in the adapters they pass in and in two choices: whether ready
+tasks start in this step (`hold`), and whether this process lands (`lander`). Everything the
+engine does is driven by what it observes now, so a repeated or interrupted step converges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from bot.agents.presets import AgentError
+from bot.agents.prompt import context_for
+from bot.agents.runner import agent_for
+from bot.config import Config
+from bot.engine.ports import (
+    Agents,
+    Lander,
+    Landing,
+    Moved,
+    Notifier,
+    Progress,
+    Report,
+    Silent,
+    TaskStore,
+)
+from bot.models import Plan, Task, TaskState, TaskStatus
+from bot.redact import Redactor
+from bot.state import Decision, Policy, Retry, decide, overlaps
+
+S = TaskStatus
+REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")
+STALE_MARGIN = 900.0  # beyond the agent's timeout: time for a runner to pick up the job
+
+
+def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
+    """The decision's numbers from the config, with each task's agent overrides."""
+    task_retry = {}
+    for task in tasks:
+        if not task.agent:
+            continue
+        try:
+            agent = agent_for(config.agent, task)
+        except AgentError:
+            continue  # reported where the agent is started
+        task_retry[task.id] = Retry(agent.retries, agent.retry_backoff)
+    agent = config.agent
+    return Policy(
+        retry=Retry(agent.retries, agent.retry_backoff),
+        task_retry=task_retry,
+        conflict_redos=config.merge.conflict_redos,
+        stale_after=agent.stale_after or agent.timeout + STALE_MARGIN,
+        base=config.base,
+    )
+
+
+@dataclass
+class Engine:
+    plan: Plan
+    tasks: Mapping[str, Task]
+    config: Config
+    store: TaskStore
+    agents: Agents
+    lander: Lander | None = None  # None: this process does not land (the GitHub coordinator)
+    notifier: Notifier = field(default_factory=Silent)
+    clock: Callable[[], float] = time.time
+    redact: Redactor = field(default_factory=Redactor)
+
+    def __post_init__(self) -> None:
+        self.policy = policy_of(self.config, self.tasks.values())
+
+    # -- the step ------------------------------------------------------------------------
+
+    def states(self) -> dict[str, TaskState]:
+        states = self.store.states()
+        return {task_id: states[task_id] for task_id in self.plan.merge_order}
+
+    def step(self, hold: str | None = None) -> Decision:
+        """One pass: observe, decide, act. `hold`: why ready tasks do not start in this pass
+        (None: start them). Returns the decision as carried out."""
+        self.observe()
+        now = self.clock()
+        decision = decide(self.plan, self.states(), now, self.policy)
+        for task_id, detail in decision.fail:
+            self._set(task_id, S.FAILED, detail, retryable=True, finished_at=now, pid=None)
+        for requeue in decision.requeue:
+            self._set(requeue.task_id, S.PLANNED, requeue.detail, **requeue.fields)
+        for task_id, why in decision.block:
+            self._set(task_id, S.BLOCKED, why)
+        if decision.merge is not None and self.lander is not None:
+            self._land(decision.merge)
+        waiting = dict(decision.waiting)
+        launched: list[str] = []
+        for task_id in decision.launch:
+            reason = hold or self._no_room(launched)
+            if reason is None:
+                self._start(task_id)
+                launched.append(task_id)
+            else:
+                waiting[task_id] = reason
+        self.store.set_waiting(waiting)
+        decision = replace(decision, launch=tuple(launched), waiting=waiting)
+        self.notifier.tick(self.states(), decision)
+        return decision
+
+    def observe(self) -> None:
+        """Apply what the agents' adapter saw since the last pass."""
+        for report in self.agents.observe(self.states(), self.clock()):
+            self._apply(report)
+
+    def run(self, hold: str | None = None, poll_seconds: float = 0.1) -> dict[str, TaskState]:
+        """Step until every task has ended (with `hold`: until nothing more can be done
+        without starting an agent)."""
+        while True:
+            decision = self.step(hold)
+            if decision.done or (hold is not None and not decision.acts):
+                return self.states()
+            if not decision.acts:
+                time.sleep(poll_seconds)
+
+    def stop(self) -> None:
+        """End the agents this process runs (Ctrl-C): their tasks go back to `planned`."""
+        for task_id in self.agents.stop():
+            self._set(task_id, S.PLANNED, "stopped by the user; will restart on the next run")
+
+    # -- acting --------------------------------------------------------------------------
+
+    def _set(self, task_id: str, status: TaskStatus, detail: str, **fields: object) -> None:
+        state = self.store.transition(task_id, status, self.redact(detail), **self._clean(fields))
+        self.notifier.changed(task_id, state)
+
+    def _update(self, task_id: str, **fields: object) -> None:
+        state = self.store.update(task_id, **self._clean(fields))
+        self.notifier.changed(task_id, state)
+
+    def _clean(self, fields: Mapping[str, object]) -> dict[str, object]:
+        cleaned = dict(fields)
+        for key in (*REDACTED_FIELDS, "detail"):
+            if isinstance(cleaned.get(key), str):
+                cleaned[key] = self.redact(str(cleaned[key]))
+        return cleaned
+
+    def _no_room(self, launched: list[str]) -> str | None:
+        """One agent may always run, or nothing would ever finish; beyond it, the agents'
+        adapter says whether there is room (a busy machine holds new agents)."""
+        running = launched or any(s.status is S.RUNNING for s in self.states().values())
+        return self.agents.room() if running else None
+
+    def _start(self, task_id: str) -> None:
+        task = self.tasks[task_id]
+        states = self.states()
+        titles = {t.id: t.title for t in self.tasks.values()}
+        context = context_for(
+            task, self.plan, states, titles, self.config.base, self.config.merge.test_command
+        )
+        attempt = states[task_id].attempt + 1
+        now = self.clock()
+        fields = dict(self.agents.start(task, context, attempt))
+        detail = str(fields.pop("detail", f"agent started (attempt {attempt})"))
+        self._set(
+            task_id,
+            S.RUNNING,
+            detail,
+            **{
+                "attempt": attempt,
+                "head_sha": None,
+                "started_at": now,
+                "finished_at": None,
+                "heartbeat_at": now,
+                "retry_at": None,
+                "retryable": False,
+                "log_tail": "",
+                "progress": "",
+                "cost_usd": None,
+                "turns": None,
+                **fields,
+            },
+        )
+
+    def _apply(self, report: Report) -> None:
+        if isinstance(report, Progress):
+            self._progress(report)
+            return
+        assert isinstance(report, Moved)
+        detail = report.detail
+        if report.status is S.REVIEW:
+            detail += self._unpredicted(report.task_id, report.fields.get("files"))
+        self._set(report.task_id, report.status, detail, **report.fields)
+
+    def _progress(self, report: Progress) -> None:
+        """Save a running agent's news; files it touches that another task in flight changes
+        or likely owns are flagged in its detail and the event log, before merge time."""
+        fields = dict(report.fields)
+        state = self.states()[report.task_id]
+        touching = fields.get("files")
+        if isinstance(touching, tuple) and touching != state.files:
+            found = overlaps(report.task_id, set(touching), self.plan, self.states())
+            other, shared = next(iter(found.items()), (None, []))
+            if shared:
+                overlap = f"touching {shared[0]}, which task {other} also changes"
+                if overlap not in state.detail:
+                    fields["detail"] = f"{state.detail.split(' (touching')[0]} ({overlap})"
+                    self.store.note(f"task {report.task_id} {overlap}", report.task_id)
+        self._update(report.task_id, **fields)
+
+    def _unpredicted(self, task_id: str, files: object) -> str:
+        if not isinstance(files, tuple) or task_id not in self.plan.merge_order:
+            return ""
+        predicted = set(self.plan.task(task_id).footprint.files)
+        outside = [f for f in files if f not in predicted]
+        return f" ({len(outside)} not predicted: {', '.join(outside[:3])})" if outside else ""
+
+    def _land(self, task_id: str) -> None:
+        assert self.lander is not None
+        landing: Landing = self.lander.land(self.tasks[task_id], self.states()[task_id])
+        fields: dict[str, object] = {"log_tail": landing.log_tail}
+        if landing.files:
+            fields["files"] = landing.files
+        if landing.status is S.REVIEW:  # not now: a head or base moved; tried again later
+            self._update(task_id, detail=landing.detail, **fields)
+            self.store.note(landing.detail, task_id)
+            return
+        if landing.status is S.MERGED:
+            fields.update(merged_sha=landing.head, finished_at=self.clock())
+        if landing.status is S.CONFLICT:
+            fields.update(conflict_files=landing.files, conflict_hunks=landing.hunks)
+        self._set(task_id, landing.status, landing.detail, **fields)

@@ -1,0 +1,108 @@
+"""GitHub mode's `Agents`, as the coordinator and merge jobs see them.
+
+Starting an agent adds an entry to the Actions matrix this job outputs; the agent job
+(`bot.github_bot.agent_job`) runs it on a runner. Watching reads what agent jobs write: the
+`orchestrate/agent` check run on the head of the task's branch (heartbeat, then the result, in
+a hidden report) and the task's pull request. One request per running task, one per task in
+review, per job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.agents.prompt import AgentContext
+from bot.engine.ports import Moved, Progress, Report
+from bot.forge.base import Forge, PullInfo
+from bot.github_bot.board import Board
+from bot.github_bot.checks import AGENT_CHECK, agent_report
+from bot.models import Task, TaskState, TaskStatus
+
+S = TaskStatus
+PROGRESS_FIELDS = ("heartbeat_at", "progress", "cost_usd", "turns", "files", "start_sha")
+RESULT_FIELDS = (
+    "start_sha",
+    "head_sha",
+    "files",
+    "finished_at",
+    "log_tail",
+    "cost_usd",
+    "turns",
+    "peak_memory_mb",
+    "cpu_seconds",
+    "retryable",
+)
+
+
+def matrix_entry(task: Task, attempt: int) -> dict[str, str | int]:
+    """One matrix job. Only values the bot made (ids, branch from a slug), never issue text:
+    a matrix value may end up in a workflow expression."""
+    return {"task": task.id, "issue": int(task.id), "branch": task.branch, "attempt": attempt}
+
+
+def pull_reports(state: TaskState, pull: PullInfo | None, files: tuple[str, ...]) -> list[Report]:
+    """What a task's pull request says happened to a task in review (pure)."""
+    if pull is None:
+        return []
+    if pull.merged:
+        head = {"merged_sha": pull.merge_sha or None}
+        return [Moved(state.id, S.MERGED, f"pull request #{pull.number} merged", head)]
+    if pull.state == "closed":
+        return [Moved(state.id, S.FAILED, f"pull request #{pull.number} closed without merging")]
+    if pull.head_sha and pull.head_sha != state.head_sha:  # someone pushed to it
+        return [Progress(state.id, {"head_sha": pull.head_sha, "files": files})]
+    return []
+
+
+class MatrixAgents:
+    def __init__(self, forge: Forge, board: Board) -> None:
+        self.forge = forge
+        self.board = board
+        self.matrix: list[dict[str, str | int]] = []
+
+    def room(self) -> str | None:
+        return None  # runners are GitHub's to schedule; `max_parallel` bounds the matrix
+
+    def stop(self) -> Sequence[str]:
+        return ()
+
+    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+        self.matrix.append(matrix_entry(task, attempt))
+        return {"detail": f"launched: an agent job is starting (attempt {attempt})"}
+
+    def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
+        reports: list[Report] = []
+        for state in states.values():
+            if state.status is S.RUNNING:
+                reports.extend(self._running(state))
+            elif state.status is S.REVIEW:
+                reports.extend(self._in_review(state))
+        return reports
+
+    def _running(self, state: TaskState) -> list[Report]:
+        report = agent_report(self.forge.check_run(state.branch, AGENT_CHECK))
+        if report is None or report.attempt != state.attempt:
+            return []  # not started yet, or an older attempt's result
+        if report.status is S.RUNNING:
+            fields = report.model_dump(include=set(PROGRESS_FIELDS))
+            if fields.get("heartbeat_at") == state.heartbeat_at:
+                return []
+            return [Progress(state.id, fields)]
+        fields = report.model_dump(include=set(RESULT_FIELDS))
+        if report.status is S.REVIEW:
+            pull = self.forge.find_pull(state.branch)
+            if pull is not None:
+                self.board.state.pulls[state.id] = pull.number
+        return [Moved(state.id, report.status, report.detail, fields)]
+
+    def _in_review(self, state: TaskState) -> list[Report]:
+        number = self.board.state.pulls.get(state.id)
+        pull = self.forge.find_pull(state.branch) if number is None else None
+        if pull is None and number is not None:
+            pull = self.forge.get_pull(number)
+        if pull is None:
+            return []
+        self.board.state.pulls[state.id] = pull.number
+        moved = pull.state == "open" and pull.head_sha and pull.head_sha != state.head_sha
+        files = self.forge.pull_files(pull.number) if moved else state.files
+        return pull_reports(state, pull, files)

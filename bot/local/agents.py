@@ -1,0 +1,179 @@
+"""Local mode's `Agents`: one supervised subprocess per task, in the task's own worktree.
+
+Each observation polls the processes this run started: progress and usage on every heartbeat,
+limits enforced (the whole process tree is stopped), an exited agent's changes collected onto
+its branch. A task recorded as running whose agent belongs to no live run (orchestrate was
+killed) is ended and reported as interrupted, so it restarts from a fresh worktree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import process
+from bot.agents.claude import ClaudeStream
+from bot.agents.presets import preset_of
+from bot.agents.prompt import AgentContext, build_prompt, task_document
+from bot.agents.runner import agent_for, launch, write_brief
+from bot.agents.supervisor import MachineLoad, Watch, is_transient
+from bot.config import Config
+from bot.engine.ports import Moved, Progress, Report
+from bot.gitops import GitRepo
+from bot.models import Task, TaskState, TaskStatus
+from bot.queue import commit_message
+
+S = TaskStatus
+
+
+def _machine() -> Callable[[Config], str | None]:
+    return MachineLoad().busy
+
+
+@dataclass
+class ProcessAgents:
+    repo: GitRepo
+    config: Config
+    tasks: Mapping[str, Task]
+    clock: Callable[[], float] = time.time
+    machine: Callable[[Config], str | None] = field(default_factory=_machine)
+    running: dict[str, Watch] = field(default_factory=dict)
+
+    def run_dir(self, task_id: str) -> Path:
+        return self.repo.state_dir / "runs" / self.tasks[task_id].branch.rsplit("/", 1)[-1]
+
+    # -- the port ------------------------------------------------------------------------
+
+    def room(self) -> str | None:
+        return self.machine(self.config)
+
+    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+        agent = agent_for(self.config.agent, task)
+        tip = self.repo.resolve(self.config.base)
+        worktree = self.repo.fresh_worktree(task.branch, tip)
+        run_dir = self.run_dir(task.id)
+        brief = write_brief(run_dir, task_document(context), build_prompt(context))
+        brief.log.unlink(missing_ok=True)
+        proc = launch(agent, task, worktree, brief)
+        stream = ClaudeStream() if preset_of(agent).output == "claude-stream-json" else None
+        self.running[task.id] = Watch(proc, brief, agent, worktree, self.clock(), stream)
+        return {
+            "detail": f"agent started (attempt {attempt}, pid {proc.pid})",
+            "start_sha": tip,
+            "pid": proc.pid,
+            "pid_started": proc.create_time(),
+        }
+
+    def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
+        reports: list[Report] = [
+            self._interrupted(state)
+            for state in states.values()
+            if state.status is S.RUNNING and state.id not in self.running
+        ]
+        for task_id, watch in list(self.running.items()):
+            progressed, stop = watch.observe(now)
+            code = watch.proc.poll()
+            if code is None and stop is None:
+                if progressed or now - watch.last_beat >= watch.agent.heartbeat:
+                    reports.append(self._beat(task_id, watch, states[task_id], now))
+                continue
+            del self.running[task_id]
+            if code is None:
+                process.kill_tree(watch.proc.pid)
+                why = f"{stop}: agent and its children were stopped"
+                reports.append(self._failed(task_id, watch, states[task_id], why))
+            else:
+                process.reap_group(watch.proc.pid)  # children that outlived the agent
+                watch.observe(now)  # the last lines, including a final result message
+                reports.append(self._exited(task_id, watch, states[task_id], code))
+        return reports
+
+    def stop(self) -> Sequence[str]:
+        stopped = []
+        for task_id, watch in list(self.running.items()):
+            process.kill_tree(watch.proc.pid)
+            del self.running[task_id]
+            stopped.append(task_id)
+        return stopped
+
+    # -- observations ----------------------------------------------------------------------
+
+    def _interrupted(self, state: TaskState) -> Moved:
+        """A task a killed run left running: end its agent, discard its worktree."""
+        if state.pid is not None and process.same_process(state.pid, state.pid_started):
+            process.kill_tree(state.pid)
+        self.repo.remove_worktree(state.branch)
+        return Moved(state.id, S.PLANNED, "interrupted: orchestrate stopped mid-run; will restart")
+
+    def _beat(self, task_id: str, watch: Watch, state: TaskState, now: float) -> Progress:
+        """Progress, usage and what the agent has changed so far."""
+        watch.last_beat = now
+        touching = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+        return Progress(task_id, {**_usage(watch), "heartbeat_at": now, "files": touching})
+
+    def _exited(self, task_id: str, watch: Watch, state: TaskState, code: int) -> Moved:
+        result = watch.stream.result if watch.stream is not None else None
+        if code != 0:
+            return self._failed(task_id, watch, state, f"agent exited with code {code}", code)
+        if watch.stream is not None and result is None:
+            why = "agent exited without a result message"
+            return self._failed(task_id, watch, state, why, code)
+        if result is not None and not result.ok:
+            flag = ", is_error" if result.is_error else ""
+            why = f"agent reported {result.subtype}{flag}"
+            return self._failed(task_id, watch, state, why, code)
+        return self._collected(task_id, watch, state)
+
+    def _failed(
+        self, task_id: str, watch: Watch, state: TaskState, detail: str, code: int | None = None
+    ) -> Moved:
+        tail = process.tail(watch.brief.log)
+        _, files = self._changes(task_id, state)
+        fields = {
+            "pid": None,
+            "finished_at": self.clock(),
+            "log_tail": tail,
+            "retryable": is_transient(tail, bool(files), code),
+            **_usage(watch),
+        }
+        return Moved(task_id, S.FAILED, detail, fields)
+
+    def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
+        task = self.tasks[task_id]
+        head, files = self._changes(task_id, state)
+        done = {
+            "pid": None,
+            "finished_at": self.clock(),
+            "head_sha": head,
+            "files": files,
+            "log_tail": process.tail(watch.brief.log),
+            **_usage(watch),
+        }
+        if not files:
+            self.repo.remove_worktree(task.branch)
+            self.repo.delete_branch(task.branch)
+            return Moved(task_id, S.NOOP, "agent finished without changing anything", done)
+        return Moved(task_id, S.REVIEW, f"changed {len(files)} file(s)", done)
+
+    def _changes(self, task_id: str, state: TaskState) -> tuple[str | None, tuple[str, ...]]:
+        """Head and changed files of a task's worktree, committing what was left uncommitted."""
+        task = self.tasks[task_id]
+        worktree = self.repo.worktree_path(task.branch)
+        if not worktree.exists() or state.start_sha is None:
+            return None, ()
+        return self.repo.collect(worktree, state.start_sha, commit_message(task, "rebase"))
+
+
+def _usage(watch: Watch) -> dict[str, object]:
+    usage: dict[str, object] = {
+        "progress": watch.progress,
+        "peak_memory_mb": round(watch.peak_memory_mb, 1),
+        "cpu_seconds": round(watch.cpu_seconds, 2),
+    }
+    result = watch.stream.result if watch.stream is not None else None
+    if result is not None:
+        usage["cost_usd"] = result.total_cost_usd
+        usage["turns"] = result.num_turns
+    return usage
