@@ -252,7 +252,43 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_merge(args: argparse.Namespace, console: Console) -> int:
+    if args.github:
+        from bot.github_bot.action import ActionError, ActionsEnv, run_merge
+
+        try:
+            outcome, _ = run_merge(
+                ActionsEnv.from_env(os.environ, needs_event=False), Path(args.repo)
+            )
+        except ActionError as exc:
+            raise UsageError(str(exc)) from None
+        return _report(console, outcome.messages, outcome.error)
     return _orchestrate(args, console, launching=False)
+
+
+def cmd_agent(args: argparse.Namespace, console: Console) -> int:
+    """GitHub mode's agent job: run one launched task's agent, push, open its pull request."""
+    from bot.github_bot.action import ActionError, ActionsEnv
+    from bot.github_bot.agent_job import AgentJobError, run_agent_job
+
+    if args.task is None:
+        raise UsageError("--task N is required (the issue number of a launched task)")
+    try:
+        env = ActionsEnv.from_env(os.environ, needs_event=False)
+        result = run_agent_job(env, Path(args.repo), str(args.task))
+    except (ActionError, AgentJobError) as exc:
+        raise UsageError(str(exc)) from None
+    failed = result.state is not None and result.state.status is TaskStatus.FAILED
+    return _report(console, result.messages, None) or (1 if failed else 0)
+
+
+def _report(console: Console, messages: Sequence[str], error: str | None) -> int:
+    for message in messages:
+        console.print(message, markup=False, highlight=False)
+    if error:
+        text = error.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::error::orchestrate: {text}")  # escaped: no workflow command can be injected
+        return 1
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -327,13 +363,7 @@ def cmd_event(args: argparse.Namespace, console: Console) -> int:
         outcome, _ = run_event(ActionsEnv.from_env(os.environ), Path(args.repo))
     except ActionError as exc:
         raise UsageError(str(exc)) from None
-    for message in outcome.messages:
-        console.print(message, markup=False, highlight=False)
-    if outcome.error:
-        text = outcome.error.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::error::orchestrate: {text}")  # escaped: no workflow command can be injected
-        return 1
-    return 0
+    return _report(console, outcome.messages, outcome.error)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -357,9 +387,16 @@ def parser() -> argparse.ArgumentParser:
         ("merge", cmd_merge, "run the merge queue over finished tasks only"),
         ("demo", cmd_demo, "the whole pipeline on a throwaway repo, no GitHub, no LLM"),
         ("event", cmd_event, "handle the current GitHub Actions event (GitHub mode)"),
+        ("agent", cmd_agent, "run one launched task's agent in an Actions job (GitHub mode)"),
     ):
         verb = verbs.add_parser(name, parents=[common], help=text, description=text)
         verb.set_defaults(func=func)
+        if name == "merge":
+            verb.add_argument(
+                "--github", action="store_true", help="the merge-queue job of GitHub mode"
+            )
+        if name == "agent":
+            verb.add_argument("--task", type=int, help="the task's issue number")
         if name == "demo":
             verb.add_argument("--keep", action="store_true", help="keep the demo repository")
             verb.add_argument("--delay", type=float, default=1.0, help="seconds per agent")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fakegithub import Delivery, FakeGitHub, Repo
 
-from bot.github_bot.action import ActionsEnv, run_event
+from bot.github_bot.action import ActionsEnv, run_event, run_merge
+from bot.github_bot.agent_job import AgentJobResult, run_agent_job
 from bot.github_bot.checks import agent_check
 from bot.github_bot.context import Outcome
 from bot.models import TaskState, TaskStatus
 from bot.redact import Redactor
 
 BOT_TOKEN = "bot-token-not-a-secret-1234"
+WORKFLOW = ".github/workflows/orchestrate.yml"
 
 
 @dataclass
@@ -113,9 +116,6 @@ def agent_job_done(
     return sha
 
 
-WORKFLOW = ".github/workflows/orchestrate.yml"
-
-
 def next_run(fake: FakeGitHub, repo: Repo, workdir: Path) -> Run:
     """The bot's own loop continues (a `workflow_dispatch`): what agent jobs wrote with
     GITHUB_TOKEN started no workflow, so the coordinator learns it on its next run."""
@@ -125,3 +125,44 @@ def next_run(fake: FakeGitHub, repo: Repo, workdir: Path) -> Run:
     fake.state.dispatch(repo, fake.bot, WORKFLOW, repo.default_branch, {})
     [delivery] = fake.take_deliveries("workflow_dispatch")
     return deliver(fake, repo, delivery, workdir, tag="dispatch")
+
+
+def checkout(repo: Repo, workdir: Path) -> Path:
+    """What actions/checkout leaves a job: a fresh clone of the default branch, origin set."""
+    target = workdir / "checkout"
+    subprocess.run(
+        ["git", "clone", "--quiet", str(repo.git.path), str(target)],
+        check=True,
+        capture_output=True,
+    )
+    for key, value in (("user.name", "runner"), ("user.email", "runner@example.com")):
+        subprocess.run(["git", "-C", str(target), "config", key, value], check=True)
+    return target
+
+
+def job_env(repo: Repo, workdir: Path, workflow: str | None = WORKFLOW) -> ActionsEnv:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "output.txt").write_text("")
+    (workdir / "summary.md").write_text("")
+    return ActionsEnv(
+        event_name="",
+        event_path=Path(),
+        repository=repo.full_name,
+        token=BOT_TOKEN,
+        output_path=workdir / "output.txt",
+        summary_path=workdir / "summary.md",
+        workflow=workflow.rsplit("/", 1)[-1] if workflow else None,
+    )
+
+
+def agent_job(repo: Repo, task: str, workdir: Path) -> AgentJobResult:
+    """One matrix leg: `orchestrate agent --task N` in its own fresh checkout."""
+    env = job_env(repo, workdir)
+    return run_agent_job(env, checkout(repo, workdir), task, environ={}, poll_seconds=0.05)
+
+
+def merge_job(repo: Repo, workdir: Path) -> Outcome:
+    """The merge-queue job, in its own fresh checkout."""
+    env = job_env(repo, workdir)
+    outcome, _ = run_merge(env, checkout(repo, workdir), sleep=lambda _: None, environ={})
+    return outcome

@@ -1,5 +1,11 @@
-"""`orchestrate event` inside GitHub Actions: read the event from the environment, handle it,
-write `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`. Everything written is redacted first."""
+"""The GitHub jobs inside Actions: read the environment, build the job's context, write
+`$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`. Everything written is redacted first.
+
+- `run_event`: the coordinator (`orchestrate event`): handle the event, output the matrix;
+- `run_merge`: the merge-queue job (`orchestrate merge --github`): land what is ready, in
+  plan order, and continue the loop by dispatch while tasks remain;
+- the agent job (`orchestrate agent --task N`) is `bot.github_bot.agent_job`.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,14 @@ from typing import Any
 
 from bot.analysis import RepoSnapshot
 from bot.config import Config, ConfigError, load_config
-from bot.forge.github import DEFAULT_API, connect
-from bot.github_bot.board import view_of
+from bot.forge.base import ForgeError
+from bot.forge.github import DEFAULT_API, GitHubForge, connect
+from bot.github_bot.board import find_home, load_board, view_of
 from bot.github_bot.context import Context, Outcome
+from bot.github_bot.lander import PullLander
+from bot.github_bot.orchestration import NEXT_RUN, publish, reconcile
 from bot.github_bot.routes import handle_event
+from bot.gitops import GitError, GitRepo, auth_env
 from bot.redact import Redactor
 from bot.render.dashboard import job_summary
 from bot.snapshot import SnapshotError, load_snapshot, plan_threshold
@@ -37,17 +47,25 @@ class ActionsEnv:
     output_path: Path | None = None
     summary_path: Path | None = None
     bot_login: str | None = None
+    workflow: str | None = None  # this run's workflow file, to dispatch it again
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ActionsEnv:
-        required = ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN")
+    def from_env(cls, env: Mapping[str, str], needs_event: bool = True) -> ActionsEnv:
+        required: tuple[str, ...] = ("GITHUB_REPOSITORY", "GITHUB_TOKEN")
+        if needs_event:
+            required = ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", *required)
         missing = [name for name in required if not env.get(name)]
         if missing:
-            raise ActionError("missing environment variables: " + ", ".join(missing))
+            raise ActionError(
+                "missing environment variables: " + ", ".join(missing) + " (run this inside "
+                "a GitHub Actions job, with the token in GITHUB_TOKEN)"
+            )
         output, summary = env.get("GITHUB_OUTPUT"), env.get("GITHUB_STEP_SUMMARY")
+        workflow_ref = env.get("GITHUB_WORKFLOW_REF") or ""
+        workflow = workflow_ref.split("@", 1)[0].rsplit("/", 1)[-1] or None
         return cls(
-            event_name=env["GITHUB_EVENT_NAME"],
-            event_path=Path(env["GITHUB_EVENT_PATH"]),
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event_path=Path(env.get("GITHUB_EVENT_PATH", "")),
             repository=env["GITHUB_REPOSITORY"],
             token=env["GITHUB_TOKEN"],
             api_url=env.get("GITHUB_API_URL") or DEFAULT_API,
@@ -55,6 +73,7 @@ class ActionsEnv:
             output_path=Path(output) if output else None,
             summary_path=Path(summary) if summary else None,
             bot_login=env.get("ORCHESTRATE_BOT_LOGIN") or None,
+            workflow=workflow if workflow and workflow.endswith((".yml", ".yaml")) else None,
         )
 
 
@@ -95,19 +114,16 @@ def _append(path: Path | None, text: str) -> None:
             handle.write(text)
 
 
-def run_event(
+def job_context(
     env: ActionsEnv,
     repo_dir: Path,
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     environ: Mapping[str, str] | None = None,
-) -> tuple[Outcome, dict[str, str]]:
-    """Handle the event of `env`; write outputs and summary; returns (outcome, outputs)."""
-    try:
-        payload: Any = json.loads(env.event_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ActionError(f"{env.event_path}: cannot read the event payload: {exc}") from None
+) -> tuple[Context, GitHubForge, str | None]:
+    """What every GitHub job works with: the forge, the config (a bad one is reported and the
+    defaults used), the redactor, the clock. Returns (context, forge, config problem)."""
     config, config_problem = _config(repo_dir)
     secrets = {*config.agent.secrets, "GITHUB_TOKEN"}
     values = {**(os.environ if environ is None else environ), "GITHUB_TOKEN": env.token}
@@ -125,9 +141,16 @@ def run_event(
         web_url=env.server_url.rstrip("/"),
         repository=env.repository,
     )
-    outcome = handle_event(ctx, env.event_name, payload if isinstance(payload, dict) else {})
-    if config_problem:
-        outcome.note(config_problem)
+    return ctx, forge, config_problem
+
+
+def finish(
+    env: ActionsEnv, ctx: Context, forge: GitHubForge, outcome: Outcome, problem: str | None
+) -> dict[str, str]:
+    """Write the job's outputs and summary (redacted); returns the outputs."""
+    redact = ctx.redact
+    if problem:
+        outcome.note(problem)
     outcome.messages = [redact(message) for message in outcome.messages]
     written = outputs(outcome, forge.request_count)
     _append(env.output_path, "".join(f"{k}={redact(v)}\n" for k, v in written.items()))
@@ -135,4 +158,67 @@ def run_event(
     view = view_of(outcome.board) if outcome.board is not None else None
     summary = job_summary(outcome.event, messages, view, forge.request_count, forge.http.waited)
     _append(env.summary_path, redact(summary))
-    return outcome, written
+    return written
+
+
+def run_event(
+    env: ActionsEnv,
+    repo_dir: Path,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Outcome, dict[str, str]]:
+    """Handle the event of `env`; write outputs and summary; returns (outcome, outputs)."""
+    try:
+        payload: Any = json.loads(env.event_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ActionError(f"{env.event_path}: cannot read the event payload: {exc}") from None
+    ctx, forge, problem = job_context(env, repo_dir, sleep=sleep, clock=clock, environ=environ)
+    outcome = handle_event(ctx, env.event_name, payload if isinstance(payload, dict) else {})
+    return outcome, finish(env, ctx, forge, outcome, problem)
+
+
+def run_merge(
+    env: ActionsEnv,
+    repo_dir: Path,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Outcome, dict[str, str]]:
+    """The merge-queue job: observe, land in plan order what is ready, write the board back,
+    and dispatch the workflow again when tasks became ready to start (events caused with
+    GITHUB_TOKEN start no workflow, so the loop continues by dispatch)."""
+    ctx, forge, problem = job_context(env, repo_dir, sleep=sleep, clock=clock, environ=environ)
+    outcome = Outcome(event="merge queue")
+    try:
+        merge_queue(ctx, env, GitRepo(repo_dir), outcome)
+    except ForgeError as exc:
+        outcome.error = ctx.redact(f"GitHub request failed: {exc}")
+    except GitError as exc:
+        outcome.error = ctx.redact(f"git: {exc}")
+    return outcome, finish(env, ctx, forge, outcome, problem)
+
+
+def merge_queue(ctx: Context, env: ActionsEnv, repo: GitRepo, outcome: Outcome) -> None:
+    home = find_home(ctx.forge, None, create=False)
+    if home is None:
+        outcome.note("no dashboard yet; nothing to merge")
+        return
+    board = load_board(ctx.forge, home)
+    repo.ignore_state_dir()
+    repo.union_merge(ctx.config.merge.union_files)
+    git_env = auth_env(env.token, env.server_url)
+    log_dir = repo.state_dir / "merge"
+    lander = PullLander(ctx.forge, repo, ctx.config, board, git_env, log_dir)
+    decision = reconcile(ctx, board, outcome, lander=lander, launching=False)
+    publish(ctx, board, outcome)
+    if decision is None or not board.state.running:
+        return
+    ready = [t for t, why in decision.waiting.items() if why == NEXT_RUN]
+    if ready and env.workflow:
+        ctx.forge.dispatch_workflow(env.workflow, ctx.config.base, {})
+        outcome.note("dispatched the workflow again to start " + ", ".join(f"#{t}" for t in ready))
+    elif ready:
+        outcome.note("tasks are ready but the workflow file is unknown (GITHUB_WORKFLOW_REF)")

@@ -24,6 +24,7 @@ from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitRepo
 from bot.models import Task, TaskState, TaskStatus
 from bot.queue import commit_message
+from bot.state import check_transition
 
 S = TaskStatus
 
@@ -40,6 +41,7 @@ class ProcessAgents:
     clock: Callable[[], float] = time.time
     machine: Callable[[Config], str | None] = field(default_factory=_machine)
     running: dict[str, Watch] = field(default_factory=dict)
+    start_from: str | None = None  # the revision agents start from (default: the base)
 
     def run_dir(self, task_id: str) -> Path:
         return self.repo.state_dir / "runs" / self.tasks[task_id].branch.rsplit("/", 1)[-1]
@@ -51,7 +53,7 @@ class ProcessAgents:
 
     def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
         agent = agent_for(self.config.agent, task)
-        tip = self.repo.resolve(self.config.base)
+        tip = self.repo.resolve(self.start_from or self.config.base)
         worktree = self.repo.fresh_worktree(task.branch, tip)
         run_dir = self.run_dir(task.id)
         brief = write_brief(run_dir, task_document(context), build_prompt(context))
@@ -177,3 +179,24 @@ def _usage(watch: Watch) -> dict[str, object]:
         usage["cost_usd"] = result.total_cost_usd
         usage["turns"] = result.num_turns
     return usage
+
+
+def supervise(
+    agents: ProcessAgents,
+    state: TaskState,
+    beat: Callable[[TaskState], None],
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 0.2,
+) -> TaskState:
+    """Watch one started agent until it ends (the GitHub agent job runs one task this way):
+    `beat` gets the task's state on every heartbeat; returns the final state."""
+    while True:
+        for report in agents.observe({state.id: state}, agents.clock()):
+            if isinstance(report, Progress):
+                state = state.model_copy(update=dict(report.fields))
+                beat(state)
+            else:
+                check_transition(state.status, report.status)
+                fields = {**report.fields, "status": report.status, "detail": report.detail}
+                return state.model_copy(update=fields)
+        sleep(poll_seconds)

@@ -1,0 +1,217 @@
+"""The agent job: `orchestrate agent --task N`, one Actions matrix job per launched task.
+
+It reads the task's place in the plan from the dashboard (read-only: the coordinator is the
+board's single writer), starts the task's agent from the current base in a worktree of the
+runner's checkout under the same supervision as local mode (limits, heartbeat, redaction),
+and writes back only what belongs to the task: its branch (pushed with a lease), its pull
+request (`Closes #N`) and its `orchestrate/agent` check run, whose hidden report is how the
+coordinator and the merge job learn the outcome.
+
+Until the agent has committed anything, the branch points at a marker commit (the base's
+tree, one more commit), so the in-progress check run never sits on a commit of the base
+branch. A re-run of the same job converges: a finished attempt is not run again, and the pull
+request and check runs are found and updated, never opened twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.agents.prompt import context_for
+from bot.forge.base import CheckRunOutput, Forge, PullInfo
+from bot.forge.issues import task_from_issue
+from bot.github_bot.action import ActionsEnv, job_context
+from bot.github_bot.board import find_home, load_board
+from bot.github_bot.checks import AGENT_CHECK, agent_check, agent_report
+from bot.github_bot.context import Context
+from bot.gitops import GitRepo, auth_env
+from bot.local.agents import ProcessAgents, supervise
+from bot.models import Task, TaskState, TaskStatus
+from bot.redact import Redactor
+from bot.render.dashboard import md
+
+S = TaskStatus
+REMOTE = "origin"
+BASE_REF = "refs/orchestrate/base"
+BEAT_SECONDS = 60.0  # at most one check-run update a minute while the agent runs
+
+
+class AgentJobError(Exception):
+    """The job cannot run this task (one line, said in the job's log and summary)."""
+
+
+@dataclass
+class AgentJobResult:
+    task_id: str
+    state: TaskState | None = None
+    pull: PullInfo | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """One attempt being run: what the job writes to, and when it last did."""
+
+    ctx: Context
+    task: Task
+    marker: str
+    last_beat: float = 0.0
+
+
+def run_agent_job(
+    env: ActionsEnv,
+    repo_dir: Path,
+    task_id: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    environ: dict[str, str] | None = None,
+    poll_seconds: float = 0.5,
+) -> AgentJobResult:
+    """Run task `task_id`'s launched attempt; the job summary says how it went."""
+    ctx, forge, problem = job_context(env, repo_dir, sleep=sleep, clock=clock, environ=environ)
+    result = AgentJobResult(task_id, messages=[problem] if problem else [])
+    try:
+        _run(ctx, forge, env, repo_dir, result, clock, sleep, poll_seconds)
+    finally:
+        write_summary(env, result, ctx.redact)
+    return result
+
+
+def _run(
+    ctx: Context,
+    forge: Forge,
+    env: ActionsEnv,
+    repo_dir: Path,
+    result: AgentJobResult,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    poll_seconds: float,
+) -> None:
+    task_id = result.task_id
+    home = find_home(forge, None, create=False)
+    if home is None:
+        raise AgentJobError("no dashboard yet: the coordinator launches agent jobs")
+    board = load_board(forge, home)
+    plan, state = board.state.plan, board.state.tasks.get(task_id)
+    if plan is None or state is None or task_id not in plan.merge_order:
+        raise AgentJobError(f"task #{task_id} is not in the plan on the dashboard (#{home})")
+    if state.status is not S.RUNNING:
+        result.messages.append(f"task #{task_id} is {state.status.value}: nothing to run")
+        return
+    task, _ = task_from_issue(forge.get_issue(int(task_id)))
+    repo = GitRepo(repo_dir)
+    repo.ignore_state_dir()
+    git_env = auth_env(env.token, env.server_url)
+    base = ctx.config.base
+    repo.fetch(REMOTE, [f"+refs/heads/{base}:{BASE_REF}"], git_env)
+    tip = repo.resolve(BASE_REF)
+
+    remote = repo.remote_sha(REMOTE, task.branch, git_env)
+    found = forge.check_run(task.branch, AGENT_CHECK) if remote else None
+    report = agent_report(found)
+    if report is not None and report.attempt == state.attempt and report.status is not S.RUNNING:
+        result.state = report
+        result.messages.append(f"attempt {state.attempt} already ran: {report.status.value}")
+        if report.status is S.REVIEW and report.head_sha:
+            result.pull = _pull_request(forge, task, base, report)
+        return
+
+    marker = repo.marker_commit(
+        tip, f"orchestrate: task #{task_id}, attempt {state.attempt}: agent running"
+    )
+    if not repo.push(REMOTE, marker, task.branch, remote, git_env):
+        raise AgentJobError(f"{task.branch} moved while this job started; another job runs it")
+    if found is not None and found.status != "completed" and found.head_sha != marker:
+        forge.put_check_run(_superseded(found.head_sha))
+    run = _Run(ctx, task, marker)
+
+    agents = ProcessAgents(repo, ctx.config, {task_id: task}, clock=clock, start_from=tip)
+    context = context_for(
+        task, plan, board.state.tasks, board.state.titles, base, ctx.config.merge.test_command
+    )
+    started = agents.start(task, context, state.attempt)
+    now = clock()
+    running = state.model_copy(
+        update={
+            "detail": f"agent running on a runner (attempt {state.attempt})",
+            "start_sha": tip,
+            "started_at": now,
+            "heartbeat_at": now,
+            "pid": started.get("pid"),
+        }
+    )
+    _beat(run, running, force=True)
+    final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+    final = final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
+    result.state = final
+    if final.status is S.REVIEW and final.head_sha:
+        if not repo.push(REMOTE, final.head_sha, task.branch, marker, git_env):
+            raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
+        forge.put_check_run(agent_check(final, task.title, final.head_sha, ctx.redact))
+        forge.put_check_run(_superseded(marker, final.head_sha))
+        result.pull = _pull_request(forge, task, base, final)
+        result.messages.append(f"#{task_id}: {final.detail}; pull request #{result.pull.number}")
+    else:
+        forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
+        result.messages.append(f"#{task_id}: {final.status.value}: {final.detail}")
+    repo.remove_worktree(task.branch)
+
+
+def _beat(run: _Run, state: TaskState, force: bool = False) -> None:
+    """Keep the check run current while the agent runs, at most once per BEAT_SECONDS."""
+    now = state.heartbeat_at or 0.0
+    if not force and now - run.last_beat < BEAT_SECONDS:
+        return
+    run.last_beat = now
+    check = agent_check(state, run.task.title, run.marker, run.ctx.redact)
+    run.ctx.forge.put_check_run(check)
+
+
+def _superseded(sha: str, head: str | None = None) -> CheckRunOutput:
+    """Concludes an in-progress check run that a later push left behind."""
+    moved = f"the agent's result is on {head[:10]}" if head else "a new run of this job took over"
+    return CheckRunOutput(
+        name=AGENT_CHECK,
+        head_sha=sha,
+        title=f"Superseded: {moved}",
+        summary=f"This commit only marked the task's branch while its agent ran; {moved}.",
+        conclusion="neutral" if head else "cancelled",
+    )
+
+
+def _pull_request(forge: Forge, task: Task, base: str, state: TaskState) -> PullInfo:
+    """The task's open pull request (updated by the push), or a new one."""
+    pull = forge.find_pull(task.branch)
+    if pull is not None and pull.state == "open":
+        return pull
+    files = ", ".join(f"`{md(path, 120)}`" for path in state.files[:10])
+    more = f" and {len(state.files) - 10} more" if len(state.files) > 10 else ""
+    body = (
+        f"Closes #{task.id}\n\nOpened by orchestrate for task #{task.id} "
+        f"(attempt {state.attempt}). Changes {files}{more}.\n\n"
+        "The merge queue rebases, tests and merges it in the plan's order."
+    )
+    return forge.create_pull(task.branch, base, task.title, body)
+
+
+def write_summary(env: ActionsEnv, result: AgentJobResult, redact: Redactor) -> None:
+    """The job summary: the task's outcome, its pull request, usage."""
+    if env.summary_path is None:
+        return
+    lines = [f"## orchestrate: agent for task #{result.task_id}", ""]
+    state = result.state
+    if state is not None:
+        cost = f"${state.cost_usd:.2f}" if state.cost_usd is not None else "-"
+        lines += [
+            f"- outcome: `{state.status.value}`: {md(state.detail, 300)}",
+            f"- attempt {state.attempt}; cost {cost}; turns {state.turns or '-'}",
+        ]
+    if result.pull is not None:
+        lines.append(f"- pull request #{result.pull.number}")
+    lines += [f"- {md(message, 300)}" for message in result.messages]
+    with env.summary_path.open("a", encoding="utf-8") as handle:
+        handle.write(redact("\n".join(lines) + "\n"))

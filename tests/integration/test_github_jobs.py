@@ -1,0 +1,157 @@
+"""The whole loop in GitHub mode, job by job: coordinator -> agent jobs -> merge-queue job ->
+dispatch -> coordinator ..., over the fake GitHub with a real bare repository and fresh
+checkouts per job, as Actions runs them. The test plays GitHub's event loop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+from fakegithub import FakeGitHub, Repo
+from github_mode import agent_job, deliver, deliver_all, merge_job
+
+from bot.forge.issues import TASK_LABEL
+from bot.github_bot.checks import AGENT_CHECK
+from bot.render.dashboard import DASHBOARD_MARKER
+from bot.state import decode_state
+
+CONFIG = """\
+agent: {preset: scripted}
+merge: {test_command: python3 check.py}
+max_parallel: 4
+"""
+FILES = {
+    "src/app.py": "def greet():\n    return 'hi'\n",
+    "src/shared.py": "VALUE = 0\n",
+    "check.py": "import pathlib, sys\nsys.exit(1 if pathlib.Path('RED').exists() else 0)\n",
+    ".github/orchestrate.yml": CONFIG,
+}
+
+
+def _issue(files: list[str], edits: dict[str, str], prose: str = "") -> str:
+    block = f"```orchestrate\nfiles: [{', '.join(files)}]\n```\n"
+    writes = "".join(f"```write {path}\n{text}```\n" for path, text in edits.items())
+    return f"{prose}\n{block}\n{writes}"
+
+
+ISSUES = {
+    "Add a farewell": _issue(["src/farewell.py"], {"src/farewell.py": "def bye():\n    pass\n"}),
+    "Use the farewell": _issue(["src/use.py"], {"src/use.py": "from farewell import bye\n"}),
+    # 3 and 4 say they touch different files, but both rewrite src/shared.py: a real conflict
+    "Set three": _issue(["src/three.py"], {"src/three.py": "T = 3\n", "src/shared.py": "V = 3\n"}),
+    "Set four": _issue(["src/four.py"], {"src/four.py": "F = 4\n", "src/shared.py": "V = 4\n"}),
+    "Break the build": _issue(["RED"], {"RED": "red\n"}),
+}
+
+
+def _state(repo: Repo) -> dict[str, dict[str, object]]:
+    body = next(c.body for c in repo.comments.values() if DASHBOARD_MARKER in c.body)
+    state = decode_state(body)
+    assert state is not None
+    tasks = state["tasks"]
+    assert isinstance(tasks, dict)
+    return tasks
+
+
+def _tree(repo: Repo) -> dict[str, str]:
+    out = subprocess.run(
+        ["git", "-C", str(repo.git.path), "ls-tree", "-r", "--name-only", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {
+        name: subprocess.run(
+            ["git", "-C", str(repo.git.path), "show", f"main:{name}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for name in out
+    }
+
+
+def test_issues_to_merged_pull_requests_through_actions_jobs(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    fake = fake_github
+    fake.push(fake_repo, "main", FILES, "project", user="octo")
+    fake.add_collaborator(fake_repo, "alice", "write")
+    fake.add_workflow(fake_repo, ".github/workflows/orchestrate.yml", "orchestrate")
+    for title, body in ISSUES.items():
+        issue = fake.create_issue(fake_repo, title, textwrap.dedent(body), user="alice")
+        fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    fake.add_blocked_by(fake_repo, 2, 1)  # GitHub's own relation: #2 is blocked by #1
+    deliver_all(fake, fake_repo, tmp_path / "labels")
+    home = max(fake_repo.issues)
+    fake.comment(fake_repo, home, "/orchestrate run", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    run = deliver(fake, fake_repo, command, tmp_path / "run")
+    assert run.outcome.error is None, run.outcome.error
+    fake.take_deliveries()
+
+    launched: list[list[str]] = []
+    matrix = json.loads(run.outputs["matrix"])["include"]
+    for round_ in range(8):
+        launched.append([entry["task"] for entry in matrix])
+        for entry in matrix:
+            agent_job(fake_repo, entry["task"], tmp_path / f"r{round_}-agent-{entry['task']}")
+        outcome = merge_job(fake_repo, tmp_path / f"r{round_}-merge")
+        assert outcome.error is None, outcome.error
+        dispatched = fake.take_deliveries("workflow_dispatch")
+        fake.take_deliveries()  # caused with the bot's token: GitHub starts no workflow
+        if not dispatched:
+            break
+        [delivery] = dispatched
+        run = deliver(fake, fake_repo, delivery, tmp_path / f"r{round_}-coordinate")
+        assert run.outcome.error is None, run.outcome.error
+        fake.take_deliveries()
+        matrix = json.loads(run.outputs["matrix"])["include"]
+
+    tasks = _state(fake_repo)
+    statuses = {task_id: state["status"] for task_id, state in tasks.items()}
+    assert statuses == {"1": "merged", "2": "merged", "3": "merged", "4": "merged", "5": "failed"}
+    assert "tests exited 1" in str(tasks["5"]["detail"])
+    # the dependency ran only after #1 had merged; the conflicting pair: one was redone
+    assert "2" not in launched[0] and "1" in launched[0]
+    redone = [t for t in ("3", "4") if tasks[t].get("redos") == 1]
+    assert len(redone) == 1 and any(redone[0] in wave for wave in launched[1:])
+    # every merged task's issue was closed by its pull request; the red one stays open
+    assert [n for n in (1, 2, 3, 4, 5) if fake_repo.issues[n].state == "closed"] == [1, 2, 3, 4]
+    tree = _tree(fake_repo)
+    assert "RED" not in tree
+    assert tree["src/farewell.py"] and tree["src/use.py"] and tree["src/three.py"]
+    assert tree["src/shared.py"] == ("V = 3\n" if redone == ["3"] else "V = 4\n")
+    # one pull request per task, one agent check run per pushed head
+    heads = [p.head for p in fake_repo.pulls.values()]
+    assert len(heads) == len(set(heads)) == 5
+    agent_runs = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert all(c.status == "completed" for c in agent_runs)
+    assert len({c.head_sha for c in agent_runs}) == len(agent_runs)
+
+
+def test_a_rerun_agent_job_converges(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    fake = fake_github
+    fake.push(fake_repo, "main", FILES, "project", user="octo")
+    fake.add_collaborator(fake_repo, "alice", "write")
+    title, body = "Add a farewell", ISSUES["Add a farewell"]
+    issue = fake.create_issue(fake_repo, title, body, user="alice")
+    fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    deliver_all(fake, fake_repo, tmp_path / "labels")
+    fake.comment(fake_repo, max(fake_repo.issues), "/orchestrate run", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    deliver(fake, fake_repo, command, tmp_path / "run")
+
+    first = agent_job(fake_repo, "1", tmp_path / "first")
+    assert first.pull is not None and first.state is not None
+    before = (dict(fake_repo.pulls), dict(fake_repo.check_runs))
+    again = agent_job(fake_repo, "1", tmp_path / "again")
+    assert again.pull is not None and again.pull.number == first.pull.number
+    assert (dict(fake_repo.pulls), dict(fake_repo.check_runs)) == before
+    assert "already ran" in " ".join(again.messages)
+    summary = (tmp_path / "first" / "summary.md").read_text()
+    assert "task #1" in summary and "review" in summary
