@@ -281,6 +281,31 @@ def cmd_agent(args: argparse.Namespace, console: Console) -> int:
     return _report(console, result.messages, None) or (1 if failed else 0)
 
 
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    """Write the caller workflow and a commented config; say what to do next."""
+    from bot.scaffold import InitError, default_source, init
+
+    repo = GitRepo(Path(args.repo))
+    base = args.base or repo.checked_out_branch() or "main"
+    try:
+        written = init(
+            repo.root,
+            base=base,
+            preset=args.agent,
+            test_command=args.test_command,
+            source=args.source or default_source(),
+            force=args.force,
+        )
+    except InitError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written.files:
+        console.print(f"wrote {path.relative_to(repo.root)}", markup=False, highlight=False)
+    console.print("\nNext:")
+    for number, step in enumerate(written.next_steps, 1):
+        console.print(f"  {number}. {step}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def _report(console: Console, messages: Sequence[str], error: str | None) -> int:
     for message in messages:
         console.print(message, markup=False, highlight=False)
@@ -388,6 +413,7 @@ def parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, "the whole pipeline on a throwaway repo, no GitHub, no LLM"),
         ("event", cmd_event, "handle the current GitHub Actions event (GitHub mode)"),
         ("agent", cmd_agent, "run one launched task's agent in an Actions job (GitHub mode)"),
+        ("init", cmd_init, "set a repository up for GitHub mode: workflow and config"),
     ):
         verb = verbs.add_parser(name, parents=[common], help=text, description=text)
         verb.set_defaults(func=func)
@@ -397,6 +423,12 @@ def parser() -> argparse.ArgumentParser:
             )
         if name == "agent":
             verb.add_argument("--task", type=int, help="the task's issue number")
+        if name == "init":
+            verb.add_argument("--agent", default="claude", help="agent preset (default claude)")
+            verb.add_argument("--base", help="base branch (default: the checked-out branch)")
+            verb.add_argument("--test-command", help="run on each rebased result before merging")
+            verb.add_argument("--source", help="orchestrate to run: OWNER/REPO@COMMIT")
+            verb.add_argument("--force", action="store_true", help="replace existing files")
         if name == "demo":
             verb.add_argument("--keep", action="store_true", help="keep the demo repository")
             verb.add_argument("--delay", type=float, default=1.0, help="seconds per agent")

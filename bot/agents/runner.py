@@ -75,9 +75,24 @@ def write_brief(run_dir: Path, document: Mapping[str, object], prompt: str) -> B
     return brief
 
 
+# What orchestrate itself holds and an agent must never get (unless `agent.env` names it):
+# the forge token and the Actions runtime's tokens (an agent must not move refs on GitHub),
+# and git settings that carry the token's header.
+WITHHELD = ("GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+
+
+def agent_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment an agent inherits: orchestrate's own, minus what it must not see."""
+    return {
+        name: value
+        for name, value in base.items()
+        if name not in WITHHELD and not name.startswith("GIT_CONFIG_")
+    }
+
+
 def launch(agent: AgentConfig, task: Task, worktree: Path, brief: Brief) -> psutil.Popen:
     env = {
-        **os.environ,
+        **agent_environment(os.environ),
         **agent.env,
         "ORCHESTRATE_TASK_ID": task.id,
         "ORCHESTRATE_TASK_FILE": str(brief.task_file),

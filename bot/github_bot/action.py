@@ -96,10 +96,11 @@ def _config(repo_dir: Path) -> tuple[Config, str | None]:
         return Config(), f"config ignored, defaults used: {exc}"
 
 
-def outputs(outcome: Outcome, requests: int) -> dict[str, str]:
+def outputs(outcome: Outcome, requests: int, max_parallel: int = 1) -> dict[str, str]:
     board = outcome.board
     return {
         "matrix": json.dumps({"include": outcome.launch}, separators=(",", ":")),
+        "max-parallel": str(max_parallel),
         "launch": "true" if outcome.launch else "false",
         "merge": outcome.merge or "",
         "dashboard": str(board.home) if board is not None else "",
@@ -152,7 +153,7 @@ def finish(
     if problem:
         outcome.note(problem)
     outcome.messages = [redact(message) for message in outcome.messages]
-    written = outputs(outcome, forge.request_count)
+    written = outputs(outcome, forge.request_count, ctx.config.max_parallel)
     _append(env.output_path, "".join(f"{k}={redact(v)}\n" for k, v in written.items()))
     messages = [*outcome.messages, *([f"error: {outcome.error}"] if outcome.error else [])]
     view = view_of(outcome.board) if outcome.board is not None else None
