@@ -48,6 +48,7 @@ def deliver(
         token=BOT_TOKEN,
         output_path=output,
         summary_path=summary,
+        bot_login=fake.bot.login,  # the workflow names it (GITHUB_TOKEN cannot ask)
     )
     slept: list[float] = []
     before = fake.total_requests
@@ -140,7 +141,9 @@ def checkout(repo: Repo, workdir: Path) -> Path:
     return target
 
 
-def job_env(repo: Repo, workdir: Path, workflow: str | None = WORKFLOW) -> ActionsEnv:
+def job_env(
+    repo: Repo, workdir: Path, workflow: str | None = WORKFLOW, comment: int | None = None
+) -> ActionsEnv:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "output.txt").write_text("")
     (workdir / "summary.md").write_text("")
@@ -152,12 +155,15 @@ def job_env(repo: Repo, workdir: Path, workflow: str | None = WORKFLOW) -> Actio
         output_path=workdir / "output.txt",
         summary_path=workdir / "summary.md",
         workflow=workflow.rsplit("/", 1)[-1] if workflow else None,
+        bot_login="orchestrate-bot[bot]",  # the workflow names it (GITHUB_TOKEN cannot ask)
+        dashboard_comment=comment,
     )
 
 
-def agent_job(repo: Repo, task: str, workdir: Path) -> AgentJobResult:
-    """One matrix leg: `orchestrate agent --task N` in its own fresh checkout."""
-    env = job_env(repo, workdir)
+def agent_job(repo: Repo, task: str, workdir: Path, comment: int | None = None) -> AgentJobResult:
+    """One matrix leg: `orchestrate agent --task N` in its own fresh checkout; `comment` is
+    the dashboard comment the coordinator output."""
+    env = job_env(repo, workdir, comment=comment)
     return run_agent_job(env, checkout(repo, workdir), task, environ={}, poll_seconds=0.05)
 
 

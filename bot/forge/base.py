@@ -107,6 +107,10 @@ class Forge(Protocol):
 
     def create_comment(self, number: int, body: str) -> CommentInfo: ...
 
+    def get_comment(self, comment_id: int) -> CommentInfo | None:
+        """One comment by id, None when it was deleted."""
+        ...
+
     def edit_comment(self, comment_id: int, body: str) -> None: ...
 
     def role(self, login: str) -> Role:
@@ -115,8 +119,9 @@ class Forge(Protocol):
 
     def react(self, comment_id: int, content: Reaction) -> None: ...
 
-    def put_check_run(self, check: CheckRunOutput) -> int:
-        """Create the named check run on `head_sha`, or update the one already there."""
+    def put_check_run(self, check: CheckRunOutput, new_head: bool = False) -> int:
+        """Create the named check run on `head_sha`, or update the one already there
+        (`new_head`: the caller just made that commit, so there is none to look for)."""
         ...
 
     def check_run(self, ref: str, name: str) -> CheckRunInfo | None:

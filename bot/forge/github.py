@@ -170,6 +170,14 @@ class GitHubForge:
             cached.append(data)
         return _comment(data)
 
+    def get_comment(self, comment_id: int) -> CommentInfo | None:
+        try:
+            return _comment(self.http.get(f"{self._base}/issues/comments/{comment_id}"))
+        except ForgeError as error:
+            if error.status == 404:
+                return None
+            raise
+
     def edit_comment(self, comment_id: int, body: str) -> None:
         data = self.http.write(
             "PATCH", f"{self._base}/issues/comments/{comment_id}", {"body": body}
@@ -218,7 +226,13 @@ class GitHubForge:
             return found[0] if found else None
 
         payload = {"title": title, "head": head, "base": base, "body": body}
-        data = self.http.write("POST", f"{self._base}/pulls", payload, verify=already)
+        try:
+            data = self.http.write("POST", f"{self._base}/pulls", payload, verify=already)
+        except ForgeError as error:
+            found = already() if error.status == 422 else None  # one is open already
+            if found is None:
+                raise
+            data = found
         self.http.forget(f"{self._base}/pulls?")
         return _pull(data, head)
 
@@ -283,8 +297,12 @@ class GitHubForge:
                 found.append(str(data["previous_filename"]))
         return tuple(sorted(set(found)))
 
-    def put_check_run(self, check: CheckRunOutput) -> int:
+    def put_check_run(self, check: CheckRunOutput, new_head: bool = False) -> int:
         path = f"{self._base}/commits/{check.head_sha}/check-runs"
+        if new_head and self.http.cached(path, {"check_name": check.name}) is None:
+            self.http.remember(
+                path, {"total_count": 0, "check_runs": []}, {"check_name": check.name}
+            )
         found = self.http.get(path, {"check_name": check.name})
         runs = found.get("check_runs", []) if isinstance(found, dict) else []
         body: dict[str, Any] = {

@@ -48,6 +48,7 @@ class ActionsEnv:
     summary_path: Path | None = None
     bot_login: str | None = None
     workflow: str | None = None  # this run's workflow file, to dispatch it again
+    dashboard_comment: int | None = None  # the coordinator's output, for agent jobs
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], needs_event: bool = True) -> ActionsEnv:
@@ -74,7 +75,12 @@ class ActionsEnv:
             summary_path=Path(summary) if summary else None,
             bot_login=env.get("ORCHESTRATE_BOT_LOGIN") or None,
             workflow=workflow if workflow and workflow.endswith((".yml", ".yaml")) else None,
+            dashboard_comment=_number(env.get("ORCHESTRATE_DASHBOARD_COMMENT")),
         )
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
 
 
 def _snapshot_loader(repo_dir: Path, base: str) -> Callable[[], RepoSnapshot]:
@@ -104,6 +110,7 @@ def outputs(outcome: Outcome, requests: int, max_parallel: int = 1) -> dict[str,
         "launch": "true" if outcome.launch else "false",
         "merge": outcome.merge or "",
         "dashboard": str(board.home) if board is not None else "",
+        "dashboard-comment": str(board.comment.id) if board and board.comment else "",
         "requests": str(requests),
         "error": "true" if outcome.error else "false",
     }

@@ -24,7 +24,7 @@ from bot.agents.prompt import context_for
 from bot.forge.base import CheckRunOutput, Forge, PullInfo
 from bot.forge.issues import task_from_issue
 from bot.github_bot.action import ActionsEnv, job_context
-from bot.github_bot.board import find_home, load_board
+from bot.github_bot.board import Board, board_of, find_home, load_board
 from bot.github_bot.checks import AGENT_CHECK, agent_check, agent_report
 from bot.github_bot.context import Context
 from bot.gitops import GitRepo, auth_env
@@ -92,10 +92,8 @@ def _run(
     poll_seconds: float,
 ) -> None:
     task_id = result.task_id
-    home = find_home(forge, None, create=False)
-    if home is None:
-        raise AgentJobError("no dashboard yet: the coordinator launches agent jobs")
-    board = load_board(forge, home)
+    board = _board(forge, env.dashboard_comment)
+    home = board.home
     plan, state = board.state.plan, board.state.tasks.get(task_id)
     if plan is None or state is None or task_id not in plan.merge_order:
         raise AgentJobError(f"task #{task_id} is not in the plan on the dashboard (#{home})")
@@ -112,7 +110,8 @@ def _run(
 
     remote = repo.remote_sha(REMOTE, task.branch, git_env)
     found = forge.check_run(task.branch, AGENT_CHECK) if remote else None
-    report = agent_report(found)
+    reported = agent_report(found)
+    report = reported[0] if reported is not None else None
     if report is not None and report.attempt == state.attempt and report.status is not S.RUNNING:
         result.state = report
         result.messages.append(f"attempt {state.attempt} already ran: {report.status.value}")
@@ -151,9 +150,10 @@ def _run(
     if final.status is S.REVIEW and final.head_sha:
         if not repo.push(REMOTE, final.head_sha, task.branch, marker, git_env):
             raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
-        forge.put_check_run(agent_check(final, task.title, final.head_sha, ctx.redact))
-        forge.put_check_run(_superseded(marker, final.head_sha))
         result.pull = _pull_request(forge, task, base, final)
+        check = agent_check(final, task.title, final.head_sha, ctx.redact, result.pull.number)
+        forge.put_check_run(check, new_head=True)
+        forge.put_check_run(_superseded(marker, final.head_sha))
         result.messages.append(f"#{task_id}: {final.detail}; pull request #{result.pull.number}")
     else:
         forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
@@ -168,7 +168,22 @@ def _beat(run: _Run, state: TaskState, force: bool = False) -> None:
         return
     run.last_beat = now
     check = agent_check(state, run.task.title, run.marker, run.ctx.redact)
-    run.ctx.forge.put_check_run(check)
+    run.ctx.forge.put_check_run(check, new_head=force)
+
+
+def _board(forge: Forge, comment_id: int | None) -> Board:
+    """The dashboard, read-only: by the comment id the coordinator passed (one request), else
+    found the way the coordinator finds it."""
+    if comment_id is not None:
+        comment = forge.get_comment(comment_id)
+        if comment is not None and comment.author == forge.bot_login():
+            board = board_of(comment)
+            if board is not None:
+                return board
+    home = find_home(forge, None, create=False)
+    if home is None:
+        raise AgentJobError("no dashboard yet: the coordinator launches agent jobs")
+    return load_board(forge, home)
 
 
 def _superseded(sha: str, head: str | None = None) -> CheckRunOutput:
@@ -184,10 +199,8 @@ def _superseded(sha: str, head: str | None = None) -> CheckRunOutput:
 
 
 def _pull_request(forge: Forge, task: Task, base: str, state: TaskState) -> PullInfo:
-    """The task's open pull request (updated by the push), or a new one."""
-    pull = forge.find_pull(task.branch)
-    if pull is not None and pull.state == "open":
-        return pull
+    """A new pull request for the task, or the open one the push just updated (GitHub
+    refuses a second one for the same branch, and `create_pull` then returns the first)."""
     files = ", ".join(f"`{md(path, 120)}`" for path in state.files[:10])
     more = f" and {len(state.files) - 10} more" if len(state.files) > 10 else ""
     body = (

@@ -80,19 +80,18 @@ class MatrixAgents:
         return reports
 
     def _running(self, state: TaskState) -> list[Report]:
-        report = agent_report(self.forge.check_run(state.branch, AGENT_CHECK))
-        if report is None or report.attempt != state.attempt:
+        found = agent_report(self.forge.check_run(state.branch, AGENT_CHECK))
+        if found is None or found[0].attempt != state.attempt:
             return []  # not started yet, or an older attempt's result
+        report, pull = found
         if report.status is S.RUNNING:
             fields = report.model_dump(include=set(PROGRESS_FIELDS))
             if fields.get("heartbeat_at") == state.heartbeat_at:
                 return []
             return [Progress(state.id, fields)]
         fields = report.model_dump(include=set(RESULT_FIELDS))
-        if report.status is S.REVIEW:
-            pull = self.forge.find_pull(state.branch)
-            if pull is not None:
-                self.board.state.pulls[state.id] = pull.number
+        if report.status is S.REVIEW and pull is not None:
+            self.board.state.pulls[state.id] = pull
         return [Moved(state.id, report.status, report.detail, fields)]
 
     def _in_review(self, state: TaskState) -> list[Report]:

@@ -46,6 +46,8 @@ class BoardState(BaseModel):
     handled: dict[str, str] = {}  # command comment id -> final reaction
     problems: list[str] = []
     threshold: str = ""  # the conflict threshold the plan used, and why
+    home: int | None = None  # the issue this dashboard is on
+    blocked_by: dict[str, list[str]] = {}  # GitHub's "blocked by" relations, as last read
 
     def remember_command(self, comment_id: int, reaction: str) -> None:
         self.handled[str(comment_id)] = reaction
@@ -102,6 +104,20 @@ def load_board(forge: Forge, home: int) -> Board:
     return board
 
 
+def board_of(comment: CommentInfo) -> Board | None:
+    """The board in a dashboard comment read by id (None when it is not one, or unreadable)."""
+    if DASHBOARD_MARKER not in comment.body:
+        return None
+    try:
+        data = decode_state(comment.body)
+        state = BoardState.model_validate(data) if data is not None else None
+    except (StateBlockError, ValidationError):
+        return None
+    if state is None or state.home is None:
+        return None
+    return Board(state.home, comment, state)
+
+
 def view_of(board: Board) -> DashboardView:
     state = board.state
     return DashboardView(
@@ -131,6 +147,7 @@ def render_board(board: Board, redact: Redactor) -> str:
 
 def save_board(forge: Forge, board: Board, redact: Redactor) -> bool:
     """Write the dashboard if it changed; True when a request was made."""
+    board.state.home = board.home
     body = render_board(board, redact)
     if board.comment is None:
         board.comment = forge.create_comment(board.home, body)

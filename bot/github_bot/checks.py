@@ -37,11 +37,16 @@ REPORTED = (
 )
 
 
-def agent_check(state: TaskState, title: str, head_sha: str, redact: Redactor) -> CheckRunOutput:
+def agent_check(
+    state: TaskState, title: str, head_sha: str, redact: Redactor, pull: int | None = None
+) -> CheckRunOutput:
     """What the check run should show (pure): outcome, duration, cost, turns, peak memory,
-    the log's tail, and, hidden in the summary, the agent job's report for the coordinator."""
+    the log's tail, and, hidden in the summary, the agent job's report for the coordinator
+    (with the task's pull request, when it has one)."""
     heading, summary, text = agent_check_output(state, title)
     report = json.loads(redact(state.model_dump_json(include={"id", *REPORTED})))
+    if pull is not None:
+        report["pull"] = pull
     return CheckRunOutput(
         name=AGENT_CHECK,
         head_sha=head_sha,
@@ -52,14 +57,18 @@ def agent_check(state: TaskState, title: str, head_sha: str, redact: Redactor) -
     )
 
 
-def agent_report(check: CheckRunInfo | None) -> TaskState | None:
-    """The agent job's report in its check run (None when there is none or it is unreadable:
-    the coordinator then waits, and a silent agent is eventually treated as lost)."""
+def agent_report(check: CheckRunInfo | None) -> tuple[TaskState, int | None] | None:
+    """The agent job's report in its check run, and its pull request's number (None when
+    there is none or it is unreadable: the coordinator then waits, and a silent agent is
+    eventually treated as lost)."""
     if check is None:
         return None
     try:
         data = decode_block(AGENT_BLOCK, check.summary)
-        return TaskState.model_validate(data) if data is not None else None
+        if data is None:
+            return None
+        pull = data.pop("pull", None)
+        return TaskState.model_validate(data), pull if isinstance(pull, int) else None
     except (StateBlockError, ValidationError):
         return None
 

@@ -74,7 +74,8 @@ class PullLander:
         if number is None:
             found = self.forge.find_pull(task.branch)
             number = found.number if found is not None else None
-        return self.forge.get_pull(number, fresh=True) if number is not None else None
+        # as read this run (the lease on the push and the merge's `sha` guard catch a newer head)
+        return self.forge.get_pull(number) if number is not None else None
 
     def _merge(self, task: Task, pull: PullInfo, tested: Tested) -> Landing:
         base = self.config.base
@@ -82,7 +83,7 @@ class PullLander:
             REMOTE, tested.head, task.branch, pull.head_sha, self.git_env
         ):
             return Landing(S.REVIEW, f"#{pull.number} was pushed to while it was tested")
-        if self.forge.branch_sha(base) != tested.tip:
+        if self.repo.remote_sha(REMOTE, base, self.git_env) != tested.tip:
             return Landing(S.REVIEW, f"{base} moved while #{pull.number} was tested")
         try:
             merged = self.forge.merge_pull(pull.number, tested.head, self.config.merge.method)

@@ -38,13 +38,19 @@ def current_tasks(ctx: Context, board: Board) -> tuple[list[Task], list[str]]:
     return list(found.tasks), list(found.problems)
 
 
-def with_blocked_by(ctx: Context, tasks: Sequence[Task]) -> tuple[list[Task], list[str]]:
-    """Add GitHub's own "blocked by" relations to each task's declared dependencies. A
-    blocker that is not a task of this plan is open work elsewhere: reported, not waited on."""
+def with_blocked_by(
+    ctx: Context, board: Board, tasks: Sequence[Task], fresh: bool
+) -> tuple[list[Task], list[str]]:
+    """Add GitHub's own "blocked by" relations to each task's declared dependencies, read
+    when a task joins the plan (and again on `/orchestrate plan`: GitHub sends no event when
+    they change). A blocker that is not a task of this plan is reported, not waited on."""
     known = {task.id for task in tasks}
+    cache = board.state.blocked_by
     result, problems = [], []
     for task in tasks:
-        blockers = [str(n) for n in ctx.forge.blocked_by(int(task.id))]
+        if fresh or task.id not in cache:
+            cache[task.id] = [str(n) for n in ctx.forge.blocked_by(int(task.id))]
+        blockers = cache[task.id]
         ours = [b for b in blockers if b in known and b not in task.depends_on and b != task.id]
         others = [b for b in blockers if b not in known]
         if others:
@@ -62,7 +68,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     new_print = fingerprint(tasks)
     if not force and state.plan is not None and new_print == state.fingerprint:
         return False
-    tasks, blocked = with_blocked_by(ctx, tasks)
+    tasks, blocked = with_blocked_by(ctx, board, tasks, fresh=force)
     state.problems.extend(blocked)
     state.tasks, dropped = task_states(state.tasks, tasks)
     state.titles = {
@@ -86,6 +92,8 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
             state.threshold = f"{threshold:g}: {why}"
         except PlanError as exc:
             state.problems.append(f"cannot plan: {exc}")
+    for task_id in [t for t in state.blocked_by if t not in state.tasks]:
+        del state.blocked_by[task_id]
     for task_id in dropped:
         _clear_labels(ctx, int(task_id))
         state.pulls.pop(task_id, None)
@@ -210,7 +218,11 @@ def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
 
 
 def _status_comment(ctx: Context, board: Board, task_id: str) -> None:
+    """The task's one status comment, from its first start on (the dashboard shows planned
+    tasks), edited in place when what it says changes."""
     state = board.state
+    if state.tasks[task_id].status is S.PLANNED and task_id not in state.status_comments:
+        return
     body = task_status_body(
         state.tasks[task_id],
         ctx.issue_url(board.home),

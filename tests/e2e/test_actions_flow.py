@@ -82,7 +82,7 @@ def _tree(repo: Repo) -> dict[str, str]:
 def test_init_then_the_whole_loop_under_act(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake = FakeGitHub()
+    fake = FakeGitHub(bot_login="github-actions[bot]")  # what GITHUB_TOKEN acts as
     repo = fake.create_repo("octo/demo", tmp_path / "demo.git")
     fake.add_collaborator(repo, "alice", "write")
     with fake.serve() as url:

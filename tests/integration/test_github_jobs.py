@@ -96,8 +96,10 @@ def test_issues_to_merged_pull_requests_through_actions_jobs(
     matrix = json.loads(run.outputs["matrix"])["include"]
     for round_ in range(8):
         launched.append([entry["task"] for entry in matrix])
+        comment = int(run.outputs["dashboard-comment"])
         for entry in matrix:
-            agent_job(fake_repo, entry["task"], tmp_path / f"r{round_}-agent-{entry['task']}")
+            workdir = tmp_path / f"r{round_}-agent-{entry['task']}"
+            agent_job(fake_repo, entry["task"], workdir, comment)
         outcome = merge_job(fake_repo, tmp_path / f"r{round_}-merge")
         assert outcome.error is None, outcome.error
         dispatched = fake.take_deliveries("workflow_dispatch")
