@@ -205,6 +205,14 @@ class WorkflowDispatchEvent(_Event):
     inputs: dict[str, Any] | None = None
 
 
+class ScheduleEvent(_Model):
+    """A `schedule:` trigger of the workflow: not a webhook (no repository, no sender); the
+    bot's own clock, to pick up lost agents and retries that came due without an event."""
+
+    event_name: ClassVar[str] = "schedule"
+    schedule: str = ""
+
+
 Event = (
     IssuesEvent
     | IssueCommentEvent
@@ -212,6 +220,7 @@ Event = (
     | CheckRunEvent
     | WorkflowRunEvent
     | WorkflowDispatchEvent
+    | ScheduleEvent
 )
 
 _MODELS: dict[str, type[Event]] = {
@@ -223,6 +232,7 @@ _MODELS: dict[str, type[Event]] = {
         CheckRunEvent,
         WorkflowRunEvent,
         WorkflowDispatchEvent,
+        ScheduleEvent,
     )
 }
 
@@ -234,6 +244,7 @@ HANDLED_EVENTS: dict[str, frozenset[str | None]] = {
     "check_run": frozenset({"completed"}),
     "workflow_run": frozenset({"completed"}),
     "workflow_dispatch": frozenset({None}),
+    "schedule": frozenset({None}),
 }
 
 

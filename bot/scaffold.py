@@ -29,6 +29,7 @@ on:
   issue_comment: {{types: [created]}} # zizmor: ignore[dangerous-triggers] commands only, no PR code runs
   pull_request: {{types: [opened, synchronize, closed]}}
   workflow_dispatch: # the bot continues its own loop with it
+  schedule: [{{cron: "23 * * * *"}}] # hourly: finds lost agent jobs, retries that came due
 permissions: {{}}
 jobs:
   orchestrate:

@@ -31,8 +31,17 @@ class Run:
     slept: list[float]
 
 
+NOW = 1_700_000_000.0  # the coordinator's clock in these tests, unless a test moves it
+
+
 def deliver(
-    fake: FakeGitHub, repo: Repo, delivery: Delivery, workdir: Path, *, tag: str = "run"
+    fake: FakeGitHub,
+    repo: Repo,
+    delivery: Delivery,
+    workdir: Path,
+    *,
+    tag: str = "run",
+    now: float = NOW,
 ) -> Run:
     """Run `orchestrate event` on one delivery, as the workflow would."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +62,7 @@ def deliver(
     slept: list[float] = []
     before = fake.total_requests
     outcome, outputs = run_event(
-        env, repo.git.path, sleep=slept.append, clock=lambda: 1_700_000_000.0, environ={}
+        env, repo.git.path, sleep=slept.append, clock=lambda: now, environ={}
     )
     return Run(
         outcome,

@@ -27,6 +27,7 @@ from bot.github_bot.lander import PullLander
 from bot.github_bot.orchestration import NEXT_RUN, publish, reconcile
 from bot.github_bot.routes import handle_event
 from bot.gitops import GitError, GitRepo, auth_env
+from bot.models import TaskStatus
 from bot.redact import Redactor
 from bot.render.dashboard import job_summary
 from bot.snapshot import SnapshotError, load_snapshot, plan_threshold
@@ -201,7 +202,7 @@ def run_merge(
     ctx, forge, problem = job_context(env, repo_dir, sleep=sleep, clock=clock, environ=environ)
     outcome = Outcome(event="merge queue")
     try:
-        merge_queue(ctx, env, GitRepo(repo_dir), outcome)
+        merge_queue(ctx, env, GitRepo(repo_dir), outcome, sleep)
     except ForgeError as exc:
         outcome.error = ctx.redact(f"GitHub request failed: {exc}")
     except GitError as exc:
@@ -209,7 +210,16 @@ def run_merge(
     return outcome, finish(env, ctx, forge, outcome, problem)
 
 
-def merge_queue(ctx: Context, env: ActionsEnv, repo: GitRepo, outcome: Outcome) -> None:
+RETRY_WAIT = 300.0  # the merge job waits this long at most for a retry to come due
+
+
+def merge_queue(
+    ctx: Context,
+    env: ActionsEnv,
+    repo: GitRepo,
+    outcome: Outcome,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     home = find_home(ctx.forge, None, create=False)
     if home is None:
         outcome.note("no dashboard yet; nothing to merge")
@@ -225,6 +235,14 @@ def merge_queue(ctx: Context, env: ActionsEnv, repo: GitRepo, outcome: Outcome) 
     if decision is None or not board.state.running:
         return
     ready = [t for t, why in decision.waiting.items() if why == NEXT_RUN]
+    due = [
+        s.retry_at
+        for s in board.state.tasks.values()
+        if s.status is TaskStatus.PLANNED and s.retry_at
+    ]
+    if not ready and due and 0 < min(due) - ctx.now <= RETRY_WAIT:
+        sleep(min(due) - ctx.now)  # nothing else would start the retry before the next event
+        ready = [t for t, s in board.state.tasks.items() if s.retry_at == min(due)]
     if ready and env.workflow:
         ctx.forge.dispatch_workflow(env.workflow, ctx.config.base, {})
         outcome.note("dispatched the workflow again to start " + ", ".join(f"#{t}" for t in ready))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.events import Event, IssuesEvent, WorkflowDispatchEvent, WorkflowRunEvent
+from bot.events import Event, IssuesEvent, ScheduleEvent, WorkflowDispatchEvent, WorkflowRunEvent
 from bot.forge.base import WRITE_ROLES
 from bot.forge.issues import TASK_LABEL
 from bot.models import Task, TaskState, TaskStatus
@@ -17,7 +17,7 @@ S = TaskStatus
 
 # The bot's own loop: a workflow_dispatch it sends, a workflow run it started. Handled even when
 # the bot is the sender; every other event the bot caused is ignored.
-OWN_LOOP_EVENTS = (WorkflowDispatchEvent, WorkflowRunEvent)
+OWN_LOOP_EVENTS = (WorkflowDispatchEvent, WorkflowRunEvent, ScheduleEvent)
 FINISHED = frozenset({S.MERGED, S.NOOP})
 
 
@@ -29,7 +29,7 @@ def is_own_event(event: Event, bot_login: str) -> bool:
 
 def may_be_own(event: Event) -> bool:
     """Only an event sent by a bot account can be ours (spares a lookup of our login)."""
-    return event.sender.is_bot and not isinstance(event, OWN_LOOP_EVENTS)
+    return not isinstance(event, OWN_LOOP_EVENTS) and event.sender.is_bot
 
 
 def issue_event_matters(event: IssuesEvent) -> bool:

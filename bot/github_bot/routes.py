@@ -34,6 +34,7 @@ ROUTES: dict[tuple[str, str | None], Handler] = {
     ("check_run", "completed"): on_reconcile,
     ("workflow_run", "completed"): on_reconcile,
     ("workflow_dispatch", None): on_reconcile,
+    ("schedule", None): on_reconcile,
 }
 
 
@@ -53,7 +54,7 @@ def handle_event(ctx: Context, name: str, payload: dict[str, Any]) -> Outcome:
     assert event is not None
     try:
         if may_be_own(event) and is_own_event(event, ctx.forge.bot_login()):
-            outcome.note(f"caused by the bot itself (@{event.sender.login}); ignored")
+            outcome.note(f"caused by the bot itself (@{ctx.forge.bot_login()}); ignored")
             return outcome
         handler(ctx, event, outcome)
     except ForgeError as exc:

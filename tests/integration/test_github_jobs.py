@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
-from fakegithub import FakeGitHub, Repo
-from github_mode import agent_job, deliver, deliver_all, merge_job
+from fakegithub import Delivery, FakeGitHub, Repo
+from github_mode import NOW, agent_job, deliver, deliver_all, merge_job
 
 from bot.forge.issues import TASK_LABEL
 from bot.github_bot.checks import AGENT_CHECK
@@ -157,3 +159,74 @@ def test_a_rerun_agent_job_converges(
     assert "already ran" in " ".join(again.messages)
     summary = (tmp_path / "first" / "summary.md").read_text()
     assert "task #1" in summary and "review" in summary
+
+
+def _one_task(fake: FakeGitHub, repo: Repo, tmp_path: Path, config: str, files: dict[str, str]):
+    fake.push(repo, "main", {**files, ".github/orchestrate.yml": config}, "project", user="octo")
+    fake.add_collaborator(repo, "alice", "write")
+    fake.add_workflow(repo, ".github/workflows/orchestrate.yml", "orchestrate")
+    issue = fake.create_issue(repo, "Add a farewell", ISSUES["Add a farewell"], user="alice")
+    fake.state.add_labels(repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    deliver_all(fake, repo, tmp_path / "labels")
+    fake.comment(repo, max(repo.issues), "/orchestrate run", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    fake.take_deliveries()
+    return deliver(fake, repo, command, tmp_path / "run")
+
+
+FLAKY = """\
+import os, pathlib, runpy, sys
+seen = pathlib.Path(os.environ["FLAKY_STATE"])
+if not seen.exists():
+    seen.write_text("once")
+    print("API error: 529 overloaded", flush=True)
+    sys.exit(1)
+runpy.run_module("bot.agents.scripted", run_name="__main__")
+"""
+
+
+def test_a_transient_agent_failure_is_retried_by_the_loop(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The first attempt dies of an overloaded API: the merge job sees a transient failure,
+    waits out the backoff and dispatches; the next coordinator run starts attempt 2."""
+    fake = fake_github
+    state = tmp_path / "flaky-state"
+    agent = {"command": f"{sys.executable} flaky.py", "retry_backoff": "0.01s"}
+    config = json.dumps({"agent": {**agent, "env": {"FLAKY_STATE": str(state)}}})
+    run = _one_task(fake, fake_repo, tmp_path, config, {**FILES, "flaky.py": FLAKY})
+    comment = int(run.outputs["dashboard-comment"])
+    first = agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    assert first.state is not None and first.state.status.value == "failed"
+    assert first.state.retryable and "overloaded" in first.state.log_tail
+    merge_job(fake_repo, tmp_path / "m1")
+    [dispatch] = fake.take_deliveries("workflow_dispatch")
+    fake.take_deliveries()
+    run = deliver(fake, fake_repo, dispatch, tmp_path / "c2", now=time.time() + 1)
+    assert [e["attempt"] for e in json.loads(run.outputs["matrix"])["include"]] == [2]
+    second = agent_job(fake_repo, "1", tmp_path / "a2", comment)
+    assert second.state is not None and second.state.status.value == "review"
+    merge_job(fake_repo, tmp_path / "m2")
+    tasks = _state(fake_repo)
+    assert tasks["1"]["status"] == "merged" and tasks["1"]["attempt"] == 2
+    assert len(fake_repo.pulls) == 1
+
+
+def test_a_lost_agent_job_is_found_by_the_schedule_and_retried(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """A launched agent job never reports (its run was cancelled): the hourly schedule run
+    finds it silent past `stale_after` and puts it back for a retry."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, "agent: {preset: scripted}\n", FILES)
+    assert json.loads(run.outputs["matrix"])["include"]
+    schedule = Delivery("schedule", None, {"schedule": "23 * * * *"}, "schedule-1")
+    soon = deliver(fake, fake_repo, schedule, tmp_path / "soon", now=NOW + 600)
+    assert soon.outcome.error is None and _state(fake_repo)["1"]["status"] == "running"
+    late = deliver(fake, fake_repo, schedule, tmp_path / "late", now=NOW + 3 * 3600)
+    assert late.outcome.error is None
+    task = _state(fake_repo)["1"]
+    assert task.get("status", "planned") == "planned"
+    assert "no heartbeat for" in str(task["detail"]) or "retry 1 of 2" in str(task["detail"])
+    again = deliver(fake, fake_repo, schedule, tmp_path / "again", now=NOW + 4 * 3600)
+    assert [e["attempt"] for e in json.loads(again.outputs["matrix"])["include"]] == [2]
