@@ -129,6 +129,13 @@ def _in_flight(board: Board) -> dict[str, tuple[object, ...]]:
     }
 
 
+def _landed(board: Board, decision: Decision) -> bool:
+    """The step merged a task or ended it (a "not now" leaves it in review: tried next run,
+    never again at once)."""
+    merged = decision.merge
+    return merged is not None and board.state.tasks[merged].status is not S.REVIEW
+
+
 def reconcile(
     ctx: Context,
     board: Board,
@@ -154,7 +161,7 @@ def reconcile(
     if engine is not None:
         hold = None if board.state.running else NOT_RUNNING
         decision = engine.step(hold if launching else hold or NEXT_RUN)
-        while lander is not None and decision.merge is not None and decision.acts:
+        while lander is not None and _landed(board, decision):  # the next one may be ready
             decision = engine.step(hold or NEXT_RUN)
         outcome.launch = list(agents.matrix)
         outcome.merge = decision.merge

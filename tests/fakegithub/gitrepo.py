@@ -277,9 +277,10 @@ class BareRepo:
             new = self.commit_tree(tree, [base], message, author=author, committer=GITHUB_IDENTITY)
         elif method == "rebase":
             new = base
+            linear = self.is_ancestor(base, head)  # head already sits on base: trees as they are
             for sha in self.commits_between(base, head):
                 info = self.commit_info(sha)
-                step_tree = self.merge_tree(new, sha)
+                step_tree = info.tree if linear else self.merge_tree(new, sha)
                 new = self.commit_tree(
                     step_tree,
                     [new],

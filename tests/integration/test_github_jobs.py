@@ -230,3 +230,30 @@ def test_a_lost_agent_job_is_found_by_the_schedule_and_retried(
     assert "no heartbeat for" in str(task["detail"]) or "retry 1 of 2" in str(task["detail"])
     again = deliver(fake, fake_repo, schedule, tmp_path / "again", now=NOW + 4 * 3600)
     assert [e["attempt"] for e in json.loads(again.outputs["matrix"])["include"]] == [2]
+
+
+def test_the_merge_queue_never_retries_blindly_and_lands_what_a_human_pushed(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """GitHub answers 502 to the merge: the job reads the pull request back, reports, and
+    leaves it for the next pass (one PUT, not two). Someone then pushes to the pull request:
+    the next merge job tests and lands that head, not the agent's."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
+    agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    merge_route = "/repos/{owner}/{repo}/pulls/{pull_number}/merge"
+    fake.fail_next(502, method="PUT", route=merge_route)
+    outcome = merge_job(fake_repo, tmp_path / "m1")
+    assert outcome.error is None
+    assert fake.request_count("PUT", merge_route) == 1
+    task = _state(fake_repo)["1"]
+    assert task["status"] == "review" and "GitHub did not merge" in str(task["detail"])
+
+    [pull] = fake_repo.pulls.values()
+    fake.push(fake_repo, pull.head, {"src/farewell.py": "def bye():\n    return 'bye'\n"},
+              "review fix", user="alice")  # fmt: skip
+    fake.take_deliveries()
+    second = merge_job(fake_repo, tmp_path / "m2")
+    assert _state(fake_repo)["1"]["status"] == "merged", second.messages
+    assert _tree(fake_repo)["src/farewell.py"] == "def bye():\n    return 'bye'\n"
+    assert fake.request_count("PUT", merge_route) == 2
