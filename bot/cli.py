@@ -27,13 +27,12 @@ from bot import console as out
 from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
-from bot.analysis import predict_footprints
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Notifier
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
 from bot.models import Plan, Task, TaskStatus
-from bot.planning import PlanError, build_plan
+from bot.planning import PlanError, plan_tasks
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_threshold
 from bot.state import decide
@@ -103,12 +102,8 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
     hints = (
         ask_agents(repo, config, tasks, base_sha, say) if config.plan.predictor == "agent" else {}
     )
-    footprints = predict_footprints(tasks, snapshot, hints)
-    mergeable = config.merge.mergeable
     threshold, why = plan_threshold(repo.root, snapshot, config, source)
-    plan = build_plan(
-        tasks, footprints, config.max_parallel, mergeable=mergeable, conflict_threshold=threshold
-    )
+    plan = plan_tasks(tasks, snapshot, config, threshold, hints)
     return Session(
         repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir, (threshold, why)
     )

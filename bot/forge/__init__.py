@@ -1,1 +1,2 @@
-"""Where tasks come from and where state is kept: local files + SQLite, or GitHub."""
+"""The `Forge` port (base.py) and its GitHub adapter: the REST API through PyGithub (github.py,
+github_http.py), issues as tasks and task states as labels (issues.py)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.analysis import predict_footprints
 from bot.engine import Engine, Lander
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
@@ -23,7 +22,7 @@ from bot.github_bot.context import Context, Outcome
 from bot.github_bot.decisions import task_states
 from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
-from bot.planning import PlanError, build_plan
+from bot.planning import PlanError, plan_tasks
 from bot.render.dashboard import TASK_MARKER, task_status_body
 from bot.state import IN_FLIGHT, Decision, overlaps
 
@@ -80,15 +79,8 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     if tasks:
         try:
             snapshot = ctx.repo_snapshot()
-            footprints = predict_footprints(tasks, snapshot)
             threshold, why = ctx.threshold(snapshot)
-            state.plan = build_plan(
-                tasks,
-                footprints,
-                ctx.config.max_parallel,
-                mergeable=ctx.config.merge.mergeable,
-                conflict_threshold=threshold,
-            )
+            state.plan = plan_tasks(tasks, snapshot, ctx.config, threshold)
             state.threshold = f"{threshold:g}: {why}"
         except PlanError as exc:
             state.problems.append(f"cannot plan: {exc}")

@@ -1,0 +1,29 @@
+"""The one way a plan is made, in both modes: footprints predicted from a snapshot of the base
+(with the agents' own answers when `plan.predictor: agent` asked for them), then the schedule
+under the config's limits and the conflict threshold in force. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.analysis import RepoSnapshot, predict_footprints
+from bot.config import Config
+from bot.models import Plan, Task
+from bot.planning.schedule import build_plan
+
+
+def plan_tasks(
+    tasks: Sequence[Task],
+    snapshot: RepoSnapshot,
+    config: Config,
+    threshold: float,
+    hints: Mapping[str, list[str]] | None = None,
+) -> Plan:
+    footprints = predict_footprints(list(tasks), snapshot, dict(hints or {}))
+    return build_plan(
+        list(tasks),
+        footprints,
+        config.max_parallel,
+        mergeable=config.merge.mergeable,
+        conflict_threshold=threshold,
+    )
