@@ -107,8 +107,8 @@ class Forge(Protocol):
 
     def create_comment(self, number: int, body: str) -> CommentInfo: ...
 
-    def get_comment(self, comment_id: int) -> CommentInfo | None:
-        """One comment by id, None when it was deleted."""
+    def get_comment(self, comment_id: int, fresh: bool = False) -> CommentInfo | None:
+        """One comment by id (`fresh`: as it is now), None when it was deleted."""
         ...
 
     def edit_comment(self, comment_id: int, body: str) -> None: ...

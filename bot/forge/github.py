@@ -170,9 +170,10 @@ class GitHubForge:
             cached.append(data)
         return _comment(data)
 
-    def get_comment(self, comment_id: int) -> CommentInfo | None:
+    def get_comment(self, comment_id: int, fresh: bool = False) -> CommentInfo | None:
+        path = f"{self._base}/issues/comments/{comment_id}"
         try:
-            return _comment(self.http.get(f"{self._base}/issues/comments/{comment_id}"))
+            return _comment(self.http.get(path, fresh=fresh))
         except ForgeError as error:
             if error.status == 404:
                 return None

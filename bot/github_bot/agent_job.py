@@ -147,7 +147,12 @@ def _run(
     final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
     final = final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
     result.state = final
-    if final.status is S.REVIEW and final.head_sha:
+    if final.status is S.REVIEW and final.head_sha and _cancelled(forge, board, state):
+        final = final.model_copy(update={"status": S.FAILED, "detail": "cancelled while running"})
+        forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
+        result.state = final
+        result.messages.append(f"#{task_id}: cancelled while its agent ran; no pull request")
+    elif final.status is S.REVIEW and final.head_sha:
         if not repo.push(REMOTE, final.head_sha, task.branch, marker, git_env):
             raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
         result.pull = _pull_request(forge, task, base, final)
@@ -184,6 +189,19 @@ def _board(forge: Forge, comment_id: int | None) -> Board:
     if home is None:
         raise AgentJobError("no dashboard yet: the coordinator launches agent jobs")
     return load_board(forge, home)
+
+
+def _cancelled(forge: Forge, board: Board, launched: TaskState) -> bool:
+    """The task is no longer this attempt's to finish: `/orchestrate cancel`, or a newer
+    attempt, since the job started (the dashboard read again, as it is now)."""
+    if board.comment is None:
+        return False
+    comment = forge.get_comment(board.comment.id, fresh=True)
+    now = board_of(comment) if comment is not None else None
+    if now is None:
+        return False
+    state = now.state.tasks.get(launched.id)
+    return state is None or state.status is not S.RUNNING or state.attempt != launched.attempt
 
 
 def _superseded(sha: str, head: str | None = None) -> CheckRunOutput:

@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 from fakegithub import Delivery, FakeGitHub, Repo
-from github_mode import NOW, agent_job, deliver, deliver_all, merge_job
+from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job
 
+from bot.forge.github import connect
 from bot.forge.issues import TASK_LABEL
+from bot.github_bot.agent_job import _board, _cancelled
 from bot.github_bot.checks import AGENT_CHECK
 from bot.render.dashboard import DASHBOARD_MARKER
 from bot.state import decode_state
@@ -257,3 +259,24 @@ def test_the_merge_queue_never_retries_blindly_and_lands_what_a_human_pushed(
     assert _state(fake_repo)["1"]["status"] == "merged", second.messages
     assert _tree(fake_repo)["src/farewell.py"] == "def bye():\n    return 'bye'\n"
     assert fake.request_count("PUT", merge_route) == 2
+
+
+def test_an_agent_job_cancelled_while_it_runs_opens_no_pull_request(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The agent job reads the dashboard again before it opens the pull request: a task
+    cancelled meanwhile (or relaunched as a newer attempt) is left alone."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
+    forge = connect(BOT_TOKEN, fake_repo.full_name, bot_login=fake.bot.login)
+    board = _board(forge, int(run.outputs["dashboard-comment"]))
+    launched = board.state.tasks["1"]
+    assert launched.status.value == "running" and not _cancelled(forge, board, launched)
+    fake.take_deliveries()
+    fake.comment(fake_repo, board.home, "/orchestrate cancel #1", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    deliver(fake, fake_repo, command, tmp_path / "cancel")
+    assert _cancelled(forge, board, launched)
+    result = agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    assert result.state is None and "nothing to run" in " ".join(result.messages)
+    assert fake_repo.pulls == {}
