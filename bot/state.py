@@ -320,6 +320,25 @@ def _schedule(
     return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)
 
 
+# -- what people ask for: retry an ended task, cancel one (both modes' commands) -----------
+
+RETRYABLE = frozenset({S.FAILED, S.CONFLICT, S.NOOP, S.BLOCKED})
+
+
+def retry_problem(task_id: str, state: TaskState | None) -> str | None:
+    """Why `retry` cannot apply to this task, or None when it goes back to `planned`."""
+    if state is None:
+        return f"#{task_id} is not a task of this plan."
+    if state.status not in RETRYABLE:
+        return f"#{task_id} is {state.status.value}; only an ended task can be retried."
+    return None
+
+
+def cancelled(status: TaskStatus) -> TaskStatus | None:
+    """What `cancel` makes of a task: a running one failed, a planned one blocked."""
+    return {S.RUNNING: S.FAILED, S.PLANNED: S.BLOCKED}.get(status)
+
+
 # -- hidden blocks: the dashboard's state, an agent job's report -----------------------------
 
 STATE_BLOCK = "state"  # the dashboard comment's machine state

@@ -11,7 +11,6 @@ from bot.events import Event, IssuesEvent, ScheduleEvent, WorkflowDispatchEvent,
 from bot.forge.base import WRITE_ROLES
 from bot.forge.issues import TASK_LABEL
 from bot.models import Task, TaskState, TaskStatus
-from bot.state import check_transition
 
 S = TaskStatus
 
@@ -72,9 +71,3 @@ def task_states(
         else:
             dropped.append(task_id)
     return states, dropped
-
-
-def transition(state: TaskState, status: TaskStatus, detail: str, **fields: object) -> TaskState:
-    """A new TaskState after a checked transition of the state machine."""
-    check_transition(state.status, status)
-    return state.model_copy(update={"status": status, "detail": detail, **fields})

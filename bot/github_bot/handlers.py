@@ -7,9 +7,11 @@ from bot.events import IssueCommentEvent, IssuesEvent
 from bot.forge.base import IssueInfo, Reaction
 from bot.github_bot.board import Board, find_home, load_board
 from bot.github_bot.context import Context, Outcome
-from bot.github_bot.decisions import authorize, issue_event_matters, transition
+from bot.github_bot.decisions import authorize, issue_event_matters
 from bot.github_bot.orchestration import publish, reconcile
+from bot.github_bot.store import BoardStore
 from bot.models import TaskStatus
+from bot.state import cancelled, retry_problem
 
 S = TaskStatus
 REPLY_MARKER = "<!-- orchestrate:reply {comment_id} -->"
@@ -138,27 +140,22 @@ def _status(ctx: Context, board: Board, command: Command, outcome: Outcome) -> s
 
 def _retry(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
     task_id = str(command.task)
-    state = board.state.tasks.get(task_id)
-    if state is None:
-        return f"#{task_id} is not a task of this plan."
-    if state.status not in (S.FAILED, S.CONFLICT, S.NOOP, S.BLOCKED):
-        return f"#{task_id} is {state.status.value}; only an ended task can be retried."
-    board.state.tasks[task_id] = transition(state, S.PLANNED, "retry requested", retry_at=None)
-    board.state.running = True
-    return None
+    problem = retry_problem(task_id, board.state.tasks.get(task_id))
+    if problem is None:
+        BoardStore(board).transition(task_id, S.PLANNED, "retry requested", retry_at=None)
+        board.state.running = True
+    return problem
 
 
 def _cancel(ctx: Context, board: Board, command: Command, outcome: Outcome) -> str | None:
     tasks = board.state.tasks
-    chosen = [str(command.task)] if command.task is not None else list(tasks)
     if command.task is not None and str(command.task) not in tasks:
         return f"#{command.task} is not a task of this plan."
-    for task_id in chosen:
-        status = tasks[task_id].status
-        if status is S.RUNNING:
-            tasks[task_id] = transition(tasks[task_id], S.FAILED, "cancelled", finished_at=ctx.now)
-        elif status is S.PLANNED:
-            tasks[task_id] = transition(tasks[task_id], S.BLOCKED, "cancelled")
+    store = BoardStore(board)
+    for task_id in [str(command.task)] if command.task is not None else list(tasks):
+        status = cancelled(tasks[task_id].status)
+        if status is not None:
+            store.transition(task_id, status, "cancelled", finished_at=ctx.now)
     if command.task is None:
         board.state.running = False
     return None

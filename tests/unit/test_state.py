@@ -182,3 +182,14 @@ def test_a_silent_agent_is_lost_then_retried_like_a_transient_failure():
     assert last.fail and last.requeue == ()  # no attempt left: it stays failed
     # without a stale limit (local mode owns its agents), silence is never loss
     assert decide(plan, statuses(plan, t1=running), 1e9).fail == ()
+
+
+def test_retry_applies_to_ended_tasks_and_cancel_to_waiting_or_running_ones():
+    from bot.state import cancelled, retry_problem
+
+    assert retry_problem("1", TaskState(id="1", status=S.FAILED)) is None
+    assert retry_problem("1", TaskState(id="1", status=S.BLOCKED)) is None
+    assert "only an ended task" in retry_problem("1", TaskState(id="1", status=S.RUNNING))
+    assert "not a task of this plan" in retry_problem("7", None)
+    assert cancelled(S.RUNNING) is S.FAILED and cancelled(S.PLANNED) is S.BLOCKED
+    assert cancelled(S.MERGED) is None and cancelled(S.REVIEW) is None
