@@ -1,0 +1,213 @@
+"""The engine over recording fakes of its four ports: what it asks of each adapter, and what it
+records, step by step. No git, no processes, no GitHub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.agents.prompt import AgentContext
+from bot.analysis import RepoSnapshot
+from bot.config import Config
+from bot.engine import Engine, Landing, Moved, Progress
+from bot.engine.ports import Report
+from bot.models import Task, TaskState, TaskStatus
+from bot.planning import plan_tasks
+from bot.redact import Redactor
+from bot.state import Decision, check_transition
+from bot.taskfile import parse_task_file
+
+S = TaskStatus
+
+
+class MemoryStore:
+    def __init__(self, tasks: Sequence[Task]) -> None:
+        self.rows = {t.id: TaskState(id=t.id, branch=t.branch) for t in tasks}
+        self.log: list[tuple[str, str, str]] = []
+        self.waiting: dict[str, str] = {}
+
+    def states(self) -> dict[str, TaskState]:
+        return dict(self.rows)
+
+    def transition(self, task_id: str, new: TaskStatus, detail: str = "", **fields: object):
+        check_transition(self.rows[task_id].status, new)
+        self.rows[task_id] = self.rows[task_id].model_copy(
+            update={**fields, "status": new, "detail": detail}
+        )
+        self.log.append((task_id, new.value, detail))
+        return self.rows[task_id]
+
+    def update(self, task_id: str, **fields: object) -> TaskState:
+        self.rows[task_id] = self.rows[task_id].model_copy(update=fields)
+        return self.rows[task_id]
+
+    def note(self, detail: str, task_id: str | None = None) -> None:
+        self.log.append((task_id or "", "note", detail))
+
+    def set_waiting(self, waiting: Mapping[str, str]) -> None:
+        self.waiting = dict(waiting)
+
+
+@dataclass
+class ScriptedAgents:
+    """Reports queued per task come out on the next observation after the task started."""
+
+    script: dict[str, list[list[Report]]] = field(default_factory=dict)
+    started: list[tuple[str, int]] = field(default_factory=list)
+    contexts: dict[str, AgentContext] = field(default_factory=dict)
+    busy: str | None = None
+
+    def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
+        out: list[Report] = []
+        for task_id, state in states.items():
+            queue = self.script.get(task_id)
+            if state.status is S.RUNNING and queue:
+                out.extend(queue.pop(0))
+        return out
+
+    def room(self) -> str | None:
+        return self.busy
+
+    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+        self.started.append((task.id, attempt))
+        self.contexts[task.id] = context
+        return {"detail": f"started {task.id}", "start_sha": "base"}
+
+    def stop(self) -> Sequence[str]:
+        return []
+
+
+@dataclass
+class ScriptedLander:
+    outcomes: dict[str, list[Landing]] = field(default_factory=dict)
+    landed: list[str] = field(default_factory=list)
+
+    def land(self, task: Task, state: TaskState) -> Landing:
+        self.landed.append(task.id)
+        return self.outcomes[task.id].pop(0)
+
+
+@dataclass
+class Notes:
+    changes: list[tuple[str, str]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def changed(self, task_id: str, state: TaskState) -> None:
+        self.changes.append((task_id, state.status.value))
+
+    def tick(self, states: Mapping[str, TaskState], decision: Decision) -> None:
+        self.decisions.append(decision)
+
+
+def _engine(texts: dict[str, str], config: Config | None = None, clock: float = 100.0):
+    tasks = [parse_task_file(f"{tid}-t.md", text) for tid, text in texts.items()]
+    config = config or Config()
+    snapshot = RepoSnapshot(files=("a.py", "b.py", "c.py"))
+    plan = plan_tasks(tasks, snapshot, config, 0.1)
+    store, agents, lander, notes = MemoryStore(tasks), ScriptedAgents(), ScriptedLander(), Notes()
+    now = [clock]
+    engine = Engine(
+        plan,
+        {t.id: t for t in tasks},
+        config,
+        store,
+        agents,
+        lander,
+        notes,
+        clock=lambda: now[0],
+        redact=Redactor.from_env(["TOKEN"], {"TOKEN": "s3cret-value-123"}),
+    )
+    return engine, store, agents, lander, notes, now
+
+
+def _done(task_id: str, files: tuple[str, ...] = ("a.py",)) -> list[Report]:
+    return [Moved(task_id, S.REVIEW, "changed", {"files": files, "head_sha": "h" + task_id})]
+
+
+def test_a_task_goes_from_launch_to_merged_through_the_ports():
+    engine, store, agents, lander, notes, _ = _engine({"1": "---\nfiles: [a.py]\n---\n"})
+    agents.script["1"] = [[Progress("1", {"progress": "s3cret-value-123 ok"})], _done("1")]
+    lander.outcomes["1"] = [Landing(S.MERGED, "landed", "m1", ("a.py",))]
+    engine.step()
+    assert agents.started == [("1", 1)] and store.rows["1"].status is S.RUNNING
+    engine.step()
+    assert store.rows["1"].progress == "*** ok"  # redacted before it is stored
+    engine.step()  # the agent reports review; the lander lands it in the same pass
+    assert lander.landed == ["1"]
+    assert store.rows["1"].status is S.MERGED and store.rows["1"].merged_sha == "m1"
+    assert [c for c in notes.changes if c[1] != "running"] == [("1", "review"), ("1", "merged")]
+    assert engine.step().done
+
+
+def test_not_now_keeps_the_task_in_review_and_says_why():
+    engine, store, agents, lander, _, _ = _engine({"1": "---\nfiles: [a.py]\n---\n"})
+    agents.script["1"] = [_done("1")]
+    lander.outcomes["1"] = [
+        Landing(S.REVIEW, "main moved while #1 was tested"),
+        Landing(S.MERGED, "landed", "m1"),
+    ]
+    engine.step()
+    engine.step()
+    assert store.rows["1"].status is S.REVIEW
+    assert store.rows["1"].detail == "main moved while #1 was tested"
+    engine.step()
+    assert store.rows["1"].status is S.MERGED
+
+
+def test_a_transient_failure_is_retried_after_its_backoff_with_the_attempt_counted():
+    config = Config.model_validate({"agent": {"retries": 1, "retry_backoff": 30}})
+    engine, store, agents, lander, _, now = _engine({"1": "---\nfiles: [a.py]\n---\n"}, config)
+    failed = Moved("1", S.FAILED, "exit 1", {"retryable": True, "finished_at": 100.0})
+    agents.script["1"] = [[failed], _done("1")]
+    lander.outcomes["1"] = [Landing(S.MERGED, "landed", "m1")]
+    engine.step()
+    decision = engine.step()
+    assert store.rows["1"].status is S.PLANNED and store.rows["1"].retry_at == 130.0
+    assert decision.waiting["1"] == "retrying in 30s" and agents.started == [("1", 1)]
+    now[0] = 131.0
+    engine.step()
+    assert agents.started == [("1", 1), ("1", 2)]
+
+
+def test_a_conflict_is_redone_with_its_files_and_hunks_told_to_the_agent():
+    engine, store, agents, lander, _, _ = _engine({"1": "---\nfiles: [a.py]\n---\n"})
+    agents.script["1"] = [_done("1"), _done("1")]
+    hunks = "<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> mine\n"
+    lander.outcomes["1"] = [
+        Landing(S.CONFLICT, "conflicts with main in a.py", files=("a.py",), hunks=hunks),
+        Landing(S.MERGED, "landed", "m1"),
+    ]
+    for _ in range(4):
+        engine.step()
+    assert agents.started == [("1", 1), ("1", 2)]
+    redo = agents.contexts["1"].redo
+    assert redo is not None and redo.files == ("a.py",) and "=======" in redo.hunks
+    engine.step()
+    engine.step()
+    assert store.rows["1"].status is S.MERGED and store.rows["1"].redos == 1
+
+
+def test_hold_and_room_keep_ready_tasks_waiting_but_one_agent_always_runs():
+    engine, store, agents, _, _, _ = _engine(
+        {"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"}
+    )
+    decision = engine.step(hold="ready; `/orchestrate run` starts it")
+    assert agents.started == [] and set(decision.waiting.values()) == {
+        "ready; `/orchestrate run` starts it"
+    }
+    assert store.waiting == dict(decision.waiting)
+    agents.busy = "system CPU at 99% (limit 90%)"
+    decision = engine.step()
+    assert agents.started == [("1", 1)]  # nothing ran: one may start whatever the machine says
+    assert decision.waiting["2"] == "system CPU at 99% (limit 90%)"
+
+
+def test_an_agent_seen_touching_another_tasks_files_is_flagged():
+    engine, store, agents, _, _, _ = _engine(
+        {"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"}
+    )
+    agents.script["2"] = [[Progress("2", {"files": ("a.py", "b.py"), "heartbeat_at": 101.0})]]
+    engine.step()
+    engine.step()
+    assert "touching a.py, which task 1 also changes" in store.rows["2"].detail
+    assert ("2", "note", "task 2 touching a.py, which task 1 also changes") in store.log
