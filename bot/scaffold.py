@@ -35,7 +35,7 @@ jobs:
   orchestrate:
     uses: {repo}/.github/workflows/orchestrate.yml@{ref}
     with: {{orchestrate-ref: {ref}}}
-    permissions: {{contents: write, issues: write, pull-requests: write, checks: write, actions: write}}
+    permissions: {{contents: write, issues: write, pull-requests: write, checks: write, actions: write}} # each job narrows its own
     secrets: inherit # zizmor: ignore[secrets-inherit] agents need their API keys
 """
 

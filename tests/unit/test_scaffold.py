@@ -57,3 +57,25 @@ def test_agents_never_inherit_the_forge_token(name):
     env = agent_environment({name: "secret", "PATH": "/bin", "ANTHROPIC_API_KEY": "k"})
     assert name not in env
     assert env == {"PATH": "/bin", "ANTHROPIC_API_KEY": "k"}
+
+
+def test_the_caller_workflow_is_zizmor_clean_with_explained_suppressions_only(tmp_path):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    zizmor = Path(sys.executable).parent / "zizmor"
+    if not zizmor.exists():
+        zizmor = Path(shutil.which("zizmor") or "zizmor")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert main(["init", "--repo", str(tmp_path), "--source", f"a/b@{SHA}"]) == 0
+    caller = tmp_path / ".github/workflows/orchestrate.yml"
+    for line in caller.read_text().splitlines():
+        if "zizmor: ignore" in line:
+            assert line.split("zizmor: ignore[", 1)[1].split("]", 1)[1].strip(), line
+    done = subprocess.run(
+        [str(zizmor), "--offline", "--persona=pedantic", str(caller)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
