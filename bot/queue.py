@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import process
+from bot.agents.runner import agent_environment
 from bot.config import Config
 from bot.engine.ports import Landing
 from bot.gitops import GitRepo
@@ -72,7 +73,7 @@ def rebase_and_test(
     ran = process.run(
         ["/bin/sh", "-c", config.merge.test_command],
         worktree,
-        dict(os.environ),
+        agent_environment(os.environ),  # the code under test is an agent's: no tokens
         log,
         config.merge.test_timeout,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,33 @@ def check_agent(agent: AgentConfig, repo_root: Path) -> None:
             else f"preset {preset.name}; install it with: {preset.installs}"
         )
         raise AgentError(f"agent command not found: '{program}' ({hint})")
+
+
+INSTALL_TIMEOUT = 600.0
+
+
+def install_agent(agent: AgentConfig, repo_root: Path, log: Path) -> str | None:
+    """Install the preset's program where it is missing (a fresh Actions runner): its own
+    installer (npm, pip), never through a shell. None when it can be started now, else why
+    not (one line)."""
+    try:
+        check_agent(agent, repo_root)
+        return None
+    except AgentError as missing:
+        preset = preset_of(agent)
+        installer = shlex.split(preset.installs)
+        if preset.name == "command" or not installer or installer[0] not in ("npm", "pip"):
+            return str(missing)
+        if installer[0] == "pip":
+            installer = [sys.executable, "-m", *installer]
+        ran = process.run(installer, repo_root, agent_environment(os.environ), log, INSTALL_TIMEOUT)
+        if ran.returncode != 0:
+            return f"{missing}; `{preset.installs}` failed: {process.tail(log, lines=3)}"
+    try:
+        check_agent(agent, repo_root)
+    except AgentError as still:
+        return str(still)
+    return None
 
 
 def argv_for(agent: AgentConfig, brief: Brief, task: Task, worktree: Path) -> list[str]:

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.agents.presets import AgentError
 from bot.agents.prompt import context_for
+from bot.agents.runner import agent_for, install_agent
 from bot.forge.base import CheckRunOutput, Forge, PullInfo
 from bot.forge.issues import task_from_issue
 from bot.github_bot.action import ActionsEnv, job_context
@@ -132,14 +134,27 @@ def _run(
     context = context_for(
         task, plan, board.state.tasks, board.state.titles, base, ctx.config.merge.test_command
     )
-    started = agents.start(task, context, state.attempt)
     now = clock()
     running = state.model_copy(
+        update={"start_sha": tip, "started_at": now, "heartbeat_at": now, "finished_at": None}
+    )
+    try:
+        agent = agent_for(ctx.config.agent, task)
+        problem = install_agent(agent, repo.root, repo.state_dir / "agent-install.log")
+        if problem is not None:
+            raise AgentError(problem)
+        started = agents.start(task, context, state.attempt)
+    except AgentError as exc:  # not worth a retry: the same runner image fails the same way
+        failed = running.model_copy(
+            update={"status": S.FAILED, "detail": str(exc), "finished_at": clock()}
+        )
+        forge.put_check_run(agent_check(failed, task.title, marker, ctx.redact), new_head=True)
+        result.state = failed
+        result.messages.append(f"#{task_id}: the agent could not start: {exc}")
+        return
+    running = running.model_copy(
         update={
             "detail": f"agent running on a runner (attempt {state.attempt})",
-            "start_sha": tip,
-            "started_at": now,
-            "heartbeat_at": now,
             "pid": started.get("pid"),
         }
     )

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
 from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job
 
@@ -280,3 +281,40 @@ def test_an_agent_job_cancelled_while_it_runs_opens_no_pull_request(
     result = agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
     assert result.state is None and "nothing to run" in " ".join(result.messages)
     assert fake_repo.pulls == {}
+
+
+def test_an_agent_that_cannot_start_fails_at_once_without_a_retry(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    fake = fake_github
+    config = "agent: {command: no-such-agent-program --go}\n"
+    run = _one_task(fake, fake_repo, tmp_path, config, FILES)
+    result = agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    assert result.state is not None and result.state.status.value == "failed"
+    assert "agent command not found: 'no-such-agent-program'" in result.state.detail
+    assert not result.state.retryable
+    [check] = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert check.conclusion == "failure" and "no-such-agent-program" in check.output["title"]
+    merge_job(fake_repo, tmp_path / "m1")
+    task = _state(fake_repo)["1"]
+    assert task["status"] == "failed" and "not found" in str(task["detail"])
+    assert fake.take_deliveries("workflow_dispatch") == []  # nothing to retry
+
+
+def test_the_merge_queue_runs_tests_without_the_token(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test command runs code an agent wrote: it never sees the job's token."""
+    fake = fake_github
+    probe = "import os, sys; sys.exit(3 if 'GITHUB_TOKEN' in os.environ else 0)"
+    config = json.dumps(
+        {
+            "agent": {"preset": "scripted"},
+            "merge": {"test_command": f'{sys.executable} -c "{probe}"'},
+        }
+    )
+    run = _one_task(fake, fake_repo, tmp_path, config, FILES)
+    agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_not_for_agents_0000000000000000000")
+    merge_job(fake_repo, tmp_path / "m1")
+    assert _state(fake_repo)["1"]["status"] == "merged"
