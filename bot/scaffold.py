@@ -34,7 +34,7 @@ permissions: {{}}
 jobs:
   orchestrate:
     uses: {repo}/.github/workflows/orchestrate.yml@{ref}
-    with: {{orchestrate-ref: {ref}}}
+    with: {{orchestrate-ref: {ref}{repository}}}
     permissions: {{contents: write, issues: write, pull-requests: write, checks: write, actions: write}} # each job narrows its own
     secrets: inherit # zizmor: ignore[secrets-inherit] agents need their API keys
 """
@@ -84,7 +84,8 @@ def caller_workflow(source: str) -> str:
     if not _SOURCE.match(source):
         raise InitError(f"--source {source!r}: expected OWNER/REPO@REF (a commit SHA is best)")
     repo, ref = source.split("@", 1)
-    return CALLER.format(repo=repo, ref=ref)
+    repository = "" if repo == HOME else f", orchestrate-repository: {repo}"  # a fork
+    return CALLER.format(repo=repo, ref=ref, repository=repository)
 
 
 def config_file(base: str, preset: str, test_command: str | None) -> str:
@@ -140,8 +141,9 @@ def _next_steps(preset: str, source: str) -> tuple[str, ...]:
         steps.append(f"Settings > Secrets and variables > Actions: add {secret[0]}.")
     steps += [
         "Label issues `parallel`, then comment `/orchestrate plan` (or `run`) on one of them.",
-        "Optional: pass a GitHub App token as the `token` secret so your own CI runs on the "
-        "agents' pull requests (docs/github.md, Tokens).",
+        "Optional: to have your own CI run on the agents' pull requests, act as a GitHub App: "
+        "add `app-id: <its id>` under `with:` and its private key as the secret "
+        "ORCHESTRATE_APP_PRIVATE_KEY (docs/github.md, Tokens).",
     ]
     if not _SHA.match(source.rsplit("@", 1)[-1]):
         steps.append(f"Pin {source} to a commit SHA in the workflow (both places).")

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STUBS = Path(__file__).resolve().parent / "stubs"
 ACT = Path(sys.executable).parent / "act"
 CHECKOUT = "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"
+APP_TOKEN = "actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"
 SOURCE = "orchestrate-dev/orchestrate"
 WORKFLOW = ".github/workflows/orchestrate.yml"
 
@@ -95,6 +96,7 @@ class Act:
             "--var-file", "/dev/null",
             "--input-file", "/dev/null",
             "--local-repository", f"{CHECKOUT}={STUBS / 'checkout'}",
+            "--local-repository", f"{APP_TOKEN}={STUBS / 'app-token'}",
             "--local-repository", f"{SOURCE}@{self.ref}={ROOT}",
             "--env", f"GITHUB_REPOSITORY={self.repository}",
             "--env", f"GITHUB_API_URL={url}",

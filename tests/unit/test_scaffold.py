@@ -24,7 +24,7 @@ def test_init_writes_a_short_pinned_caller_and_a_valid_config(tmp_path, capsys):
     workflow = yaml.safe_load(caller)
     job = workflow["jobs"]["orchestrate"]
     assert job["uses"] == f"someone/orchestrate/.github/workflows/orchestrate.yml@{SHA}"
-    assert job["with"] == {"orchestrate-ref": SHA}
+    assert job["with"] == {"orchestrate-ref": SHA, "orchestrate-repository": "someone/orchestrate"}
     assert workflow["permissions"] == {}
     triggers = workflow[True]  # YAML 1.1 reads `on` as true
     assert "workflow_dispatch" in triggers and "pull_request_target" not in triggers
