@@ -7,13 +7,14 @@ stateDiagram-v2
     planned --> blocked: a dependency failed
     running --> review: agent finished with changes
     running --> no-op: agent finished without changes
-    running --> failed: non-zero exit, timeout, crash
+    running --> failed: non-zero exit, timeout, crash, no heartbeat (lost)
     running --> planned: interrupted (orchestrate stopped mid-run)
     review --> merged: rebased, tested, landed on base
     review --> conflict: rebase conflict
     review --> failed: tests red on the rebased result
     failed --> planned: retry (transient failure)
     conflict --> planned: redo on the new base, after the others
+    no-op --> planned: retry requested
     blocked --> planned: dependency retried
 ```
 """

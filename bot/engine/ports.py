@@ -5,8 +5,8 @@
   through their check runs (`github_bot.agents`; the job itself is `github_bot.agent_job`)
 - Lander: rebase, test, ref compare-and-swap (`bot.local.lander`) | rebase, test, push with
   lease, merge API with the `sha` guard (`github_bot.lander`)
-- Notifier: the terminal (`bot.console`) | labels, status comments, the dashboard, written
-  once per job (`github_bot.orchestration.publish`)
+- Notifier: the terminal (`bot.console`) | none during the step: a GitHub job writes labels,
+  status comments and the dashboard once, at its end (`github_bot.orchestration.publish`)
 
 Adapters report what they observe as values (`Progress`, `Moved`, `Landing`); the engine
 applies them through the store, so every transition is checked against the state machine.

@@ -40,6 +40,7 @@ class CommentInfo:
     id: int
     body: str
     author: str
+    issue: int = 0  # the issue it is on (filled where the API says)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ class Forge(Protocol):
         ...
 
     def create_comment(self, number: int, body: str) -> CommentInfo: ...
+
+    def comments_since(self, since: str) -> Sequence[CommentInfo]:
+        """Comments on any issue of the repository created or edited since `since` (ISO 8601),
+        oldest first."""
+        ...
 
     def get_comment(self, comment_id: int, fresh: bool = False) -> CommentInfo | None:
         """One comment by id (`fresh`: as it is now), None when it was deleted."""

@@ -62,7 +62,13 @@ def _is_sha(ref: str) -> bool:
 
 def _comment(data: Mapping[str, Any]) -> CommentInfo:
     user = data.get("user") or {}
-    return CommentInfo(int(data["id"]), str(data.get("body") or ""), str(user.get("login") or ""))
+    issue = str(data.get("issue_url") or "").rsplit("/", 1)[-1]
+    return CommentInfo(
+        int(data["id"]),
+        str(data.get("body") or ""),
+        str(user.get("login") or ""),
+        int(issue) if issue.isdigit() else 0,
+    )
 
 
 class GitHubForge:
@@ -169,6 +175,10 @@ class GitHubForge:
         if isinstance(cached, list) and data not in cached:
             cached.append(data)
         return _comment(data)
+
+    def comments_since(self, since: str) -> Sequence[CommentInfo]:
+        params = {"since": since, "sort": "created", "direction": "asc"}
+        return [_comment(c) for c in self.http.get_all(f"{self._base}/issues/comments", params)]
 
     def get_comment(self, comment_id: int, fresh: bool = False) -> CommentInfo | None:
         path = f"{self._base}/issues/comments/{comment_id}"

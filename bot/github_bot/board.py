@@ -48,6 +48,7 @@ class BoardState(BaseModel):
     threshold: str = ""  # the conflict threshold the plan used, and why
     home: int | None = None  # the issue this dashboard is on
     blocked_by: dict[str, list[str]] = {}  # GitHub's "blocked by" relations, as last read
+    swept_at: str = ""  # commands said up to this time (ISO 8601) were looked for
 
     def remember_command(self, comment_id: int, reaction: str) -> None:
         self.handled[str(comment_id)] = reaction

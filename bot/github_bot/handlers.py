@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.commands import Command, CommandError, help_markdown, parse_command
 from bot.events import IssueCommentEvent, IssuesEvent
 from bot.forge.base import IssueInfo, Reaction
@@ -25,22 +27,61 @@ def on_issue(ctx: Context, event: IssuesEvent, outcome: Outcome) -> None:
     home = find_home(ctx.forge, None, create=True)
     assert home is not None
     board = load_board(ctx.forge, home)
+    catch_up(ctx, board, outcome)
     reconcile(ctx, board, outcome)
     publish(ctx, board, outcome)
 
 
 def on_reconcile(ctx: Context, event: object, outcome: Outcome) -> None:
-    """A pull request, check run, workflow run or dispatch: observe, advance, refresh."""
+    """A pull request, check run, workflow run, dispatch or schedule: observe, advance,
+    refresh; and handle commands whose own run never came."""
     home = find_home(ctx.forge, None, create=False)
     if home is None:
         outcome.note("no dashboard yet; nothing to reconcile")
         return
     board = load_board(ctx.forge, home)
+    catch_up(ctx, board, outcome)
     reconcile(ctx, board, outcome)
     publish(ctx, board, outcome)
 
 
 # -- commands ---------------------------------------------------------------------------------
+
+CATCH_UP_MARGIN = 600.0  # seconds before the last sweep looked at again: runs start late
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def catch_up(ctx: Context, board: Board, outcome: Outcome) -> None:
+    """Handle `/orchestrate` commands whose own run never came: GitHub keeps one pending run
+    per concurrency group and cancels the others, so a command said while two runs waited is
+    otherwise lost. One request; commands already handled are skipped."""
+    since, board.state.swept_at = board.state.swept_at, _iso(ctx.now)
+    if not since:
+        return  # a new dashboard: nothing was said to it yet
+    start = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() - CATCH_UP_MARGIN
+    bot = ctx.forge.bot_login().lower()
+    for comment in ctx.forge.comments_since(_iso(start)):
+        if comment.author.lower() == bot or str(comment.id) in board.state.handled:
+            continue
+        try:
+            command = parse_command(comment.body)
+        except CommandError:
+            continue  # a typo's reply belongs to its own run
+        if command is None or command.verb == "help":
+            continue
+        if not authorize(comment.author, ctx.forge.role(comment.author)).allowed:
+            board.state.remember_command(comment.id, "refused")  # its own run said so
+            continue
+        outcome.note(f"`/orchestrate {command.verb}` from @{comment.author} (its run was lost)")
+        reply = VERBS[command.verb](ctx, board, command, outcome)
+        if reply:
+            _reply(ctx, comment.issue, comment.id, reply)
+        reaction: Reaction = "confused" if reply else "rocket"
+        board.state.remember_command(comment.id, reaction)
+        ctx.forge.react(comment.id, reaction)
 
 
 def _reply(ctx: Context, number: int, comment_id: int, text: str) -> None:
@@ -93,6 +134,8 @@ def _run_command(
         outcome.note("this command was already handled; nothing changed")
         ctx.forge.react(comment_id, "rocket" if done == "rocket" else "confused")
         return
+    board.state.remember_command(comment_id, "eyes")  # not caught up as a lost one below
+    catch_up(ctx, board, outcome)
     reaction: Reaction = "rocket"
     try:
         reply = VERBS[command.verb](ctx, board, command, outcome)

@@ -290,3 +290,33 @@ def test_pull_requests_show_overlaps_with_other_tasks_in_flight(
     [again] = deliver_all(fake, project, tmp_path / "again")
     assert again.outcome.error is None
     assert [(c.id, c.conclusion, dict(c.output)) for c in project.check_runs.values()] == before
+
+
+def test_a_command_whose_run_was_lost_is_handled_by_the_next_run(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    """GitHub keeps one pending run per concurrency group: a `/orchestrate run` said while two
+    runs waited never gets its own. The next run of the coordinator handles it, once."""
+    fake = fake_github
+    _label_three(fake, project)
+    deliver_all(fake, project, tmp_path / "labels")
+    home = next(n for n, i in project.issues.items() if i.title == "Parallel work")
+    lost = _say(fake, project, home, "/orchestrate run", "alice")
+    _say(fake, project, home, "/orchestrate cancel", "mallory")  # not allowed: ignored
+    fake.take_deliveries()  # neither run ever starts
+    [label] = [d for d in _relabel(fake, project, 2)]
+    run = deliver(fake, project, label, tmp_path / "later")
+    assert run.outcome.error is None
+    assert any("its run was lost" in m for m in run.outcome.messages)
+    assert [m["task"] for m in json.loads(run.outputs["matrix"])["include"]] == ["1", "2"]
+    assert _reactions(project, lost) == ["rocket"]
+    again = deliver(fake, project, label, tmp_path / "again")  # handled once, not twice
+    assert json.loads(again.outputs["matrix"])["include"] == []
+    assert not any("its run was lost" in m for m in again.outcome.messages)
+
+
+def _relabel(fake: FakeGitHub, repo: Repo, number: int) -> list[Delivery]:
+    alice = fake.state.user("alice")
+    fake.state.remove_label(repo, alice, number, "parallel")
+    fake.state.add_labels(repo, alice, number, ["parallel"])
+    return [d for d in fake.take_deliveries("issues") if d.action == "labeled"]
