@@ -27,7 +27,7 @@ from bot import console as out
 from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config, with_default_base
 from bot.engine import Notifier
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
@@ -89,6 +89,9 @@ def ask_agents(
 def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _: None) -> Session:
     repo = GitRepo(Path(args.repo))
     config, source = load_config(repo.root, Path(args.config) if args.config else None)
+    config, chosen = with_default_base(config, repo.default_branch())
+    if chosen:
+        say(chosen)
     tasks_dir = _tasks_dir(args, repo).resolve()
     tasks = load_tasks(tasks_dir)
     try:

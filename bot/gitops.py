@@ -99,6 +99,18 @@ class GitRepo:
     def checked_out_branch(self) -> str | None:
         return None if self.repo.head.is_detached else self.repo.head.ref.name
 
+    def default_branch(self) -> str | None:
+        """The branch work lands on when nobody said: the checked-out one (if it has a
+        commit), else what origin's HEAD names."""
+        branch = self.checked_out_branch()
+        if branch is not None and branch in self.repo.heads:
+            return branch
+        try:
+            name = str(self.repo.git.symbolic_ref("--quiet", "--short", "refs/remotes/origin/HEAD"))
+        except git.GitCommandError:
+            return branch
+        return name.removeprefix("origin/") or branch
+
     def dirty_files(self) -> list[str]:
         """Tracked files with uncommitted changes in the main working tree."""
         status = self.repo.git.status("--porcelain", "--untracked-files=no", "-z")

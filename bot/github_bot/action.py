@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.analysis import RepoSnapshot
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config, with_default_base
 from bot.forge.base import ForgeError
 from bot.forge.github import DEFAULT_API, GitHubForge, connect
 from bot.github_bot.board import find_home, load_board, view_of
@@ -98,9 +98,15 @@ def _snapshot_loader(repo_dir: Path, base: str) -> Callable[[], RepoSnapshot]:
 
 def _config(repo_dir: Path) -> tuple[Config, str | None]:
     try:
-        return load_config(repo_dir)[0], None
+        config, problem = load_config(repo_dir)[0], None
     except ConfigError as exc:
-        return Config(), f"config ignored, defaults used: {exc}"
+        config, problem = Config(), f"config ignored, defaults used: {exc}"
+    try:
+        detected = GitRepo(repo_dir).default_branch()
+    except GitError:
+        detected = None  # no checkout: the config's base, or main
+    config, chosen = with_default_base(config, detected)
+    return config, "; ".join(note for note in (problem, chosen) if note) or None
 
 
 def outputs(outcome: Outcome, requests: int, max_parallel: int = 1) -> dict[str, str]:

@@ -70,3 +70,20 @@ def test_status_and_merge_verbs(tmp_path, capsys):
     assert cli(capsys, "merge", "--repo", str(repo))[0] == 0
     assert git(repo, "rev-parse", "main") == head
     assert states(repo)["1"].status is TaskStatus.MERGED
+
+
+def test_without_a_config_the_base_is_the_repositorys_own_branch(tmp_path, capsys):
+    from bot.gitops import create_repo
+
+    repo = tmp_path / "repo"
+    create_repo(repo, {"a.py": "x = 1\n"}, "initial", branch="master")
+    tasks = write_tasks(tmp_path / "tasks", {"1-a.md": "---\nfiles: [a.py]\n---\nChange a.py"})
+    code, out, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks), "--json")
+    assert code == 0, err
+    assert json.loads(out)["base"]["branch"] == "master"
+    assert "base branch: master (the repository's default; set base: in the config)" in err
+    # a config that names the base is obeyed, and a wrong one is a one-line error
+    (repo / ".github").mkdir()
+    (repo / ".github/orchestrate.yml").write_text("base: main\n")
+    code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 2 and "base branch 'main' not found (set base: in" in err

@@ -69,3 +69,13 @@ def test_conflict_threshold_is_auto_or_a_probability():
     assert parse_config("plan: {conflict_threshold: 0.2}", "x").plan.conflict_threshold == 0.2
     with pytest.raises(ConfigError, match=r"plan\.conflict_threshold"):
         parse_config("plan: {conflict_threshold: 2}", "x.yml")
+
+
+def test_the_base_defaults_to_the_repositorys_branch_only_when_no_file_names_one():
+    from bot.config import with_default_base
+
+    config, note = with_default_base(Config(), "master")
+    assert config.base == "master" and "base branch: master" in (note or "")
+    named = parse_config("base: trunk\n", "cfg")
+    assert with_default_base(named, "master") == (named, None)
+    assert with_default_base(Config(), None) == (Config(), None)
