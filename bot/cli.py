@@ -89,7 +89,7 @@ def ask_agents(
 def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _: None) -> Session:
     repo = GitRepo(Path(args.repo))
     config, source = load_config(repo.root, Path(args.config) if args.config else None)
-    config, chosen = with_default_base(config, repo.default_branch())
+    config, chosen = with_default_base(config, repo.default_branch(), repo.has_branch(config.base))
     if chosen:
         say(chosen)
     tasks_dir = _tasks_dir(args, repo).resolve()

@@ -185,10 +185,13 @@ class Config(Section):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
 
-def with_default_base(config: Config, detected: str | None) -> tuple[Config, str | None]:
-    """The config with its base branch filled in when no file names one: the repository's
-    checked-out branch or origin's HEAD (`detected`). The note says which was chosen."""
-    if "base" in config.model_fields_set or not detected or detected == config.base:
+def with_default_base(
+    config: Config, detected: str | None, default_exists: bool
+) -> tuple[Config, str | None]:
+    """The config with its base branch filled in when no file names one and `main` does not
+    exist: the repository's checked-out branch or origin's HEAD (`detected`). The note says
+    which was chosen."""
+    if "base" in config.model_fields_set or default_exists or not detected:
         return config, None
     note = f"base branch: {detected} (the repository's default; set base: in the config)"
     return config.model_copy(update={"base": detected}), note

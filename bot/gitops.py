@@ -99,6 +99,9 @@ class GitRepo:
     def checked_out_branch(self) -> str | None:
         return None if self.repo.head.is_detached else self.repo.head.ref.name
 
+    def has_branch(self, name: str) -> bool:
+        return name in self.repo.heads
+
     def default_branch(self) -> str | None:
         """The branch work lands on when nobody said: the checked-out one (if it has a
         commit), else what origin's HEAD names."""

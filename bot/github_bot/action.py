@@ -102,10 +102,11 @@ def _config(repo_dir: Path) -> tuple[Config, str | None]:
     except ConfigError as exc:
         config, problem = Config(), f"config ignored, defaults used: {exc}"
     try:
-        detected = GitRepo(repo_dir).default_branch()
+        checkout = GitRepo(repo_dir)
+        detected, exists = checkout.default_branch(), checkout.has_branch(config.base)
     except GitError:
-        detected = None  # no checkout: the config's base, or main
-    config, chosen = with_default_base(config, detected)
+        detected, exists = None, True  # no checkout: the config's base, or main
+    config, chosen = with_default_base(config, detected, exists)
     return config, "; ".join(note for note in (problem, chosen) if note) or None
 
 

@@ -74,8 +74,9 @@ def test_conflict_threshold_is_auto_or_a_probability():
 def test_the_base_defaults_to_the_repositorys_branch_only_when_no_file_names_one():
     from bot.config import with_default_base
 
-    config, note = with_default_base(Config(), "master")
+    config, note = with_default_base(Config(), "master", default_exists=False)
     assert config.base == "master" and "base branch: master" in (note or "")
+    assert with_default_base(Config(), "feature", default_exists=True) == (Config(), None)
     named = parse_config("base: trunk\n", "cfg")
-    assert with_default_base(named, "master") == (named, None)
-    assert with_default_base(Config(), None) == (Config(), None)
+    assert with_default_base(named, "master", default_exists=False) == (named, None)
+    assert with_default_base(Config(), None, default_exists=False) == (Config(), None)
