@@ -31,11 +31,11 @@ from bot.config import Config, ConfigError, load_config, with_default_base
 from bot.engine import Notifier
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
-from bot.models import Plan, Task, TaskStatus
+from bot.models import Plan, Task, TaskStatus, normalize_task_id
 from bot.planning import PlanError, plan_tasks
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_threshold
-from bot.state import decide
+from bot.state import cancelled, decide, retry_problem
 from bot.taskfile import TaskFileError
 
 EXPECTED = (AgentError, ConfigError, GitError, PlanError, TaskFileError)
@@ -195,6 +195,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 
 def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
+    began = time.monotonic()
     session = open_session(args, _stderr_note)
     if launching:
         preflight(session)
@@ -235,11 +236,14 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         finally:
             store.close()
     final = {task_id: states[task_id] for task_id in session.plan.merge_order}
+    summary = out.run_summary(final, time.monotonic() - began)
     if args.json:
-        _print_json({tid: s.model_dump(mode="json") for tid, s in final.items()}, sys.stdout)
+        tasks = {tid: s.model_dump(mode="json") for tid, s in final.items()}
+        _print_json({"tasks": tasks, "summary": summary}, sys.stdout)
     else:
         if not live:
             console.print(out.summary_line(final))
+        console.print(out.summary_text(summary), markup=False, soft_wrap=True)
         console.print(f"\n[bold]{session.config.base}[/] after the merge queue:")
         console.print(repo.log_graph(session.config.base, 30), markup=False, highlight=False)
     return 0 if all(s.status in SUCCESS for s in final.values()) else 1
@@ -311,6 +315,54 @@ def _report(console: Console, messages: Sequence[str], error: str | None) -> int
         text = error.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         print(f"::error::orchestrate: {text}")  # escaped: no workflow command can be injected
         return 1
+    return 0
+
+
+def _existing_store(repo: GitRepo) -> LocalStore:
+    db = repo.state_dir / "state.db"
+    if not db.exists():
+        raise UsageError(f"{repo.root}: nothing has run here yet (no {db})")
+    return LocalStore(db)
+
+
+def cmd_retry(args: argparse.Namespace, console: Console) -> int:
+    """Run an ended task again (as `/orchestrate retry` does on GitHub)."""
+    repo = GitRepo(Path(args.repo))
+    store = _existing_store(repo)
+    try:
+        task_id = normalize_task_id(args.task)
+        problem = retry_problem(task_id, store.states().get(task_id))
+        if problem is not None:
+            raise UsageError(problem.replace("#", "task ", 1))
+        store.transition(task_id, TaskStatus.PLANNED, "retry requested", retry_at=None)
+    finally:
+        store.close()
+    then = "the active run starts it" if run_active(repo) else "`orchestrate run` starts it"
+    console.print(f"task {task_id} is planned again; {then}", markup=False)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, console: Console) -> int:
+    """Stop one task, or every task that has not ended (as `/orchestrate cancel` does)."""
+    repo = GitRepo(Path(args.repo))
+    store = _existing_store(repo)
+    try:
+        states = store.states()
+        chosen = [normalize_task_id(args.task)] if args.task is not None else sorted(states)
+        if args.task is not None and chosen[0] not in states:
+            raise UsageError(f"task {chosen[0]} is not a task of this plan")
+        done = []
+        for task_id in chosen:
+            status = cancelled(states[task_id].status)
+            if status is not None:
+                store.transition(task_id, status, "cancelled", finished_at=time.time())
+                done.append(task_id)
+    finally:
+        store.close()
+    if not done:
+        console.print("nothing to cancel: the task(s) had ended already", markup=False)
+    else:
+        console.print(f"cancelled: {', '.join(done)}", markup=False)
     return 0
 
 
@@ -408,6 +460,8 @@ def parser() -> argparse.ArgumentParser:
         ("run", cmd_run, "run agents in worktrees and merge results in order (resumable)"),
         ("status", cmd_status, "show every task's state"),
         ("merge", cmd_merge, "run the merge queue over finished tasks only"),
+        ("retry", cmd_retry, "run an ended (failed, conflicting, blocked, no-op) task again"),
+        ("cancel", cmd_cancel, "stop one task, or every task that has not ended"),
         ("demo", cmd_demo, "the whole pipeline on a throwaway repo, no GitHub, no LLM"),
         ("event", cmd_event, "handle the current GitHub Actions event (GitHub mode)"),
         ("agent", cmd_agent, "run one launched task's agent in an Actions job (GitHub mode)"),
@@ -421,6 +475,8 @@ def parser() -> argparse.ArgumentParser:
             )
         if name == "agent":
             verb.add_argument("--task", type=int, help="the task's issue number")
+        if name in ("retry", "cancel"):
+            verb.add_argument("task", nargs="?" if name == "cancel" else None, help="the task's id")
         if name == "init":
             verb.add_argument("--agent", default="claude", help="agent preset (default claude)")
             verb.add_argument("--base", help="base branch (default: the checked-out branch)")

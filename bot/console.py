@@ -106,6 +106,38 @@ def summary_line(states: Mapping[str, TaskState]) -> str:
     return ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
 
 
+def run_summary(states: Mapping[str, TaskState], wall_seconds: float) -> dict[str, object]:
+    """What the run bought: wall time against the time its agents took one by one (their
+    last attempts), redos after conflicts, and spend where agents report it."""
+    agent_seconds = sum(
+        s.finished_at - s.started_at
+        for s in states.values()
+        if s.started_at is not None and s.finished_at is not None
+    )
+    costs = [s.cost_usd for s in states.values() if s.cost_usd is not None]
+    return {
+        "wall_seconds": round(wall_seconds, 1),
+        "one_by_one_seconds": round(agent_seconds, 1),
+        "speedup": round(agent_seconds / wall_seconds, 2) if wall_seconds > 0 else None,
+        "redos": sum(s.redos for s in states.values()),
+        "spend_usd": round(sum(costs), 4) if costs else None,
+    }
+
+
+def summary_text(summary: Mapping[str, object]) -> str:
+    parts = [f"done in {summary['wall_seconds']}s"]
+    if summary["one_by_one_seconds"]:
+        parts.append(
+            f"the agents alone took {summary['one_by_one_seconds']}s one by one "
+            f"({summary['speedup']}x)"
+        )
+    redos = summary["redos"]
+    parts.append(f"{redos} redo{'s' if redos != 1 else ''} after conflicts")
+    if summary["spend_usd"] is not None:
+        parts.append(f"spend ${summary['spend_usd']:.2f}")
+    return "; ".join(parts)
+
+
 class LineReporter:
     """One plain line per status change: for logs, CI and pipes."""
 

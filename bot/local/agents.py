@@ -75,6 +75,10 @@ class ProcessAgents:
             if state.status is S.RUNNING and state.id not in self.running
         ]
         for task_id, watch in list(self.running.items()):
+            if states[task_id].status is not S.RUNNING:  # cancelled meanwhile (`cancel`)
+                process.kill_tree(watch.proc.pid)
+                del self.running[task_id]
+                continue
             progressed, stop = watch.observe(now)
             code = watch.proc.poll()
             if code is None and stop is None:

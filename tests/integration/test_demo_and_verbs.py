@@ -15,6 +15,7 @@ def test_demo_runs_the_whole_pipeline_as_designed(capsys):
     assert "tests exited 1 on the result rebased onto main: not merged" in out
     assert "8 merged" in out and "1 failed" in out
     assert "as designed" in out
+    assert "done in" in out and "one by one" in out and "redos after conflicts" in out
     assert "*   " in out  # the merge graph of main
 
 
@@ -87,3 +88,65 @@ def test_without_a_config_the_base_is_the_repositorys_own_branch(tmp_path, capsy
     (repo / ".github/orchestrate.yml").write_text("base: main\n")
     code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
     assert code == 2 and "base branch 'main' not found (set base: in" in err
+
+
+def test_cancel_stops_a_running_agent_and_retry_runs_it_again(tmp_path, capsys):
+    """`cancel` while a run is active ends the task's agent; `retry` puts it back; the next
+    run lands it. The same decisions as `/orchestrate cancel` and `retry` on GitHub."""
+    import subprocess
+    import sys
+    import time
+
+    from bot.local import LocalStore
+
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-one.md": f"---\nfiles: [a.txt]\n---\nSleep: 30\nPatch: {patch}\n"}
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--repo", str(repo), "--tasks", str(tasks)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        db = repo / ".orchestrate" / "state.db"
+        if db.exists():
+            store = LocalStore(db)
+            running = store.states().get("1")
+            store.close()
+            if running is not None and running.status is TaskStatus.RUNNING:
+                break
+        time.sleep(0.1)
+    code, out, err = cli(capsys, "retry", "1", "--repo", str(repo))
+    assert code == 2 and "task 1 is running; only an ended task can be retried" in err
+    code, out, _ = cli(capsys, "cancel", "1", "--repo", str(repo))
+    assert code == 0 and "cancelled: 1" in out
+    output, _ = run.communicate(timeout=20)  # the agent was stopped: no 30 s wait
+    assert run.returncode == 1, output
+    assert states(repo)["1"].status is TaskStatus.FAILED
+    assert states(repo)["1"].detail == "cancelled"
+
+    code, out, _ = cli(capsys, "retry", "1", "--repo", str(repo))
+    assert code == 0 and "task 1 is planned again; `orchestrate run` starts it" in out
+    (tasks / "1-one.md").write_text(f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n")
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert cli(capsys, "cancel", "--repo", str(repo))[1].startswith("nothing to cancel")
+
+
+def test_run_json_holds_every_task_and_what_the_run_bought(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-one.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n"}
+    )
+    code, out, _ = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks), "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["tasks"]["1"]["status"] == "merged"
+    summary = document["summary"]
+    assert summary["redos"] == 0 and summary["spend_usd"] is None
+    assert summary["wall_seconds"] > 0 and summary["one_by_one_seconds"] > 0
