@@ -95,7 +95,7 @@ def config_file(base: str, preset: str, test_command: str | None) -> str:
     test_line = (
         f"test_command: {_yaml_string(test_command)} # on the rebased result; red never merges"
         if test_command
-        else '# test_command: "pytest -q" # on the rebased result; red never merges'
+        else '# test_command: "pip install -q -e . && pytest -q" # in a fresh checkout; red never merges'
     )
     return CONFIG.format(base=base, preset=preset, test_line=test_line)
 
@@ -134,6 +134,8 @@ def _next_steps(preset: str, source: str) -> tuple[str, ...]:
     secret = PRESETS[preset].secrets[:1]
     steps = [
         "Commit both files and push them to the default branch.",
+        "The merge queue runs merge.test_command in a fresh checkout on a runner: make it "
+        "install what the tests need (e.g. pip install -q -e . && pytest -q).",
         "Settings > Actions > General > Workflow permissions: tick 'Allow GitHub Actions to "
         "create and approve pull requests' (the agent jobs open pull requests).",
     ]

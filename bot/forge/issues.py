@@ -65,8 +65,30 @@ def read_settings(body: str) -> tuple[TaskSettings, str | None]:
         return TaskSettings(), f"the ```orchestrate block: {field_problem(exc)}"
 
 
+# What an issue may choose about its agent: anyone who can edit a `parallel` issue's body can
+# write its block, so nothing there may pick a command line, arguments or environment; those
+# come from .github/orchestrate.yml only.
+ISSUE_AGENT_KEYS = frozenset({"preset", "model"})
+
+
+def _issue_agent(override: dict[str, object] | None) -> tuple[dict[str, object] | None, str | None]:
+    if not override:
+        return override, None
+    refused = sorted(set(override) - ISSUE_AGENT_KEYS)
+    if not refused:
+        return override, None
+    kept = {k: v for k, v in override.items() if k in ISSUE_AGENT_KEYS}
+    keys = ", ".join(f"agent.{key}" for key in refused)
+    return kept or None, (
+        f"{keys} ignored: an issue may only choose agent.preset and agent.model "
+        "(set the rest in .github/orchestrate.yml)"
+    )
+
+
 def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
     settings, problem = read_settings(issue.body)
+    agent, refused = _issue_agent(settings.agent_override)
+    problem = problem or refused
     task = Task(
         id=str(issue.number),
         slug=slugify(issue.title),
@@ -76,7 +98,7 @@ def task_from_issue(issue: IssueInfo) -> tuple[Task, str | None]:
         depends_on=tuple(settings.depends_on),
         files=tuple(settings.files),
         priority=settings.priority,
-        agent=settings.agent_override,
+        agent=agent,
         source=f"#{issue.number}",
     )
     return task, problem

@@ -72,8 +72,10 @@ def catch_up(ctx: Context, board: Board, outcome: Outcome) -> None:
             continue  # a typo's reply belongs to its own run
         if command is None or command.verb == "help":
             continue
-        if not authorize(comment.author, ctx.forge.role(comment.author)).allowed:
-            board.state.remember_command(comment.id, "refused")  # its own run said so
+        authorization = authorize(comment.author, ctx.forge.role(comment.author))
+        if not authorization.allowed:
+            _reply(ctx, comment.issue, comment.id, authorization.reason)  # once, by marker
+            board.state.remember_command(comment.id, "refused")
             continue
         outcome.note(f"`/orchestrate {command.verb}` from @{comment.author} (its run was lost)")
         reply = VERBS[command.verb](ctx, board, command, outcome)

@@ -310,6 +310,7 @@ def test_a_command_whose_run_was_lost_is_handled_by_the_next_run(
     assert any("its run was lost" in m for m in run.outcome.messages)
     assert [m["task"] for m in json.loads(run.outputs["matrix"])["include"]] == ["1", "2"]
     assert _reactions(project, lost) == ["rocket"]
+    assert any("Sorry @mallory" in c.body for c in project.comments.values())
     again = deliver(fake, project, label, tmp_path / "again")  # handled once, not twice
     assert json.loads(again.outputs["matrix"])["include"] == []
     assert not any("its run was lost" in m for m in again.outcome.messages)
