@@ -33,6 +33,7 @@ class IssueInfo:
     labels: tuple[str, ...] = ()
     author: str = ""
     is_pull: bool = False
+    open_blockers: int | None = None  # GitHub's count of open "blocked by" issues, if it says
 
 
 @dataclass(frozen=True)

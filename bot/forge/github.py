@@ -39,7 +39,13 @@ def _issue(data: Mapping[str, Any]) -> IssueInfo:
         labels=tuple(str(label["name"]) for label in data.get("labels") or ()),
         author=str((data.get("user") or {}).get("login") or ""),
         is_pull=data.get("pull_request") is not None,
+        open_blockers=_open_blockers(data.get("issue_dependencies_summary")),
     )
+
+
+def _open_blockers(summary: Any) -> int | None:
+    count = summary.get("blocked_by") if isinstance(summary, dict) else None
+    return count if isinstance(count, int) else None
 
 
 def _pull(data: Mapping[str, Any], head_branch: str = "") -> PullInfo:

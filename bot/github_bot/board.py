@@ -63,6 +63,7 @@ class Board:
     state: BoardState
     notes: list[str] = field(default_factory=list)  # this run's messages for the job summary
     waiting: dict[str, str] = field(default_factory=dict)
+    trusted: bool = False  # the state was read back whole: its comment ids are all there are
 
 
 def fingerprint(tasks: Sequence[Task]) -> str:
@@ -100,6 +101,7 @@ def load_board(forge: Forge, home: int) -> Board:
         data = decode_state(comment.body)
         if data is not None:
             board.state = BoardState.model_validate(data)
+            board.trusted = True
     except (StateBlockError, ValidationError) as exc:
         board.notes.append(f"the dashboard's state could not be read, starting afresh: {exc}")
     return board

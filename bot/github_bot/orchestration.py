@@ -40,14 +40,18 @@ def current_tasks(ctx: Context, board: Board) -> tuple[list[Task], list[str]]:
 def with_blocked_by(
     ctx: Context, board: Board, tasks: Sequence[Task], fresh: bool
 ) -> tuple[list[Task], list[str]]:
-    """Add GitHub's own "blocked by" relations to each task's declared dependencies, read
-    when a task joins the plan (and again on `/orchestrate plan`: GitHub sends no event when
-    they change). A blocker that is not a task of this plan is reported, not waited on."""
+    """Add GitHub's own "blocked by" relations to each task's declared dependencies: read when
+    a task joins the plan and on `/orchestrate plan` (GitHub sends no event when they change),
+    and not at all when the issue's own summary counts no open blocker. A blocker that is not a
+    task of this plan is reported, not waited on."""
     known = {task.id for task in tasks}
     cache = board.state.blocked_by
+    counts = {str(i.number): i.open_blockers for i in ctx.forge.list_issues(TASK_LABEL)}
     result, problems = [], []
     for task in tasks:
-        if fresh or task.id not in cache:
+        if counts.get(task.id) == 0:  # GitHub's summary says nothing blocks it: no request
+            cache[task.id] = []
+        elif fresh or task.id not in cache:
             cache[task.id] = [str(n) for n in ctx.forge.blocked_by(int(task.id))]
         blockers = cache[task.id]
         ours = [b for b in blockers if b in known and b not in task.depends_on and b != task.id]
@@ -220,8 +224,11 @@ def _status_comment(ctx: Context, board: Board, task_id: str) -> None:
     """The task's one status comment, from its first start on (the dashboard shows planned
     tasks), edited in place when what it says changes."""
     state = board.state
-    if state.tasks[task_id].status is S.PLANNED and task_id not in state.status_comments:
+    status = state.tasks[task_id].status
+    if status is S.PLANNED and task_id not in state.status_comments:
         return
+    if status is S.REVIEW and task_id in state.status_comments:
+        return  # the pull request shows on the issue by itself; the comment waits for the end
     body = task_status_body(
         state.tasks[task_id],
         ctx.issue_url(board.home),
@@ -234,7 +241,7 @@ def _status_comment(ctx: Context, board: Board, task_id: str) -> None:
         return
     number = int(task_id)
     comment_id = state.status_comments.get(task_id)
-    if comment_id is None:
+    if comment_id is None and not board.trusted:  # the board may have lost track of one
         found = ctx.forge.bot_comment(number, TASK_MARKER)
         comment_id = found.id if found is not None else None
         if found is not None and found.body == body:

@@ -264,6 +264,7 @@ def issue(r: Repo, i: Issue, api: str) -> JSON:
         "reactions": reaction_rollup(i.reactions, f"{url}/reactions"),
         "timeline_url": f"{url}/timeline",
         "performed_via_github_app": None,
+        "issue_dependencies_summary": dependencies_summary(r, i),
     }
     if i.is_pull:
         pull_url = f"{api}/repos/{r.full_name}/pulls/{i.number}"
@@ -277,6 +278,20 @@ def issue(r: Repo, i: Issue, api: str) -> JSON:
             "merged_at": r.pulls[i.number].merged_at,
         }
     return out
+
+
+def dependencies_summary(r: Repo, i: Issue) -> JSON:
+    """Counts of blocking and blocked issues; `blocked_by`/`blocking` count open ones (a
+    blocker in another repository counts as open: this view cannot see its state)."""
+    by_id = {other.id: other for other in r.issues.values()}
+    blockers = [by_id.get(issue_id) for issue_id in i.blocked_by]
+    blocked = [other for other in r.issues.values() if i.id in other.blocked_by]
+    return {
+        "blocked_by": sum(1 for b in blockers if b is None or b.state == "open"),
+        "blocking": sum(1 for b in blocked if b.state == "open"),
+        "total_blocked_by": len(blockers),
+        "total_blocking": len(blocked),
+    }
 
 
 def comment(r: Repo, c: Comment, api: str) -> JSON:
