@@ -102,8 +102,18 @@ class AgentConfig(Section):
         "`timeout` plus 15 minutes.",
     )
     env: dict[str, str] = Field(
-        default_factory=dict, description="Extra environment variables for the agent."
+        default_factory=dict,
+        description="Extra environment variables for the agent. `{slot}`, `{port_base}` and "
+        "`{task_id}` in a value are replaced, e.g. `DATABASE_URL: postgres:///app_{slot}`.",
     )
+    port_base: int = Field(
+        20000,
+        ge=1024,
+        le=65000,
+        description="First port of slot 0's block: each running agent gets "
+        "ORCHESTRATE_PORT_BASE = port_base + slot * ports_per_slot.",
+    )
+    ports_per_slot: int = Field(100, ge=1, le=1000, description="Ports in each agent slot's block.")
     secrets: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SECRETS),
         description="Environment variables whose values are masked in everything orchestrate "

@@ -190,3 +190,4 @@ class TaskState(BaseModel):
     conflict_files: tuple[str, ...] = ()
     conflict_hunks: str = ""  # the conflicting hunks of the last rebase (bounded), for a redo
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
+    slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs

@@ -119,10 +119,26 @@ def agent_environment(base: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def launch(agent: AgentConfig, task: Task, worktree: Path, brief: Brief) -> psutil.Popen:
+def slot_environment(agent: AgentConfig, task: Task, slot: int) -> dict[str, str]:
+    """What tells agents running side by side apart: their slot (0 .. max_parallel-1), a
+    block of ports of their own, and `agent.env` with `{slot}`, `{port_base}`, `{task_id}`
+    filled in (a database or a directory per slot)."""
+    port_base = agent.port_base + slot * agent.ports_per_slot
+    values = {"slot": str(slot), "port_base": str(port_base), "task_id": task.id}
+    env = {}
+    for name, template in agent.env.items():
+        for key, value in values.items():
+            template = template.replace("{" + key + "}", value)
+        env[name] = template
+    return {**env, "ORCHESTRATE_SLOT": str(slot), "ORCHESTRATE_PORT_BASE": str(port_base)}
+
+
+def launch(
+    agent: AgentConfig, task: Task, worktree: Path, brief: Brief, slot: int = 0
+) -> psutil.Popen:
     env = {
         **agent_environment(os.environ),
-        **agent.env,
+        **slot_environment(agent, task, slot),
         "ORCHESTRATE_TASK_ID": task.id,
         "ORCHESTRATE_TASK_FILE": str(brief.task_file),
         "ORCHESTRATE_PROMPT_FILE": str(brief.prompt_file),

@@ -158,7 +158,9 @@ class Engine:
         )
         attempt = states[task_id].attempt + 1
         now = self.clock()
-        fields = dict(self.agents.start(task, context, attempt))
+        taken = {s.slot for s in states.values() if s.status is S.RUNNING}
+        slot = next(n for n in range(len(states) + 1) if n not in taken)
+        fields = dict(self.agents.start(task, context, attempt, slot))
         detail = str(fields.pop("detail", f"agent started (attempt {attempt})"))
         self._set(
             task_id,
@@ -166,6 +168,7 @@ class Engine:
             detail,
             **{
                 "attempt": attempt,
+                "slot": slot,
                 "head_sha": None,
                 "started_at": now,
                 "finished_at": None,

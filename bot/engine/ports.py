@@ -93,9 +93,12 @@ class Agents(Protocol):
         """Why no further agent may start right now (a busy machine), or None."""
         ...
 
-    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
-        """Start `task`'s agent; the fields to record with its `running` transition (a
-        `detail` among them says how it was started)."""
+    def start(
+        self, task: Task, context: AgentContext, attempt: int, slot: int
+    ) -> Mapping[str, object]:
+        """Start `task`'s agent in agent slot `slot` (0 .. max_parallel-1, unique among the
+        agents running); the fields to record with its `running` transition (a `detail`
+        among them says how it was started)."""
         ...
 
     def stop(self) -> Sequence[str]:

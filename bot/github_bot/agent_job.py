@@ -143,7 +143,7 @@ def _run(
         problem = install_agent(agent, repo.root, repo.state_dir / "agent-install.log")
         if problem is not None:
             raise AgentError(problem)
-        started = agents.start(task, context, state.attempt)
+        started = agents.start(task, context, state.attempt, state.slot or 0)
     except AgentError as exc:  # not worth a retry: the same runner image fails the same way
         failed = running.model_copy(
             update={"status": S.FAILED, "detail": str(exc), "finished_at": clock()}

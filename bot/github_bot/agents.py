@@ -66,7 +66,9 @@ class MatrixAgents:
     def stop(self) -> Sequence[str]:
         return ()
 
-    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+    def start(
+        self, task: Task, context: AgentContext, attempt: int, slot: int
+    ) -> Mapping[str, object]:
         self.matrix.append(matrix_entry(task, attempt))
         return {"detail": f"launched: an agent job is starting (attempt {attempt})"}
 

@@ -51,18 +51,20 @@ class ProcessAgents:
     def room(self) -> str | None:
         return self.machine(self.config)
 
-    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+    def start(
+        self, task: Task, context: AgentContext, attempt: int, slot: int = 0
+    ) -> Mapping[str, object]:
         agent = agent_for(self.config.agent, task)
         tip = self.repo.resolve(self.start_from or self.config.base)
         worktree = self.repo.fresh_worktree(task.branch, tip)
         run_dir = self.run_dir(task.id)
         brief = write_brief(run_dir, task_document(context), build_prompt(context))
         brief.log.unlink(missing_ok=True)
-        proc = launch(agent, task, worktree, brief)
+        proc = launch(agent, task, worktree, brief, slot)
         stream = ClaudeStream() if preset_of(agent).output == "claude-stream-json" else None
         self.running[task.id] = Watch(proc, brief, agent, worktree, self.clock(), stream)
         return {
-            "detail": f"agent started (attempt {attempt}, pid {proc.pid})",
+            "detail": f"agent started (attempt {attempt}, slot {slot}, pid {proc.pid})",
             "start_sha": tip,
             "pid": proc.pid,
             "pid_started": proc.create_time(),

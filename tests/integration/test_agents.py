@@ -311,3 +311,31 @@ def test_predictor_agent_asks_each_agent_read_only_and_uses_its_answer(tmp_path,
     assert git(repo, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
     cli(capsys, *argv)
     assert calls.read_text() == "asked\n"  # the second plan used the cached answer
+
+
+def test_agents_side_by_side_get_their_own_slot_ports_and_env(tmp_path, capsys):
+    """Two agents run at once; each serves on its ORCHESTRATE_PORT_BASE while the other does
+    (a shared port would fail the second bind), and `agent.env` templates name their slot."""
+    code = """
+        import os, socket, time
+        tid, port = os.environ["ORCHESTRATE_TASK_ID"], int(os.environ["ORCHESTRATE_PORT_BASE"])
+        server = socket.socket()
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        time.sleep(0.8)  # both serve at the same time
+        server.close()
+        note = f"{os.environ['ORCHESTRATE_SLOT']} {port} {os.environ['APP_DB']}\\n"
+        open(f"f{tid}.txt", "w").write(note)
+    """
+    base = 20000 + (os.getpid() % 400) * 100  # apart from other test runs on this machine
+    agent = script_agent(
+        tmp_path, code, {"env": {"APP_DB": "app_{slot}"}, "port_base": base, "ports_per_slot": 7}
+    )
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": agent})
+    tasks = write_tasks(
+        tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [f{n}.txt]\n---\n" for n in (1, 2)}
+    )
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 0, out + err
+    notes = sorted((repo / f"f{n}.txt").read_text() for n in (1, 2))
+    assert notes == [f"0 {base} app_0\n", f"1 {base + 7} app_1\n"]

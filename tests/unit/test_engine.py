@@ -55,6 +55,7 @@ class ScriptedAgents:
     script: dict[str, list[list[Report]]] = field(default_factory=dict)
     started: list[tuple[str, int]] = field(default_factory=list)
     contexts: dict[str, AgentContext] = field(default_factory=dict)
+    slots: list[tuple[str, int]] = field(default_factory=list)
     busy: str | None = None
 
     def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
@@ -68,8 +69,11 @@ class ScriptedAgents:
     def room(self) -> str | None:
         return self.busy
 
-    def start(self, task: Task, context: AgentContext, attempt: int) -> Mapping[str, object]:
+    def start(
+        self, task: Task, context: AgentContext, attempt: int, slot: int
+    ) -> Mapping[str, object]:
         self.started.append((task.id, attempt))
+        self.slots.append((task.id, slot))
         self.contexts[task.id] = context
         return {"detail": f"started {task.id}", "start_sha": "base"}
 
@@ -211,3 +215,17 @@ def test_an_agent_seen_touching_another_tasks_files_is_flagged():
     engine.step()
     assert "touching a.py, which task 1 also changes" in store.rows["2"].detail
     assert ("2", "note", "task 2 touching a.py, which task 1 also changes") in store.log
+
+
+def test_each_running_agent_has_a_slot_of_its_own_and_a_freed_slot_is_reused():
+    engine, store, agents, lander, _, _ = _engine(
+        {n: f"---\nfiles: [f{n}.py]\n---\n" for n in ("1", "2", "3", "4", "5")},
+        Config.model_validate({"max_parallel": 2}),
+    )
+    agents.script["1"] = [_done("1")]
+    lander.outcomes["1"] = [Landing(S.MERGED, "landed", "m1")]
+    engine.step()
+    assert agents.slots == [("1", 0), ("2", 1)]
+    assert store.rows["1"].slot == 0 and store.rows["2"].slot == 1
+    engine.step()  # 1 lands: its slot is free for the next task
+    assert agents.slots[-1] == ("3", 0)
