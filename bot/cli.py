@@ -28,14 +28,14 @@ from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
 from bot.config import Config, ConfigError, load_config, with_default_base
-from bot.engine import Notifier
+from bot.engine import Notifier, budget_of
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
 from bot.models import Plan, Task, TaskStatus, normalize_task_id
 from bot.planning import PlanError, plan_tasks
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_threshold
-from bot.state import cancelled, decide, retry_problem
+from bot.state import cancelled, decide, retry_problem, spend_line
 from bot.taskfile import TaskFileError
 
 EXPECTED = (AgentError, ConfigError, GitError, PlanError, TaskFileError)
@@ -237,6 +237,9 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
             store.close()
     final = {task_id: states[task_id] for task_id in session.plan.merge_order}
     summary = out.run_summary(final, time.monotonic() - began)
+    budget_why = next((w for w in engine.last.waiting.values() if w.startswith("budget:")), "")
+    held = [t for t, s in final.items() if budget_why and s.status is TaskStatus.PLANNED]
+    summary["held_by_budget"] = held
     if args.json:
         tasks = {tid: s.model_dump(mode="json") for tid, s in final.items()}
         _print_json({"tasks": tasks, "summary": summary}, sys.stdout)
@@ -244,6 +247,13 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         if not live:
             console.print(out.summary_line(final))
         console.print(out.summary_text(summary), markup=False, soft_wrap=True)
+        if held:
+            console.print(
+                f"{len(held)} task(s) held by the budget ({budget_why}): "
+                "raise budget: in the config and run again to finish them",
+                markup=False,
+                soft_wrap=True,
+            )
         console.print(f"\n[bold]{session.config.base}[/] after the merge queue:")
         console.print(repo.log_graph(session.config.base, 30), markup=False, highlight=False)
     return 0 if all(s.status in SUCCESS for s in final.values()) else 1
@@ -393,6 +403,13 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     console.print(out.status_table(plan, states, waiting, time.time()))
     summary = out.summary_line({tid: states[tid] for tid in plan.merge_order})
     console.print(summary + ("; a run is active" if active else ""))
+    try:
+        budget = budget_of(load_config(repo.root)[0])
+    except ConfigError:
+        budget = budget_of(Config())
+    money = spend_line(states, budget)
+    if money:
+        console.print(money, markup=False)
     return 0
 
 

@@ -183,6 +183,21 @@ class MergeConfig(Section):
         return [pattern.lower() for pattern in self.union_files]
 
 
+class BudgetConfig(Section):
+    """Spend limits. Launches are held (tasks stay planned, with the reason `budget`) once the
+    next task could go past one; raise it and run again to finish the rest."""
+
+    max_usd: float | None = Field(
+        None, gt=0, description="Spend limit for the whole run, in US dollars, all attempts."
+    )
+    task_max_usd: float | None = Field(
+        None, gt=0, description="Spend limit per task attempt: an agent past it is stopped."
+    )
+    max_agent_minutes: float | None = Field(
+        None, gt=0, description="Limit on the agents' summed running time for the run."
+    )
+
+
 class Config(Section):
     """Top level of `.github/orchestrate.yml`."""
 
@@ -193,6 +208,7 @@ class Config(Section):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
 
 def with_default_base(

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.models import Plan, TaskState, TaskStatus
-from bot.state import Decision
+from bot.state import Decision, spend
 
 STYLE = {
     TaskStatus.PLANNED: "dim",
@@ -107,20 +107,16 @@ def summary_line(states: Mapping[str, TaskState]) -> str:
 
 
 def run_summary(states: Mapping[str, TaskState], wall_seconds: float) -> dict[str, object]:
-    """What the run bought: wall time against the time its agents took one by one (their
-    last attempts), redos after conflicts, and spend where agents report it."""
-    agent_seconds = sum(
-        s.finished_at - s.started_at
-        for s in states.values()
-        if s.started_at is not None and s.finished_at is not None
-    )
-    costs = [s.cost_usd for s in states.values() if s.cost_usd is not None]
+    """What the run bought: wall time against the time its agents took one by one (every
+    attempt), redos after conflicts, and spend where agents report it."""
+    used = spend(states, None)
+    priced = any(s.cost_usd is not None or s.spent_usd for s in states.values())
     return {
         "wall_seconds": round(wall_seconds, 1),
-        "one_by_one_seconds": round(agent_seconds, 1),
-        "speedup": round(agent_seconds / wall_seconds, 2) if wall_seconds > 0 else None,
+        "one_by_one_seconds": round(used.agent_seconds, 1),
+        "speedup": round(used.agent_seconds / wall_seconds, 2) if wall_seconds > 0 else None,
         "redos": sum(s.redos for s in states.values()),
-        "spend_usd": round(sum(costs), 4) if costs else None,
+        "spend_usd": round(used.usd, 4) if priced else None,
     }
 
 

@@ -20,6 +20,8 @@ from bot.agents.runner import Brief
 from bot.config import AgentConfig, Config
 
 FILE_CHECK_SECONDS = 5.0
+# A plain agent may report what it has spent so far on a line of its own output.
+_COST = re.compile(r"^orchestrate-cost-usd:\s*(\d+(?:\.\d+)?)\s*$", re.M)
 _TRANSIENT = re.compile(
     r"overloaded|rate[ _-]?limit|too many requests|\b429\b|\b529\b|\b503\b|"
     r"ECONNRESET|ETIMEDOUT|connection (?:reset|refused)|temporarily unavailable",
@@ -56,6 +58,8 @@ class Watch:
     worktree: Path
     started: float
     stream: ClaudeStream | None = None
+    cost_limit: float | None = None  # budget.task_max_usd: stopped past it
+    reported_cost: float | None = None  # from `orchestrate-cost-usd: N` lines of plain agents
     peak_memory_mb: float = 0.0
     cpu_seconds: float = 0.0
     last_activity: float = 0.0
@@ -70,6 +74,14 @@ class Watch:
         self._newest_file = latest_mtime(self.worktree)
 
     @property
+    def cost_usd(self) -> float | None:
+        """What this attempt has cost so far, where the agent says."""
+        result = self.stream.result if self.stream is not None else None
+        if result is not None and result.total_cost_usd is not None:
+            return result.total_cost_usd
+        return self.reported_cost
+
+    @property
     def progress(self) -> str:
         return self.stream.progress if self.stream is not None else ""
 
@@ -82,6 +94,9 @@ class Watch:
         limit = self.agent.memory_limit_mb
         if limit is not None and self.peak_memory_mb > limit:
             return changed, f"memory limit: {self.peak_memory_mb:.0f} MB > {limit} MB"
+        cost = self.cost_usd
+        if self.cost_limit is not None and cost is not None and cost > self.cost_limit:
+            return changed, f"budget: this attempt cost ${cost:.2f}, over ${self.cost_limit:.2f}"
         if now - self.started > self.agent.timeout:
             return changed, f"timed out after {_span(self.agent.timeout)}"
         if now - self.last_activity > self.agent.idle_timeout:
@@ -99,6 +114,8 @@ class Watch:
             return False
         self._offset += len(data)
         self.last_activity = now
+        for found in _COST.finditer(data.decode("utf-8", "replace")):
+            self.reported_cost = float(found.group(1))
         if self.stream is None:
             return False
         return self.stream.feed(data.decode("utf-8", "replace"))

@@ -29,11 +29,16 @@ from bot.engine.ports import (
 )
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import Decision, Policy, Retry, decide, overlaps
+from bot.state import Budget, Decision, Policy, Retry, decide, overlaps
 
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")
 STALE_MARGIN = 900.0  # beyond the agent's timeout: time for a runner to pick up the job
+
+
+def budget_of(config: Config) -> Budget:
+    budget = config.budget
+    return Budget(budget.max_usd, budget.task_max_usd, budget.max_agent_minutes)
 
 
 def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
@@ -54,6 +59,7 @@ def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
         conflict_redos=config.merge.conflict_redos,
         stale_after=agent.stale_after or agent.timeout + STALE_MARGIN,
         base=config.base,
+        budget=budget_of(config),
     )
 
 
@@ -71,6 +77,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.policy = policy_of(self.config, self.tasks.values())
+        self.last = Decision()  # the last step's decision, as carried out
 
     # -- the step ------------------------------------------------------------------------
 
@@ -116,10 +123,19 @@ class Engine:
         without starting an agent)."""
         while True:
             decision = self.step(hold)
+            self.last = decision
             if decision.done or (hold is not None and not decision.acts):
                 return self.states()
+            if not decision.acts and self._held_by_budget(decision):
+                return self.states()  # nothing runs, and only more budget would start more
             if not decision.acts:
                 time.sleep(poll_seconds)
+
+    def _held_by_budget(self, decision: Decision) -> bool:
+        """Nothing in flight, and the budget holds what would start: only more budget helps
+        (the other tasks wait behind the held ones)."""
+        in_flight = any(s.status in (S.RUNNING, S.REVIEW) for s in self.states().values())
+        return not in_flight and any(r.startswith("budget:") for r in decision.waiting.values())
 
     def stop(self) -> None:
         """End the agents this process runs (Ctrl-C): their tasks go back to `planned`."""
@@ -158,6 +174,12 @@ class Engine:
         )
         attempt = states[task_id].attempt + 1
         now = self.clock()
+        previous = states[task_id]
+        ran = (
+            previous.finished_at - previous.started_at
+            if previous.started_at is not None and previous.finished_at is not None
+            else 0.0
+        )
         taken = {s.slot for s in states.values() if s.status is S.RUNNING}
         slot = next(n for n in range(len(states) + 1) if n not in taken)
         fields = dict(self.agents.start(task, context, attempt, slot))
@@ -169,6 +191,8 @@ class Engine:
             **{
                 "attempt": attempt,
                 "slot": slot,
+                "spent_usd": previous.spent_usd + (previous.cost_usd or 0.0),
+                "agent_seconds": previous.agent_seconds + max(0.0, ran),
                 "head_sha": None,
                 "started_at": now,
                 "finished_at": None,

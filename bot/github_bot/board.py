@@ -64,6 +64,7 @@ class Board:
     notes: list[str] = field(default_factory=list)  # this run's messages for the job summary
     waiting: dict[str, str] = field(default_factory=dict)
     trusted: bool = False  # the state was read back whole: its comment ids are all there are
+    spend: str = ""  # this run's line on spend against the budget
 
 
 def fingerprint(tasks: Sequence[Task]) -> str:
@@ -132,6 +133,7 @@ def view_of(board: Board) -> DashboardView:
         problems=state.problems,
         running=state.running,
         threshold=state.threshold,
+        spend=board.spend,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.engine import Engine, Lander
+from bot.engine import Engine, Lander, budget_of
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
 from bot.github_bot.agents import MatrixAgents
@@ -24,7 +24,7 @@ from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, plan_tasks
 from bot.render.dashboard import TASK_MARKER, task_status_body
-from bot.state import IN_FLIGHT, Decision, overlaps
+from bot.state import IN_FLIGHT, Decision, overlaps, spend_line
 
 S = TaskStatus
 NOT_RUNNING = "ready; `/orchestrate run` starts it"
@@ -215,6 +215,7 @@ def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
         _status_comment(ctx, board, task_id)
     outcome.messages.extend(board.notes)
     board.notes.clear()
+    board.spend = spend_line(state.tasks, budget_of(ctx.config))
     if save_board(ctx.forge, board, ctx.redact):
         outcome.note(f"dashboard updated on #{board.home}")
     outcome.board = board

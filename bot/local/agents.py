@@ -62,7 +62,9 @@ class ProcessAgents:
         brief.log.unlink(missing_ok=True)
         proc = launch(agent, task, worktree, brief, slot)
         stream = ClaudeStream() if preset_of(agent).output == "claude-stream-json" else None
-        self.running[task.id] = Watch(proc, brief, agent, worktree, self.clock(), stream)
+        self.running[task.id] = Watch(
+            proc, brief, agent, worktree, self.clock(), stream, self.config.budget.task_max_usd
+        )
         return {
             "detail": f"agent started (attempt {attempt}, slot {slot}, pid {proc.pid})",
             "start_sha": tip,
@@ -181,8 +183,9 @@ def _usage(watch: Watch) -> dict[str, object]:
         "cpu_seconds": round(watch.cpu_seconds, 2),
     }
     result = watch.stream.result if watch.stream is not None else None
+    if watch.cost_usd is not None:
+        usage["cost_usd"] = watch.cost_usd
     if result is not None:
-        usage["cost_usd"] = result.total_cost_usd
         usage["turns"] = result.num_turns
     return usage
 

@@ -60,6 +60,7 @@ class DashboardView:
     problems: Sequence[str] = ()
     running: bool = False  # `/orchestrate run` was given: ready tasks start on their own
     threshold: str = ""  # the conflict threshold the plan used, and why
+    spend: str = ""  # what the agents cost so far, against the budget
 
 
 def summary_line(states: Mapping[str, TaskState]) -> str:
@@ -100,7 +101,11 @@ def _sections(view: DashboardView) -> list[tuple[str, str]]:
         else f"Not started. `{PREFIX} run` starts the tasks that are ready."
     )
     sections = [
-        ("head", f"{DASHBOARD_MARKER}\n## Parallel work\n\n{summary_line(view.states)}. {mode}\n"),
+        (
+            "head",
+            f"{DASHBOARD_MARKER}\n## Parallel work\n\n{summary_line(view.states)}. {mode}\n"
+            + (f"\n{view.spend}\n" if view.spend else ""),
+        ),
         ("tasks", "### Tasks\n\n" + task_rows(view)),
     ]
     if view.problems:
@@ -260,6 +265,8 @@ def job_summary(
     lines.extend(f"- {_inert(message)}" for message in messages)
     if view is not None:
         lines += ["", summary_line(view.states), "", task_rows(view)]
+        if view.spend:
+            lines += ["", view.spend]
         if view.plan is not None:
             lines += ["### Plan", "", plan_markdown(view.plan)]
             lines += ["```mermaid", plan_mermaid(view.plan) + "```"]

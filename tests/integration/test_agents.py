@@ -339,3 +339,53 @@ def test_agents_side_by_side_get_their_own_slot_ports_and_env(tmp_path, capsys):
     assert result == 0, out + err
     notes = sorted((repo / f"f{n}.txt").read_text() for n in (1, 2))
     assert notes == [f"0 {base} app_0\n", f"1 {base + 7} app_1\n"]
+
+
+COSTLY = """
+    import os, sys, time
+    tid = os.environ["ORCHESTRATE_TASK_ID"]
+    print("orchestrate-cost-usd: " + os.environ.get("COST", "0.40"), flush=True)
+    time.sleep(float(os.environ.get("LINGER", "0")))
+    open(f"f{tid}.txt", "w").write("done\\n")
+"""
+
+
+def _costly_tasks(tmp_path, budget: dict, env: dict | None = None):
+    agent = script_agent(tmp_path, COSTLY, {"env": env or {}, "heartbeat": "0.05s"})
+    repo = make_repo(
+        tmp_path, {"a.txt": "a\n"}, {"agent": agent, "budget": budget, "max_parallel": 1}
+    )
+    tasks = write_tasks(
+        tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [f{n}.txt]\n---\n" for n in (1, 2, 3, 4)}
+    )
+    return repo, tasks
+
+
+def test_the_budget_holds_launches_and_a_raised_budget_finishes_the_rest(tmp_path, capsys):
+    repo, tasks = _costly_tasks(tmp_path, {"max_usd": 1.0})
+    code, out, err = run(capsys, repo, tasks)
+    assert code == 1, out + err
+    done = {t: s for t, s in states(repo).items() if s.status is TaskStatus.MERGED}
+    assert sorted(done) == ["1", "2"]  # $0.80 spent; a third at $0.40 would pass $1.00
+    held = {t: s for t, s in states(repo).items() if s.status is TaskStatus.PLANNED}
+    assert sorted(held) == ["3", "4"]
+    assert "2 task(s) held by the budget (budget: $0.80 spent of $1.00)" in out
+    code, out, _ = cli(capsys, "status", "--repo", str(repo))
+    assert "Spent $0.80 of $1.00" in out
+    config = json.loads((repo / ".github/orchestrate.yml").read_text())
+    (repo / ".github/orchestrate.yml").write_text(json.dumps({**config, "budget": {"max_usd": 5}}))
+    git(repo, "commit", "-qam", "raise the budget")
+    code, out, err = run(capsys, repo, tasks)
+    assert code == 0, out + err
+    assert all(s.status is TaskStatus.MERGED for s in states(repo).values())
+    assert "spend $1.60" in out
+
+
+def test_an_agent_past_task_max_usd_is_stopped(tmp_path, capsys):
+    repo, _ = _costly_tasks(tmp_path, {"task_max_usd": 0.5}, {"COST": "0.90", "LINGER": "30"})
+    tasks_dir = write_tasks(tmp_path / "one", {"1-t.md": "---\nfiles: [f1.txt]\n---\n"})
+    code, out, err = run(capsys, repo, tasks_dir)
+    assert code == 1, out + err
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED and not state.retryable
+    assert state.detail.startswith("budget: this attempt cost $0.90, over $0.50")

@@ -193,3 +193,23 @@ def test_retry_applies_to_ended_tasks_and_cancel_to_waiting_or_running_ones():
     assert "not a task of this plan" in retry_problem("7", None)
     assert cancelled(S.RUNNING) is S.FAILED and cancelled(S.PLANNED) is S.BLOCKED
     assert cancelled(S.MERGED) is None and cancelled(S.REVIEW) is None
+
+
+def test_the_budget_lets_start_only_what_it_can_pay_for():
+    from bot.state import Budget, spend_line
+
+    plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 5)})
+    done = {"status": S.MERGED, "cost_usd": 0.4, "started_at": 0.0, "finished_at": 60.0}
+    given = statuses(plan, t1=done)
+    budget = Policy(budget=Budget(max_usd=1.0))
+    decision = decide(plan, given, 100.0, budget)
+    assert len(decision.launch) == 1  # $0.60 left buys one more attempt like the dearest
+    assert set(decision.waiting.values()) >= {"budget: $0.40 spent of $1.00"}
+    capped = Policy(budget=Budget(max_usd=1.0, task_max_usd=0.2))
+    assert len(decide(plan, given, 100.0, capped).launch) == 3  # 0.60 / 0.20
+    minutes = Policy(budget=Budget(max_agent_minutes=1))
+    held = decide(plan, given, 100.0, minutes)
+    assert held.launch == () and "budget: 1.0 of 1 agent minutes used" in held.waiting.values()
+    assert decide(plan, given, 100.0).launch == plan.merge_order[1:]  # no budget, no hold
+    assert spend_line(given, Budget(max_usd=1.0)) == "Spent $0.40 of $1.00; agents ran 1.0 minutes."
+    assert spend_line(statuses(plan), Budget()) == ""
