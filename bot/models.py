@@ -190,6 +190,7 @@ class TaskState(BaseModel):
     conflict_files: tuple[str, ...] = ()
     conflict_hunks: str = ""  # the conflicting hunks of the last rebase (bounded), for a redo
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
+    rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs
     spent_usd: float = 0.0  # what earlier attempts cost (this attempt's is `cost_usd`)
     agent_seconds: float = 0.0  # how long earlier attempts' agents ran

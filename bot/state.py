@@ -134,6 +134,10 @@ class Policy:
     stale_after: float | None = None  # no heartbeat for this long: the agent is lost
     base: str = "main"
     budget: Budget = Budget()
+    provider: Mapping[str, str] = field(default_factory=dict)  # task id -> its agent's provider
+
+    def provider_of(self, task_id: str) -> str:
+        return self.provider.get(task_id, "agent")
 
     def retry_for(self, task_id: str) -> Retry:
         return self.task_retry.get(task_id, self.retry)
@@ -268,6 +272,17 @@ def _lost(
     return lost
 
 
+def _paused(states: Mapping[str, TaskState], now: float, policy: Policy) -> dict[str, float]:
+    """Providers that said "slow down", and until when: the latest retry of a task of theirs
+    that was rate-limited. Every agent on that provider waits as long (one shared clock)."""
+    until: dict[str, float] = {}
+    for task_id, state in states.items():
+        if state.rate_limited and state.retry_at is not None and state.retry_at > now:
+            provider = policy.provider_of(task_id)
+            until[provider] = max(until.get(provider, 0.0), state.retry_at)
+    return until
+
+
 def _requeues(
     order: Sequence[str], states: Mapping[str, TaskState], now: float, policy: Policy
 ) -> list[Requeue]:
@@ -339,6 +354,10 @@ def decide(
         for task_id, state in now_states.items()
         if state.status is S.PLANNED and state.retry_at is not None and state.retry_at > now
     }
+    for provider, until in _paused(now_states, now, policy).items():
+        for task_id, state in now_states.items():
+            if state.status is S.PLANNED and policy.provider_of(task_id) == provider:
+                held.setdefault(task_id, f"{provider} rate-limited: resumes in {until - now:.0f}s")
     decision = _schedule(plan, statuses, effective_order(plan, requeued), observed, held)
     room, why = budget_room(now_states, now, policy.budget)
     if len(decision.launch) > room:  # the budget holds the rest: they stay planned

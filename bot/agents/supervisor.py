@@ -42,6 +42,14 @@ def latest_mtime(root: Path) -> float:
     return newest
 
 
+_RATE_LIMITED = re.compile(r"overloaded|rate[ _-]?limit|too many requests|\b429\b|\b529\b", re.I)
+
+
+def is_rate_limited(log_tail: str, exit_code: int | None) -> bool:
+    """The model provider said "slow down" (429, 529, overloaded): every agent on it should."""
+    return exit_code is not None and exit_code != 0 and bool(_RATE_LIMITED.search(log_tail))
+
+
 def is_transient(log_tail: str, changed_anything: bool, exit_code: int | None) -> bool:
     """Worth another attempt: the API was overloaded or limited, or the agent crashed
     before it changed anything. A timeout or a memory kill is not transient."""

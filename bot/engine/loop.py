@@ -43,8 +43,9 @@ def budget_of(config: Config) -> Budget:
 
 def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
     """The decision's numbers from the config, with each task's agent overrides."""
-    task_retry = {}
+    task_retry, provider = {}, {}
     for task in tasks:
+        provider[task.id] = config.agent.preset
         if not task.agent:
             continue
         try:
@@ -52,6 +53,7 @@ def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
         except AgentError:
             continue  # reported where the agent is started
         task_retry[task.id] = Retry(agent.retries, agent.retry_backoff)
+        provider[task.id] = agent.preset
     agent = config.agent
     return Policy(
         retry=Retry(agent.retries, agent.retry_backoff),
@@ -60,6 +62,7 @@ def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
         stale_after=agent.stale_after or agent.timeout + STALE_MARGIN,
         base=config.base,
         budget=budget_of(config),
+        provider=provider,
     )
 
 
@@ -199,6 +202,7 @@ class Engine:
                 "heartbeat_at": now,
                 "retry_at": None,
                 "retryable": False,
+                "rate_limited": False,
                 "log_tail": "",
                 "progress": "",
                 "cost_usd": None,

@@ -31,6 +31,7 @@ RESULT_FIELDS = (
     "peak_memory_mb",
     "cpu_seconds",
     "retryable",
+    "rate_limited",
 )
 
 

@@ -34,6 +34,7 @@ REPORTED = (
     "peak_memory_mb",
     "cpu_seconds",
     "retryable",
+    "rate_limited",
 )
 
 

@@ -18,7 +18,7 @@ from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
 from bot.agents.prompt import AgentContext, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
-from bot.agents.supervisor import MachineLoad, Watch, is_transient
+from bot.agents.supervisor import MachineLoad, Watch, is_rate_limited, is_transient
 from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitRepo
@@ -146,6 +146,7 @@ class ProcessAgents:
             "finished_at": self.clock(),
             "log_tail": tail,
             "retryable": is_transient(tail, bool(files), code),
+            "rate_limited": is_rate_limited(tail, code),
             **_usage(watch),
         }
         return Moved(task_id, S.FAILED, detail, fields)

@@ -389,3 +389,32 @@ def test_an_agent_past_task_max_usd_is_stopped(tmp_path, capsys):
     state = states(repo)["1"]
     assert state.status is TaskStatus.FAILED and not state.retryable
     assert state.detail.startswith("budget: this attempt cost $0.90, over $0.50")
+
+
+def test_a_rate_limit_from_one_agent_pauses_the_others_launches(tmp_path, capsys):
+    """Task 1's agent is told 429 once; tasks 2 and 3 (same provider) do not start until the
+    backoff has passed, and task 1's retry runs on the same clock."""
+    marker = tmp_path / "limited-once"
+    code = f"""
+        import os, pathlib, sys, time
+        tid = os.environ["ORCHESTRATE_TASK_ID"]
+        seen = pathlib.Path({str(marker)!r})
+        if tid == "1" and not seen.exists():
+            seen.write_text("x")
+            print("API error 429: rate limit exceeded", flush=True)
+            sys.exit(1)
+        open(f"f{{tid}}.txt", "w").write(str(time.time()) + "\\n")
+    """
+    agent = script_agent(tmp_path, code, {"retries": 1, "retry_backoff": "1.5s"})
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": agent, "max_parallel": 1})
+    tasks = write_tasks(
+        tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [f{n}.txt]\n---\n" for n in (1, 2, 3)}
+    )
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 0, out + err
+    final = states(repo)
+    assert final["1"].attempt == 2
+    limited_at = marker.stat().st_mtime
+    started = sorted(float((repo / f"f{n}.txt").read_text()) for n in (1, 2, 3))
+    assert started[0] >= limited_at + 1.4  # nothing started during the pause
+    assert "retry 1 of 1 in 1.5s" in out

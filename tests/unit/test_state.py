@@ -213,3 +213,27 @@ def test_the_budget_lets_start_only_what_it_can_pay_for():
     assert decide(plan, given, 100.0).launch == plan.merge_order[1:]  # no budget, no hold
     assert spend_line(given, Budget(max_usd=1.0)) == "Spent $0.40 of $1.00; agents ran 1.0 minutes."
     assert spend_line(statuses(plan), Budget()) == ""
+
+
+def test_a_rate_limit_pauses_every_task_on_that_provider_until_the_retry():
+    plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 4)})
+    policy = Policy(
+        retry=Retry(attempts=2, backoff=30.0), provider={"1": "claude", "2": "claude", "3": "codex"}
+    )
+    limited = {
+        "status": S.FAILED,
+        "retryable": True,
+        "rate_limited": True,
+        "attempt": 1,
+        "finished_at": 100.0,
+        "detail": "exit 1",
+    }
+    decision = decide(plan, statuses(plan, t1=limited), 100.0, policy)
+    assert decision.requeue[0].fields["retry_at"] == 130.0
+    assert decision.launch == ("3",)  # another provider is not held
+    assert decision.waiting["2"] == "claude rate-limited: resumes in 30s"
+    assert decision.waiting["1"] == "retrying in 30s"
+    after = statuses(
+        plan, t1={"status": S.PLANNED, "retry_at": 130.0, "rate_limited": True, "attempt": 1}
+    )
+    assert set(decide(plan, after, 130.0, policy).launch) == {"1", "2", "3"}
