@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,11 @@ def deliver(
     slept: list[float] = []
     before = fake.total_requests
     outcome, outputs = run_event(
-        env, repo.git.path, sleep=slept.append, clock=lambda: now, environ={}
+        env,
+        checkout(repo, workdir, f"{tag}-checkout"),  # as the coordinator job has one
+        sleep=slept.append,
+        clock=lambda: now,
+        environ={},
     )
     return Run(
         outcome,
@@ -137,9 +142,10 @@ def next_run(fake: FakeGitHub, repo: Repo, workdir: Path) -> Run:
     return deliver(fake, repo, delivery, workdir, tag="dispatch")
 
 
-def checkout(repo: Repo, workdir: Path) -> Path:
+def checkout(repo: Repo, workdir: Path, name: str = "checkout") -> Path:
     """What actions/checkout leaves a job: a fresh clone of the default branch, origin set."""
-    target = workdir / "checkout"
+    target = workdir / name
+    shutil.rmtree(target, ignore_errors=True)  # a repeated delivery: a fresh checkout again
     subprocess.run(
         ["git", "clone", "--quiet", str(repo.git.path), str(target)],
         check=True,

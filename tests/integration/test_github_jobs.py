@@ -318,3 +318,24 @@ def test_the_merge_queue_runs_tests_without_the_token(
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_not_for_agents_0000000000000000000")
     merge_job(fake_repo, tmp_path / "m1")
     assert _state(fake_repo)["1"]["status"] == "merged"
+
+
+def test_the_matrix_never_holds_more_agent_jobs_than_the_budget_pays_for(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    fake = fake_github
+    config = json.dumps(
+        {"agent": {"preset": "scripted"}, "budget": {"max_usd": 0.5, "task_max_usd": 0.3}}
+    )
+    fake.push(fake_repo, "main", {**FILES, ".github/orchestrate.yml": config}, "p", user="octo")
+    fake.add_collaborator(fake_repo, "alice", "write")
+    for title in ("Add a farewell", "Set three", "Set four"):
+        issue = fake.create_issue(fake_repo, title, ISSUES[title], user="alice")
+        fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    deliver_all(fake, fake_repo, tmp_path / "labels")
+    fake.comment(fake_repo, max(fake_repo.issues), "/orchestrate run", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    run = deliver(fake, fake_repo, command, tmp_path / "run")
+    assert len(json.loads(run.outputs["matrix"])["include"]) == 1  # $0.50 buys one $0.30 task
+    body = next(c.body for c in fake_repo.comments.values() if DASHBOARD_MARKER in c.body)
+    assert "budget: $0.00 spent of $0.50" in body and "Spent $0.00 of $0.50" in body
