@@ -404,7 +404,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     summary = out.summary_line({tid: states[tid] for tid in plan.merge_order})
     console.print(summary + ("; a run is active" if active else ""))
     try:
-        budget = budget_of(load_config(repo.root)[0])
+        budget = budget_of(load_config(repo.root, Path(args.config) if args.config else None)[0])
     except ConfigError:
         budget = budget_of(Config())
     money = spend_line(states, budget)

@@ -104,8 +104,9 @@ def budget_room(states: Mapping[str, TaskState], now: float, budget: Budget) -> 
         return 0, f"budget: {used.agent_seconds / 60:.1f} of {minutes:g} agent minutes used"
     if budget.max_usd is None:
         return 1_000_000, ""
-    left = budget.max_usd - used.usd
     per_task = budget.task_max_usd or used.largest_attempt_usd
+    running = sum(1 for s in states.values() if s.status is S.RUNNING and s.cost_usd is None)
+    left = budget.max_usd - used.usd - running * per_task  # set aside for agents still at it
     room = 0 if left <= 0 else (int((left + 1e-9) // per_task) if per_task > 0 else 1_000_000)
     return room, f"budget: ${used.usd:.2f} spent of ${budget.max_usd:.2f}"
 
@@ -277,9 +278,15 @@ def _paused(states: Mapping[str, TaskState], now: float, policy: Policy) -> dict
     that was rate-limited. Every agent on that provider waits as long (one shared clock)."""
     until: dict[str, float] = {}
     for task_id, state in states.items():
-        if state.rate_limited and state.retry_at is not None and state.retry_at > now:
+        if not state.rate_limited:
+            continue
+        if state.status is S.FAILED:  # no retry left: still, its provider said slow down
+            end = (state.finished_at or now) + policy.retry_for(task_id).backoff
+        else:
+            end = state.retry_at or 0.0
+        if end > now:
             provider = policy.provider_of(task_id)
-            until[provider] = max(until.get(provider, 0.0), state.retry_at)
+            until[provider] = max(until.get(provider, 0.0), end)
     return until
 
 
@@ -419,8 +426,9 @@ def retry_problem(task_id: str, state: TaskState | None) -> str | None:
 
 
 def cancelled(status: TaskStatus) -> TaskStatus | None:
-    """What `cancel` makes of a task: a running one failed, a planned one blocked."""
-    return {S.RUNNING: S.FAILED, S.PLANNED: S.BLOCKED}.get(status)
+    """What `cancel` makes of a task: a running one, or one in review (it will not land),
+    failed; a planned one blocked."""
+    return {S.RUNNING: S.FAILED, S.REVIEW: S.FAILED, S.PLANNED: S.BLOCKED}.get(status)
 
 
 # -- hidden blocks: the dashboard's state, an agent job's report -----------------------------

@@ -103,7 +103,13 @@ class Watch:
         if limit is not None and self.peak_memory_mb > limit:
             return changed, f"memory limit: {self.peak_memory_mb:.0f} MB > {limit} MB"
         cost = self.cost_usd
-        if self.cost_limit is not None and cost is not None and cost > self.cost_limit:
+        finished = self.stream is not None and self.stream.result is not None  # done: let it end
+        if (
+            self.cost_limit is not None
+            and cost is not None
+            and cost > self.cost_limit
+            and not finished
+        ):
             return changed, f"budget: this attempt cost ${cost:.2f}, over ${self.cost_limit:.2f}"
         if now - self.started > self.agent.timeout:
             return changed, f"timed out after {_span(self.agent.timeout)}"

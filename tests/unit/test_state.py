@@ -192,7 +192,7 @@ def test_retry_applies_to_ended_tasks_and_cancel_to_waiting_or_running_ones():
     assert "only an ended task" in retry_problem("1", TaskState(id="1", status=S.RUNNING))
     assert "not a task of this plan" in retry_problem("7", None)
     assert cancelled(S.RUNNING) is S.FAILED and cancelled(S.PLANNED) is S.BLOCKED
-    assert cancelled(S.MERGED) is None and cancelled(S.REVIEW) is None
+    assert cancelled(S.MERGED) is None and cancelled(S.REVIEW) is S.FAILED  # will not land
 
 
 def test_the_budget_lets_start_only_what_it_can_pay_for():
@@ -237,3 +237,23 @@ def test_a_rate_limit_pauses_every_task_on_that_provider_until_the_retry():
         plan, t1={"status": S.PLANNED, "retry_at": 130.0, "rate_limited": True, "attempt": 1}
     )
     assert set(decide(plan, after, 130.0, policy).launch) == {"1", "2", "3"}
+
+
+def test_the_budget_sets_money_aside_for_agents_still_running():
+    from bot.state import Budget
+
+    plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 5)})
+    policy = Policy(budget=Budget(max_usd=1.0, task_max_usd=0.4))
+    assert len(decide(plan, statuses(plan), 0.0, policy).launch) == 2
+    two_running = statuses(plan, t1=S.RUNNING, t2=S.RUNNING)
+    assert decide(plan, two_running, 0.0, policy).launch == ()  # $0.80 set aside
+
+
+def test_a_rate_limited_task_with_no_retry_left_still_pauses_its_provider():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    policy = Policy(retry=Retry(attempts=0, backoff=20.0), provider={"1": "claude", "2": "claude"})
+    failed = {"status": S.FAILED, "retryable": True, "rate_limited": True, "attempt": 1,
+              "finished_at": 100.0}  # fmt: skip
+    decision = decide(plan, statuses(plan, t1=failed), 105.0, policy)
+    assert decision.requeue == () and decision.waiting["2"].startswith("claude rate-limited")
+    assert decide(plan, statuses(plan, t1=failed), 121.0, policy).launch == ("2",)
