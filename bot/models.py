@@ -61,6 +61,7 @@ class Task(Model):
     body: str = ""
     labels: tuple[str, ...] = ()
     depends_on: tuple[TaskId, ...] = ()
+    blocked_by: tuple[TaskId, ...] = ()  # GitHub's own issue dependencies
     files: tuple[str, ...] = ()
     priority: int = 0
     agent: dict[str, Any] | None = None

@@ -54,7 +54,7 @@ def context_for(
     }
     landed = {
         dep: titles.get(dep, dep)
-        for dep in task.depends_on
+        for dep in (*task.depends_on, *task.blocked_by)
         if dep in states and states[dep].status is TaskStatus.MERGED
     }
     state = states.get(task.id)

@@ -54,12 +54,12 @@ def with_blocked_by(
         elif fresh or task.id not in cache:
             cache[task.id] = [str(n) for n in ctx.forge.blocked_by(int(task.id))]
         blockers = cache[task.id]
-        ours = [b for b in blockers if b in known and b not in task.depends_on and b != task.id]
+        ours = [b for b in blockers if b in known and b != task.id]
         others = [b for b in blockers if b not in known]
         if others:
             names = ", ".join(f"#{b}" for b in others)
             problems.append(f"#{task.id}: blocked by {names}, which is not a `parallel` task")
-        result.append(task.model_copy(update={"depends_on": (*task.depends_on, *ours)}))
+        result.append(task.model_copy(update={"blocked_by": tuple(ours)}))
     return result, problems
 
 

@@ -40,7 +40,8 @@ def dependency_graph(
 ) -> nx.DiGraph[str]:
     """Edges run from the task that must land first to the task that needs it.
 
-    Declared (`depends_on`) and stated ("depends on #12") dependencies are binding: a cycle
+    Declared (`depends_on`, GitHub's "blocked by") and stated ("depends on #12") dependencies
+    are binding: a cycle
     among them is an error naming it. Implied ones (a task mentions a file another creates) are
     added only where they close no cycle.
     """
@@ -54,6 +55,11 @@ def dependency_graph(
             if needed not in by_id:
                 raise PlanError(f"task {task.id} depends on unknown task {needed}")
             graph.add_edge(needed, task.id, reason=f"{task.id} declares depends_on: {needed}")
+        for needed in task.blocked_by:
+            if needed in by_id and needed != task.id and not graph.has_edge(needed, task.id):
+                graph.add_edge(
+                    needed, task.id, reason=f"GitHub: #{task.id} is blocked by #{needed}"
+                )
         for needed, phrase in stated_dependencies(task, set(by_id)):
             if not graph.has_edge(needed, task.id):
                 graph.add_edge(needed, task.id, reason=f"{task.id} says '{phrase}'")
