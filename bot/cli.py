@@ -94,6 +94,12 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
         say(chosen)
     tasks_dir = _tasks_dir(args, repo).resolve()
     tasks = load_tasks(tasks_dir)
+    for task in tasks:
+        if not repo.branch_name_ok(task.branch):
+            raise TaskFileError(
+                f"{task.source}: its branch would be '{task.branch}', which git refuses; "
+                "rename the file (letters, digits, '-' and '_' are safe)"
+            )
     try:
         base_sha = repo.resolve(config.base)
     except GitError:

@@ -99,6 +99,14 @@ class GitRepo:
     def checked_out_branch(self) -> str | None:
         return None if self.repo.head.is_detached else self.repo.head.ref.name
 
+    def branch_name_ok(self, name: str) -> bool:
+        """Whether git accepts `name` as a branch name (`git check-ref-format --branch`)."""
+        try:
+            self.repo.git.check_ref_format("--branch", name)
+        except git.GitCommandError:
+            return False
+        return True
+
     def has_branch(self, name: str) -> bool:
         return name in self.repo.heads
 

@@ -33,7 +33,7 @@ from bot.gitops import GitRepo, auth_env
 from bot.local.agents import ProcessAgents, supervise
 from bot.models import Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.render.dashboard import md
+from bot.render.markdown import md
 
 S = TaskStatus
 REMOTE = "origin"
@@ -130,7 +130,9 @@ def _run(
         forge.put_check_run(_superseded(found.head_sha))
     run = _Run(ctx, task, marker)
 
-    agents = ProcessAgents(repo, ctx.config, {task_id: task}, clock=clock, start_from=tip)
+    agents = ProcessAgents(
+        repo, ctx.config, {task_id: task}, clock=clock, start_from=tip, redact=ctx.redact
+    )
     context = context_for(
         task, plan, board.state.tasks, board.state.titles, base, ctx.config.merge.test_command
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.forge.base import CommentInfo, Forge, IssueInfo
-from bot.forge.issues import DASHBOARD_LABEL
+from bot.forge.issues import DASHBOARD_LABEL, TASK_LABEL
 from bot.models import Plan, Task, TaskState
 from bot.redact import Redactor
 from bot.render.dashboard import DASHBOARD_MARKER, DashboardTooLarge, DashboardView, dashboard_body
@@ -79,16 +79,17 @@ def digest(text: str) -> str:
 
 def find_home(forge: Forge, said_on: IssueInfo | None, create: bool) -> int | None:
     """The dashboard issue: the open one labeled `parallel:dashboard`; else the issue a
-    command was said on (labeled now); else, when `create`, a new tracking issue."""
+    command was said on (labeled now), unless that issue is a task (it would drop out of its
+    own plan); else, when `create` or a command was said on a task, a new tracking issue."""
     if said_on is not None and DASHBOARD_LABEL in said_on.labels:
         return said_on.number
     homes = sorted(issue.number for issue in forge.list_issues(DASHBOARD_LABEL))
     if homes:
         return homes[0]
-    if said_on is not None:
+    if said_on is not None and TASK_LABEL not in said_on.labels:
         forge.add_labels(said_on.number, [DASHBOARD_LABEL])
         return said_on.number
-    if create:
+    if create or said_on is not None:
         return forge.create_issue(TRACKING_TITLE, TRACKING_BODY, [DASHBOARD_LABEL]).number
     return None
 

@@ -29,7 +29,7 @@ def local_engine(
     machine: Callable[[Config], str | None] | None = None,
 ) -> Engine:
     """The engine over local adapters, as `orchestrate run` and `orchestrate merge` use it."""
-    agents = ProcessAgents(repo, config, tasks)
+    agents = ProcessAgents(repo, config, tasks, redact=redact or Redactor())
     if machine is not None:
         agents.machine = machine
     return Engine(

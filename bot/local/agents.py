@@ -24,6 +24,7 @@ from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitRepo
 from bot.models import Task, TaskState, TaskStatus
 from bot.queue import commit_message
+from bot.redact import Redactor
 from bot.state import check_transition
 
 S = TaskStatus
@@ -42,6 +43,7 @@ class ProcessAgents:
     machine: Callable[[Config], str | None] = field(default_factory=_machine)
     running: dict[str, Watch] = field(default_factory=dict)
     start_from: str | None = None  # the revision agents start from (default: the base)
+    redact: Redactor = field(default_factory=Redactor)  # applied to the raw log once it ends
 
     def run_dir(self, task_id: str) -> Path:
         return self.repo.state_dir / "runs" / self.tasks[task_id].branch.rsplit("/", 1)[-1]
@@ -98,6 +100,7 @@ class ProcessAgents:
                 process.reap_group(watch.proc.pid)  # children that outlived the agent
                 watch.observe(now)  # the last lines, including a final result message
                 reports.append(self._exited(task_id, watch, states[task_id], code))
+            _scrub(watch.brief.log, self.redact)
         return reports
 
     def stop(self) -> Sequence[str]:
@@ -175,6 +178,20 @@ class ProcessAgents:
         if not worktree.exists() or state.start_sha is None:
             return None, ()
         return self.repo.collect(worktree, state.start_sha, commit_message(task, "rebase"))
+
+
+def _scrub(log: Path, redact: Redactor) -> None:
+    """Mask secrets in an ended agent's raw log on disk, as everywhere else orchestrate writes;
+    the file is replaced whole, so a kill leaves either version."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    masked = redact(text)
+    if masked != text:
+        partial = log.with_suffix(".log.part")
+        partial.write_text(masked, encoding="utf-8")
+        partial.replace(log)
 
 
 def _usage(watch: Watch) -> dict[str, object]:

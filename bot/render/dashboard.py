@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from bot.commands import PREFIX, VERBS
 from bot.models import Plan, TaskState, TaskStatus
+from bot.render.markdown import md
 from bot.render.plan import plan_markdown, plan_mermaid
 
 DASHBOARD_MARKER = "<!-- orchestrate:dashboard -->"
 TASK_MARKER = "<!-- orchestrate:task -->"
 COMMENT_LIMIT = 65_536
 MARGIN = 64  # headroom for GitHub's own counting of line endings
-DETAIL_WIDTH = 120
 
 ICONS: dict[TaskStatus, str] = {
     TaskStatus.PLANNED: "⏳",
@@ -34,18 +34,6 @@ ICONS: dict[TaskStatus, str] = {
 
 class DashboardTooLarge(Exception):
     """The state block alone does not fit in one comment."""
-
-
-def md(text: str, width: int = DETAIL_WIDTH) -> str:
-    """Untrusted text as one line of table-safe, HTML-inert markdown."""
-    text = " ".join(text.split())
-    if len(text) > width:
-        text = text[: width - 1] + "…"
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
-        text = text.replace(raw, safe)
-    for raw in ("@", "#"):  # no mentions, no cross-references from untrusted text
-        text = text.replace(raw, raw + "\u200b")
-    return text
 
 
 @dataclass(frozen=True)

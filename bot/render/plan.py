@@ -1,7 +1,8 @@
 """A plan as a markdown table and a mermaid graph, for the dashboard, job summary and CLI. Pure.
 
-Task titles and file names are untrusted text: they are escaped so that they cannot break the
-table, inject HTML (or a hidden state marker) into a comment, or break the mermaid source.
+Task titles and file names are untrusted text: they are escaped (`bot.render.markdown`) so that
+they cannot break the table, inject HTML (or a hidden state marker) into a comment, mention
+anyone, or break the mermaid source.
 """
 
 from __future__ import annotations
@@ -9,17 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.models import Footprint, Plan
+from bot.render.markdown import md
 
 MAX_FILES_SHOWN = 3
 MAX_CONFLICT_EDGES = 60
 TITLE_WIDTH = 48
-
-
-def _md(text: str) -> str:
-    text = " ".join(text.split())
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "'")):
-        text = text.replace(raw, safe)
-    return text
 
 
 def _short(text: str, width: int = TITLE_WIDTH) -> str:
@@ -35,9 +30,9 @@ def _files(footprint: Footprint) -> str:
     for path in ranked[:MAX_FILES_SHOWN]:
         confidence = footprint.confidence.get(path, 1.0)
         suffix = "" if confidence >= 0.999 else f" {confidence:.0%}"
-        shown.append(f"`{_md(path)}`{suffix}")
+        shown.append(f"`{md(path)}`{suffix}")
     more = len(ranked) - MAX_FILES_SHOWN
-    shown.extend(f"`{_md(p)}`" for p in footprint.patterns)
+    shown.extend(f"`{md(p)}`" for p in footprint.patterns)
     return ", ".join(shown) + (f" +{more} more" if more > 0 else "")
 
 
@@ -54,12 +49,12 @@ def plan_markdown(plan: Plan) -> str:
     ]
     for number, task in enumerate(plan.tasks, start=1):
         lines.append(
-            f"| {number} | {task.wave} | #{_md(task.id)} {_md(_short(task.title))} | "
-            f"{_files(task.footprint)} | {_md(task.why)} |"
+            f"| {number} | {task.wave} | #{md(task.id)} {md(_short(task.title))} | "
+            f"{_files(task.footprint)} | {md(task.why)} |"
         )
     if plan.critical_path:
-        lines += ["", "Critical path: " + " → ".join(f"#{_md(t)}" for t in plan.critical_path)]
-    lines.extend(["", *(f"- {_md(note)}" for note in plan.notes)] if plan.notes else [])
+        lines += ["", "Critical path: " + " → ".join(f"#{md(t)}" for t in plan.critical_path)]
+    lines.extend(["", *(f"- {md(note)}" for note in plan.notes)] if plan.notes else [])
     return "\n".join(lines) + "\n"
 
 

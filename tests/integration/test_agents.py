@@ -164,9 +164,11 @@ def test_secrets_are_masked_in_log_state_and_output(tmp_path, capsys, monkeypatc
         err,
         state.model_dump_json(),
         (repo / ".orchestrate/state.db").read_bytes().decode("latin-1"),
+        *(log.read_text() for log in (repo / ".orchestrate/runs").rglob("*.log")),  # raw logs
     ):
         assert token not in surface
         assert "hunter2-very-secret" not in surface
+    assert list((repo / ".orchestrate/runs").rglob("agent.log"))
 
 
 def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path, capsys):

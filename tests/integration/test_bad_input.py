@@ -112,3 +112,15 @@ def test_status_before_any_run(tmp_path, capsys):
     code, _, err = cli(capsys, "status", "--repo", str(repo))
     assert code == 2
     assert "nothing has run here yet" in err
+
+
+@pytest.mark.parametrize("name", ["2-fix.lock.md", "1-a..b.md"])
+def test_a_task_name_git_refuses_as_a_branch_is_a_one_line_error(tmp_path, capsys, name):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"})
+    tasks = write_tasks(tmp_path / "tasks", {name: "---\nfiles: [a.txt]\n---\nChange a.txt\n"})
+    for verb in ("plan", "run"):
+        code, out, err = cli(capsys, verb, "--repo", str(repo), "--tasks", str(tasks))
+        assert code == 2, out + err
+        assert "which git refuses; rename the file" in err and err.count("\n") == 1
+        assert "Traceback" not in err
+    assert not (repo / ".orchestrate" / "state.db").exists()  # nothing was started

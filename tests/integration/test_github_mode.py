@@ -321,3 +321,22 @@ def _relabel(fake: FakeGitHub, repo: Repo, number: int) -> list[Delivery]:
     fake.state.remove_label(repo, alice, number, "parallel")
     fake.state.add_labels(repo, alice, number, ["parallel"])
     return [d for d in fake.take_deliveries("issues") if d.action == "labeled"]
+
+
+def test_a_command_on_a_task_issue_keeps_it_in_the_plan(
+    fake_github: FakeGitHub, project: Repo, tmp_path: Path
+) -> None:
+    """The first `/orchestrate plan` is said on a task's own issue: the dashboard goes to a
+    tracking issue of its own, and the task stays planned."""
+    fake = fake_github
+    _label_three(fake, project)
+    fake.take_deliveries()  # no label event handled yet: no dashboard exists
+    _, _, run = _command(fake, project, 1, "/orchestrate plan", "alice", tmp_path)
+    assert run.outcome.error is None
+    home = int(run.outputs["dashboard"])
+    assert home != 1 and project.issues[home].title == "Parallel work"
+    assert DASHBOARD_LABEL not in {lb.name for lb in project.issues[1].labels}
+    state = decode_state(project.comments[_dashboards(fake, project)[0]].body)
+    assert state is not None and set(state["tasks"]) == {"1", "2", "3"}
+    replies = [c.body for c in project.comments.values() if c.issue_number == 1]
+    assert any(f"the dashboard is on #{home}" in body for body in replies)

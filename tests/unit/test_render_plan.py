@@ -42,3 +42,17 @@ def test_mermaid_has_waves_dependencies_and_dotted_conflicts():
     assert " --> " in text
     assert '-.-|"app.py"|' in text
     assert '-.-|"unknown footprint"|' in text
+
+
+def test_the_plan_table_mentions_no_one():
+    from bot.analysis import RepoSnapshot, predict_footprints
+    from bot.planning import build_plan
+    from bot.render.plan import plan_markdown
+    from bot.taskfile import parse_task_file
+
+    task = parse_task_file("1-ping.md", "---\nfiles: [a.py]\n---\n")
+    task = task.model_copy(update={"title": "ping @admin about #12 <b>now</b>"})
+    plan = build_plan([task], predict_footprints([task], RepoSnapshot(files=("a.py",))), 2)
+    table = plan_markdown(plan)
+    assert "@admin" not in table and "@\u200badmin" in table
+    assert "#12" not in table and "<b>" not in table
