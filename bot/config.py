@@ -169,6 +169,18 @@ class MergeConfig(Section):
         "appends to: merged as a union of both sides' lines instead of conflicting, and not "
         "counted as conflicts when planning.",
     )
+    protected_paths: list[str] = Field(
+        default_factory=lambda: [".github/workflows/*", ".github/orchestrate.yml"],
+        description="Paths a task may not change, as name patterns (`*` also crosses `/`): a "
+        "change touching one is refused at merge time. Set [] to allow everything.",
+    )
+    max_deleted_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Refuse at merge time a change that deletes more than this share of the "
+        "base branch's files (1 allows any deletion).",
+    )
     conflict_redos: int = Field(
         1,
         ge=0,

@@ -127,6 +127,15 @@ class GitRepo:
         status = self.repo.git.status("--porcelain", "--untracked-files=no", "-z")
         return [entry[3:] for entry in status.split("\0") if len(entry) > 3]
 
+    def deleted_files(self, old: str, new: str) -> tuple[str, ...]:
+        out = self.repo.git.diff("--name-only", "--diff-filter=D", "-z", old, new)
+        return tuple(sorted(name for name in out.split("\0") if name))
+
+    def file_count(self, rev: str) -> int:
+        return len(
+            [n for n in self.repo.git.ls_tree("-r", "--name-only", "-z", rev).split("\0") if n]
+        )
+
     def changed_files(self, old: str, new: str) -> tuple[str, ...]:
         out = self.repo.git.diff("--name-only", "-z", old, new)
         return tuple(sorted(name for name in out.split("\0") if name))

@@ -9,7 +9,9 @@ untouched.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 from bot import process
@@ -34,6 +36,27 @@ def commit_message(task: Task, method: str) -> str:
     verb = {"merge": "Merge", "squash": "", "rebase": ""}[method]
     title = f"{verb} {task.branch}: {task.title}".strip() if verb else task.title
     return f"{title}\n\nOrchestrate-Task: {task.id}\n"
+
+
+def refusal(
+    config: Config, changed: Sequence[str], deleted: Sequence[str], base_files: int
+) -> str | None:
+    """Why a change may not land whatever its tests say (pure): it touches a protected path
+    (the workflows, orchestrate's config), or it deletes too much of the base."""
+    for path in changed:
+        pattern = next((p for p in config.merge.protected_paths if fnmatch(path, p)), None)
+        if pattern is not None:
+            return (
+                f"changes {path}, a protected path ({pattern}): not merged "
+                "(merge.protected_paths in the config decides)"
+            )
+    share = config.merge.max_deleted_share
+    if base_files and len(deleted) > share * base_files and share < 1:
+        return (
+            f"deletes {len(deleted)} of the base's {base_files} files: not merged "
+            "(merge.max_deleted_share in the config decides)"
+        )
+    return None
 
 
 def rebase_and_test(
@@ -66,6 +89,9 @@ def rebase_and_test(
         repo.merge_commit(worktree, tip, task.branch, message)
     head = repo.head(worktree)
     files = repo.changed_files(tip, head)
+    refused = refusal(config, files, repo.deleted_files(tip, head), repo.file_count(tip))
+    if refused is not None:
+        return Landing(TaskStatus.FAILED, refused, files=files)
     if not config.merge.test_command:
         return Tested(head, tip, files)
     log = log_dir / "test.log"

@@ -420,3 +420,34 @@ def test_a_rate_limit_from_one_agent_pauses_the_others_launches(tmp_path, capsys
     started = sorted(float((repo / f"f{n}.txt").read_text()) for n in (1, 2, 3))
     assert started[0] >= limited_at + 1.4  # nothing started during the pause
     assert "retry 1 of 1 in 1.5s" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "refused"),
+    [
+        (
+            "import os; os.makedirs('.github/workflows', exist_ok=True); "
+            "open('.github/workflows/evil.yml', 'w').write('on: push\\n')",
+            "changes .github/workflows/evil.yml, a protected path (.github/workflows/*)",
+        ),
+        (
+            "import os; [os.remove(p) for p in ('a.txt', 'b.txt', '.github/orchestrate.yml')]",
+            "changes .github/orchestrate.yml, a protected path",
+        ),
+        (
+            "import os; [os.remove(p) for p in ('a.txt', 'b.txt')]",
+            "deletes 2 of the base's 3 files: not merged (merge.max_deleted_share",
+        ),
+    ],
+    ids=["new workflow", "config deleted", "mass deletion"],
+)
+def test_protected_paths_and_mass_deletions_never_land(tmp_path, capsys, edit, refused):
+    """Without any test command, a change to the workflows or orchestrate's own config, or one
+    deleting most of the repository, is refused at merge time."""
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, edit), files="[a.txt]")
+    before = git(repo, "rev-parse", "main")
+    code, out, err = run(capsys, repo, tasks)
+    assert code == 1, out + err
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED and refused in state.detail
+    assert git(repo, "rev-parse", "main") == before
