@@ -31,6 +31,7 @@ from bot.config import Config, ConfigError, load_config, with_default_base
 from bot.engine import Notifier, budget_of
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
+from bot.local.store import StateError
 from bot.models import Plan, Task, TaskStatus, normalize_task_id
 from bot.planning import PlanError, plan_tasks
 from bot.redact import Redactor
@@ -38,7 +39,7 @@ from bot.snapshot import load_snapshot, plan_threshold
 from bot.state import cancelled, decide, retry_problem, spend_line
 from bot.taskfile import TaskFileError
 
-EXPECTED = (AgentError, ConfigError, GitError, PlanError, TaskFileError)
+EXPECTED = (AgentError, ConfigError, GitError, PlanError, StateError, TaskFileError)
 SUCCESS = frozenset({TaskStatus.MERGED, TaskStatus.NOOP})
 
 

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.models import Task, TaskState, TaskStatus
 from bot.state import check_transition
 from bot.taskfile import TaskFileError, parse_task_file
@@ -53,16 +55,35 @@ def load_tasks(directory: Path) -> list[Task]:
     return tasks
 
 
+class StateError(Exception):
+    """The state file cannot be used; the message says how to recover."""
+
+
+def _unusable(path: Path, exc: Exception) -> StateError:
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return StateError(
+            f"{path}: locked by another process for over 30s ({first}); wait for it, or end it"
+        )
+    return StateError(
+        f"{path}: not a state orchestrate can read ({first}); move it aside to start over "
+        f"(mv {path} {path}.bad); a fresh state runs every task again"
+    )
+
+
 class LocalStore:
     """Task states, an event log and a few named values, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from None
         self._waiting: dict[str, str] | None = None
 
     def close(self) -> None:
@@ -81,8 +102,11 @@ class LocalStore:
     # -- task states ---------------------------------------------------------------------
 
     def states(self) -> dict[str, TaskState]:
-        rows = self._db.execute("SELECT state FROM tasks").fetchall()
-        states = (TaskState.model_validate_json(row[0]) for row in rows)
+        try:
+            rows = self._db.execute("SELECT state FROM tasks").fetchall()
+            states = [TaskState.model_validate_json(row[0]) for row in rows]
+        except (sqlite3.Error, ValidationError) as exc:
+            raise _unusable(self.path, exc) from None
         return {state.id: state for state in states}
 
     def get(self, task_id: str) -> TaskState:

@@ -124,3 +124,28 @@ def test_a_task_name_git_refuses_as_a_branch_is_a_one_line_error(tmp_path, capsy
         assert "which git refuses; rename the file" in err and err.count("\n") == 1
         assert "Traceback" not in err
     assert not (repo / ".orchestrate" / "state.db").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("damage", ["garbage", "hand-edited"])
+def test_a_damaged_state_file_is_a_one_line_error_with_the_way_out(tmp_path, capsys, damage):
+    import sqlite3
+
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-a.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n"}
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    db = repo / ".orchestrate" / "state.db"
+    if damage == "garbage":
+        for extra in db.parent.glob("state.db-*"):
+            extra.unlink()
+        db.write_bytes(b"not a database at all" * 100)
+    else:
+        with sqlite3.connect(db) as connection:
+            connection.execute('UPDATE tasks SET state = \'{"id": 1, "status": "??"\'')
+    for verb in ("status", "run"):
+        code, out, err = cli(capsys, verb, "--repo", str(repo), "--tasks", str(tasks))
+        assert code == 2, out + err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "not a state orchestrate can read" in err and "move it aside" in err
