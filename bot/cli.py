@@ -213,7 +213,7 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         store = LocalStore(repo.state_dir / "state.db")
         store.set_meta("tasks_dir", str(session.tasks_dir))
         store.set_meta("plan", session.plan.model_dump(mode="json"))
-        store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
+        store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
         if not args.json:
             out.print_plan(console, session.plan)
         reporter: Notifier

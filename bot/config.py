@@ -264,10 +264,14 @@ def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
         if explicit is not None:
             raise ConfigError(f"{explicit}: no such file")
         return Config(), "defaults"
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: not a regular file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return parse_config(text, str(path)), str(path)
 
 

@@ -6,6 +6,8 @@ Plain pydantic models with no behaviour beyond validation, so that the pure core
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any
@@ -74,6 +76,12 @@ class Task(Model):
     @property
     def text(self) -> str:
         return f"{self.title}\n\n{self.body}"
+
+    @property
+    def digest(self) -> str:
+        """What the task asks for, as a short hash: the same id with other words is new work."""
+        what = json.dumps([self.title, self.body, list(self.files), list(self.depends_on)])
+        return hashlib.sha256(what.encode()).hexdigest()[:12]
 
 
 class Footprint(Model):
@@ -193,5 +201,6 @@ class TaskState(BaseModel):
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
     rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs
+    digest: str = ""  # of the task's text when this state was made for it (Task.digest)
     spent_usd: float = 0.0  # what earlier attempts cost (this attempt's is `cost_usd`)
     agent_seconds: float = 0.0  # how long earlier attempts' agents ran

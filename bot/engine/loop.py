@@ -185,7 +185,12 @@ class Engine:
         )
         taken = {s.slot for s in states.values() if s.status is S.RUNNING}
         slot = next(n for n in range(len(states) + 1) if n not in taken)
-        fields = dict(self.agents.start(task, context, attempt, slot))
+        try:
+            fields = dict(self.agents.start(task, context, attempt, slot))
+        except AgentError as exc:  # this task cannot start; the others go on
+            self._set(task_id, S.RUNNING, "starting the agent", attempt=attempt, started_at=now)
+            self._set(task_id, S.FAILED, f"the agent could not start: {exc}", finished_at=now)
+            return
         detail = str(fields.pop("detail", f"agent started (attempt {attempt})"))
         self._set(
             task_id,

@@ -45,6 +45,8 @@ def load_tasks(directory: Path) -> list[Task]:
     for path in sorted(directory.glob("*.md")):
         if path.name in IGNORED_TASK_FILES:
             continue
+        if not path.is_file():  # a named pipe or a device would hang the read
+            raise TaskFileError(f"{path}: not a regular file; task files must be plain files")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -115,17 +117,27 @@ class LocalStore:
             raise KeyError(task_id)
         return TaskState.model_validate_json(row[0])
 
-    def ensure(self, task_ids: Sequence[str], branches: dict[str, str]) -> None:
-        """Add a `planned` row for each task not seen before; existing rows are kept."""
+    def ensure(self, tasks: Sequence[Task]) -> None:
+        """Add a `planned` row for each task not seen before; existing rows are kept, unless
+        the task's text changed after it ended: the same id asking for something else is new
+        work, planned afresh (a task changed while in flight keeps going as it started)."""
         with self._transaction() as db:
-            for task_id in task_ids:
-                state = TaskState(id=task_id, branch=branches[task_id])
+            for task in tasks:
+                state = TaskState(id=task.id, branch=task.branch, digest=task.digest)
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO tasks (id, state) VALUES (?, ?)",
-                    (task_id, state.model_dump_json()),
+                    (task.id, state.model_dump_json()),
                 ).rowcount
                 if inserted:
-                    self._log(db, task_id, None, TaskStatus.PLANNED, "added to the plan")
+                    self._log(db, task.id, None, TaskStatus.PLANNED, "added to the plan")
+                    continue
+                old = self._read(db, task.id)
+                if old.digest and old.digest != task.digest and old.status.terminal:
+                    self._write(db, state)
+                    why = f"the task's text changed after it ended {old.status}: planned anew"
+                    self._log(db, task.id, old.status, TaskStatus.PLANNED, why)
+                elif not old.digest:
+                    self._write(db, old.model_copy(update={"digest": task.digest}))
 
     def transition(
         self, task_id: str, new: TaskStatus, detail: str = "", **fields: object
@@ -184,12 +196,14 @@ class LocalStore:
 
     # -- helpers -------------------------------------------------------------------------
 
-    @staticmethod
-    def _read(db: sqlite3.Connection, task_id: str) -> TaskState:
+    def _read(self, db: sqlite3.Connection, task_id: str) -> TaskState:
         row = db.execute("SELECT state FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if row is None:
             raise KeyError(task_id)
-        return TaskState.model_validate_json(row[0])
+        try:
+            return TaskState.model_validate_json(row[0])
+        except ValidationError as exc:
+            raise _unusable(self.path, exc) from None
 
     @staticmethod
     def _write(db: sqlite3.Connection, state: TaskState) -> None:

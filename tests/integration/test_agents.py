@@ -235,7 +235,7 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     args = argparse.Namespace(repo=str(repo), tasks=str(tasks), config=None)
     session = open_session(args)
     store = LocalStore(repo / ".orchestrate" / "state.db")
-    store.ensure(session.plan.merge_order, {t.id: t.branch for t in session.tasks.values()})
+    store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
     engine = local_engine(
         session.repo,
         session.config,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.models import TaskStatus
 from tests.localrepo import cli, git, make_patch, make_repo, patch_agent, states, write_tasks
 
 
@@ -149,3 +150,59 @@ def test_a_damaged_state_file_is_a_one_line_error_with_the_way_out(tmp_path, cap
         assert code == 2, out + err
         assert err.count("\n") == 1 and "Traceback" not in err
         assert "not a state orchestrate can read" in err and "move it aside" in err
+
+
+def test_special_files_and_undecodable_config_are_one_line_errors(tmp_path, capsys):
+    import os
+
+    repo = make_repo(tmp_path, {"a.txt": "a\n"})
+    tasks = write_tasks(tmp_path / "tasks", {"1-a.md": "---\nfiles: [a.txt]\n---\nChange a\n"})
+    os.mkfifo(tasks / "2-pipe.md")  # reading it would wait for a writer forever
+    code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 2 and "2-pipe.md: not a regular file" in err and err.count("\n") == 1
+    (tasks / "2-pipe.md").unlink()
+    (repo / ".github").mkdir(exist_ok=True)
+    (repo / ".github/orchestrate.yml").write_bytes(b"base: m\xe4in\n")
+    code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 2 and "not UTF-8 text (byte 7); save it as UTF-8" in err
+
+
+def test_an_agent_that_cannot_start_mid_run_fails_its_task_and_the_run_goes_on(tmp_path, capsys):
+    repo = make_repo(
+        tmp_path, {"a.txt": "a\n", "b.txt": "b\n"}, {"agent": {"command": patch_agent(tmp_path)}}
+    )
+    tool = repo / "tool.sh"
+    tool.write_text("#!/bin/sh\nexit 0\n")  # present, so the preflight passes, but not executable
+    git(repo, "add", "tool.sh")
+    git(repo, "commit", "-qm", "tool")
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "z")
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {
+            "1-a.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n",
+            "2-b.md": f"---\nfiles: [b.txt]\nagent: {{command: {tool}}}\n---\nChange b\n",
+        },
+    )
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 1, out + err
+    final = states(repo)
+    assert final["1"].status is TaskStatus.MERGED
+    assert final["2"].status is TaskStatus.FAILED
+    assert "the agent could not start: agent command is not executable" in final["2"].detail
+
+
+def test_a_reused_id_with_new_words_is_new_work(tmp_path, capsys):
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    first = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-a.md": f"---\nfiles: [a.txt]\n---\nPatch: {first}\n"}
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0  # no change
+    assert (repo / "a.txt").read_text() == "b\n"
+    second = make_patch(tmp_path, "2.diff", "a.txt", "b", "c")
+    write_tasks(tmp_path / "tasks", {"1-a.md": f"---\nfiles: [a.txt]\n---\nPatch: {second}\n"})
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, out + err
+    assert (repo / "a.txt").read_text() == "c\n"
+    assert states(repo)["1"].status is TaskStatus.MERGED
