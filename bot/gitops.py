@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,15 @@ STATE_DIR = ".orchestrate"
 FALLBACK_IDENTITY = {"name": "orchestrate", "email": "orchestrate@localhost"}
 UNION_BEGIN = "# orchestrate merge.union_files: begin"
 UNION_END = "# orchestrate merge.union_files: end"
+
+
+# orchestrate's own git commands run no hooks: an agent shares the repository's objects and
+# could leave a hook behind for orchestrate to run (git reads this as `-c core.hooksPath=...`).
+NO_HOOKS = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "core.hooksPath",
+    "GIT_CONFIG_VALUE_0": os.devnull,
+}
 
 
 class GitError(Exception):
@@ -60,7 +70,8 @@ class GitRepo:
         if self.repo.bare or self.repo.working_tree_dir is None:
             raise GitError(f"{path}: a bare repository has no working tree to run in")
         self.root = Path(self.repo.working_tree_dir)
-        self._identity = self._identity_env()
+        self._identity = {**self._identity_env(), **NO_HOOKS}
+        self.repo.git.update_environment(**NO_HOOKS)
 
     def _identity_env(self) -> dict[str, str]:
         """Commits need an author; fall back to `orchestrate` where git has none configured."""
@@ -324,9 +335,10 @@ def auth_env(token: str | None, server_url: str = "https://github.com") -> dict[
         return {}
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{server_url.rstrip('/')}/.extraheader",
-        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        **NO_HOOKS,
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_1": f"http.{server_url.rstrip('/')}/.extraheader",
+        "GIT_CONFIG_VALUE_1": f"AUTHORIZATION: basic {basic}",
     }
 
 

@@ -451,3 +451,25 @@ def test_protected_paths_and_mass_deletions_never_land(tmp_path, capsys, edit, r
     state = states(repo)["1"]
     assert state.status is TaskStatus.FAILED and refused in state.detail
     assert git(repo, "rev-parse", "main") == before
+
+
+def test_hooks_an_agent_leaves_behind_never_run_in_orchestrates_own_git_calls(tmp_path, capsys):
+    marker = tmp_path / "hook-ran"
+    code = f"""
+        import os, stat, subprocess
+        common = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        for hook in ("post-merge", "reference-transaction", "post-rewrite", "post-checkout"):
+            path = os.path.join(common, "hooks", hook)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write("#!/bin/sh\\necho " + hook + " >> {marker}\\n")
+            os.chmod(path, 0o755)
+        open("a.txt", "w").write("changed\\n")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 0, out + err
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert (repo / "a.txt").read_text() == "changed\n"  # main was fast-forwarded
+    assert not marker.exists(), marker.read_text()
