@@ -153,7 +153,7 @@ class GitRepo:
 
     def worktree_changes(self, worktree: Path, start: str) -> tuple[str, ...]:
         """Files changed in `worktree` since `start`: committed, staged, unstaged, untracked."""
-        runner = self._git(worktree)
+        runner = self._own_worktree(worktree)
         changed = runner.diff("--name-only", "-z", start).split("\0")
         untracked = runner.ls_files("--others", "--exclude-standard", "-z").split("\0")
         return tuple(sorted({name for name in (*changed, *untracked) if name}))
@@ -223,9 +223,26 @@ class GitRepo:
         if branch in self.repo.heads:
             self.repo.git.branch("-D", branch)
 
+    def _own_worktree(self, worktree: Path) -> git.Git:
+        """A runner for `worktree`, once sure git sees it as a worktree of its own. An agent
+        that removed or rewrote its `.git` file would otherwise make git walk up into the main
+        repository, and `add -A` there would commit whatever lies in the user's checkout."""
+        runner = self._git(worktree)
+        try:
+            top = Path(str(runner.rev_parse("--show-toplevel"))).resolve()
+            branch = str(runner.rev_parse("--abbrev-ref", "HEAD"))
+        except git.GitCommandError:
+            top, branch = Path("/"), ""
+        if top != worktree.resolve() or branch != f"orchestrate/{worktree.name}":
+            raise GitError(
+                f"{worktree}: no longer a worktree of its own (its .git was removed or "
+                "changed): nothing was collected from it"
+            )
+        return runner
+
     def collect(self, worktree: Path, start: str, message: str) -> tuple[str, tuple[str, ...]]:
         """Commit what the agent left uncommitted; return the head and the files changed."""
-        runner = self._git(worktree)
+        runner = self._own_worktree(worktree)
         if runner.status("--porcelain"):
             runner.add("-A")
             runner.commit("-q", "--no-verify", "-m", message)

@@ -8,6 +8,7 @@ killed) is ended and reported as interrupted, so it restarts from a fresh worktr
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from bot.agents.runner import agent_for, launch, write_brief
 from bot.agents.supervisor import MachineLoad, Watch, is_rate_limited, is_transient
 from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
-from bot.gitops import GitRepo
+from bot.gitops import GitError, GitRepo
 from bot.models import Task, TaskState, TaskStatus
 from bot.queue import commit_message
 from bot.redact import Redactor
@@ -123,8 +124,10 @@ class ProcessAgents:
     def _beat(self, task_id: str, watch: Watch, state: TaskState, now: float) -> Progress:
         """Progress, usage and what the agent has changed so far."""
         watch.last_beat = now
-        touching = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
-        return Progress(task_id, {**_usage(watch), "heartbeat_at": now, "files": touching})
+        fields: dict[str, object] = {**_usage(watch), "heartbeat_at": now}
+        with contextlib.suppress(GitError):  # a broken worktree is said when the agent ends
+            fields["files"] = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+        return Progress(task_id, fields)
 
     def _exited(self, task_id: str, watch: Watch, state: TaskState, code: int) -> Moved:
         result = watch.stream.result if watch.stream is not None else None
@@ -143,7 +146,10 @@ class ProcessAgents:
         self, task_id: str, watch: Watch, state: TaskState, detail: str, code: int | None = None
     ) -> Moved:
         tail = process.tail(watch.brief.log)
-        _, files = self._changes(task_id, state)
+        try:
+            _, files = self._changes(task_id, state)
+        except GitError:
+            files = ()
         fields = {
             "pid": None,
             "finished_at": self.clock(),
@@ -156,7 +162,10 @@ class ProcessAgents:
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]
-        head, files = self._changes(task_id, state)
+        try:
+            head, files = self._changes(task_id, state)
+        except GitError as exc:
+            return self._failed(task_id, watch, state, str(exc), code=None)
         done = {
             "pid": None,
             "finished_at": self.clock(),

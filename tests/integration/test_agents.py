@@ -473,3 +473,23 @@ def test_hooks_an_agent_leaves_behind_never_run_in_orchestrates_own_git_calls(tm
     assert states(repo)["1"].status is TaskStatus.MERGED
     assert (repo / "a.txt").read_text() == "changed\n"  # main was fast-forwarded
     assert not marker.exists(), marker.read_text()
+
+
+def test_an_agent_that_breaks_its_worktree_never_commits_in_the_users_checkout(tmp_path, capsys):
+    """The agent deletes its worktree's .git file: git would walk up to the main repository,
+    and `add -A` there would commit the user's untracked notes onto main. Nothing is collected;
+    the task fails; main and the notes are untouched."""
+    code = """
+        import os
+        os.remove(".git")
+        open("a.txt", "w").write("changed\\n")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    (repo / "private-notes.txt").write_text("do not commit me\n")
+    before = git(repo, "rev-parse", "main")
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 1, out + err
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED and "no longer a worktree of its own" in state.detail
+    assert git(repo, "rev-parse", "main") == before
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? private-notes.txt"
