@@ -119,6 +119,22 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
     )
 
 
+def _found_on_base(repo: GitRepo, session: Session, store: LocalStore) -> None:
+    """The base's history is the truth: a planned task whose change (same id, same text) is
+    already there is merged, not run again, even when the state was lost."""
+    landed = repo.landed_tasks(session.config.base)
+    for task_id, state in store.states().items():
+        task = session.tasks.get(task_id)
+        sha = landed.get((task_id, task.digest)) if task is not None else None
+        if sha is not None and state.status is TaskStatus.PLANNED:
+            store.transition(
+                task_id,
+                TaskStatus.MERGED,
+                f"already on {session.config.base} ({sha[:10]}): not run again",
+                merged_sha=sha,
+            )
+
+
 def _lock_file(repo: GitRepo) -> Path:
     repo.state_dir.mkdir(parents=True, exist_ok=True)
     return repo.state_dir / "lock"
@@ -214,6 +230,7 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         store.set_meta("tasks_dir", str(session.tasks_dir))
         store.set_meta("plan", session.plan.model_dump(mode="json"))
         store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
+        _found_on_base(repo, session, store)
         if not args.json:
             out.print_plan(console, session.plan)
         reporter: Notifier

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,10 @@ NO_HOOKS = {
     "GIT_CONFIG_KEY_0": "core.hooksPath",
     "GIT_CONFIG_VALUE_0": os.devnull,
 }
+
+
+_TRAILER_TASK = re.compile(r"^Orchestrate-Task: (\S+)$", re.M)
+_TRAILER_DIGEST = re.compile(r"^Orchestrate-Digest: (\S+)$", re.M)
 
 
 class GitError(Exception):
@@ -279,6 +284,26 @@ class GitRepo:
         runner.merge("-q", "--no-ff", "-m", message, head)
         runner.branch("-f", branch, "HEAD")
         runner.checkout("-q", branch)
+
+    def add_trailers(self, worktree: Path, trailers: str) -> None:
+        """Append `trailers` to the message of the worktree's top commit, unless it has them."""
+        runner = self._own_worktree(worktree)
+        message = str(runner.log("-1", "--format=%B"))
+        if trailers.strip() in message:
+            return
+        runner.commit("-q", "--amend", "--no-verify", "-m", message.rstrip() + "\n\n" + trailers)
+
+    def landed_tasks(self, base: str, limit: int = 2000) -> dict[tuple[str, str], str]:
+        """(task id, digest) -> the commit that landed it, from the trailers on `base`."""
+        out = str(self.repo.git.log(f"-{limit}", "--format=%H%x1f%B%x1e", base))
+        found: dict[tuple[str, str], str] = {}
+        for record in out.split("\x1e"):
+            sha, _, body = record.strip().partition("\x1f")
+            task = _TRAILER_TASK.search(body)
+            digest = _TRAILER_DIGEST.search(body)
+            if task and digest:
+                found.setdefault((task.group(1), digest.group(1)), sha)
+        return found
 
     def head(self, worktree: Path) -> str:
         return str(self._git(worktree).rev_parse("HEAD"))

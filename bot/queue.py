@@ -32,10 +32,15 @@ class Tested:
     log_tail: str = ""
 
 
+def trailers(task: Task) -> str:
+    """What identifies a task's change on the base branch, even with every state lost."""
+    return f"Orchestrate-Task: {task.id}\nOrchestrate-Digest: {task.digest}\n"
+
+
 def commit_message(task: Task, method: str) -> str:
     verb = {"merge": "Merge", "squash": "", "rebase": ""}[method]
     title = f"{verb} {task.branch}: {task.title}".strip() if verb else task.title
-    return f"{title}\n\nOrchestrate-Task: {task.id}\n"
+    return f"{title}\n\n{trailers(task)}"
 
 
 def refusal(
@@ -87,6 +92,8 @@ def rebase_and_test(
         repo.squash(worktree, tip, message)
     elif apply_method and config.merge.method == "merge":
         repo.merge_commit(worktree, tip, task.branch, message)
+    else:
+        repo.add_trailers(worktree, trailers(task))  # on the top commit, for what the agent made
     head = repo.head(worktree)
     files = repo.changed_files(tip, head)
     refused = refusal(config, files, repo.deleted_files(tip, head), repo.file_count(tip))

@@ -5,6 +5,7 @@ stateDiagram-v2
     [*] --> planned
     planned --> running: launched (dependencies merged, no conflicting task in flight)
     planned --> blocked: a dependency failed
+    planned --> merged: already on the base (its trailers found there)
     running --> review: agent finished with changes
     running --> no-op: agent finished without changes
     running --> failed: non-zero exit, timeout, crash, no heartbeat (lost)
@@ -33,7 +34,7 @@ from bot.models import Footprint, Plan, TaskState, TaskStatus
 S = TaskStatus
 
 TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
-    S.PLANNED: frozenset({S.RUNNING, S.BLOCKED}),
+    S.PLANNED: frozenset({S.RUNNING, S.BLOCKED, S.MERGED}),  # merged: found on the base
     S.RUNNING: frozenset({S.REVIEW, S.NOOP, S.FAILED, S.PLANNED}),
     S.REVIEW: frozenset({S.MERGED, S.CONFLICT, S.FAILED}),
     S.MERGED: frozenset(),

@@ -99,3 +99,28 @@ def test_timeout_kills_the_whole_process_tree(tmp_path, capsys):
     assert "timed out" in final.detail
     assert "working" in final.log_tail
     assert not agents_alive(marker)
+
+
+def test_the_base_is_the_truth_when_the_state_is_lost(tmp_path, capsys):
+    """`git clean -xfd` took .orchestrate/ away: the next run finds each landed change on main
+    by its trailers and does not apply it twice; a task with new words under the same id is
+    new work."""
+    import shutil
+
+    from bot.models import TaskStatus
+    from tests.localrepo import cli, git, make_patch, make_repo, patch_agent, states, write_tasks
+
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
+    patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-a.md": f"---\nfiles: [a.txt]\n---\nPatch: {patch}\n"}
+    )
+    assert cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))[0] == 0
+    head = git(repo, "rev-parse", "main")
+    assert "Orchestrate-Task: 1" in git(repo, "log", "-1", "--format=%B", "main")
+    shutil.rmtree(repo / ".orchestrate")
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, out + err
+    assert git(repo, "rev-parse", "main") == head  # nothing landed twice
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.MERGED and "already on main" in state.detail

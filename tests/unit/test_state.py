@@ -80,8 +80,9 @@ def test_transitions():
     check_transition(S.RUNNING, S.PLANNED)  # interrupted, resumed
     with pytest.raises(TransitionError, match="from merged to running"):
         check_transition(S.MERGED, S.RUNNING)
+    check_transition(S.PLANNED, S.MERGED)  # found already on the base
     with pytest.raises(TransitionError):
-        check_transition(S.PLANNED, S.MERGED)
+        check_transition(S.PLANNED, S.REVIEW)
 
 
 def test_requeued_task_and_its_dependents_merge_after_the_others():
