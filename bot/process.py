@@ -7,8 +7,10 @@ later `orchestrate run` after this one was killed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +41,39 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+PR_SET_CHILD_SUBREAPER = 36
+AGENT_MARK = "ORCHESTRATE_TASK_ID"  # in every agent's environment, so in its descendants'
+
+
+def become_subreaper() -> bool:
+    """Make processes that leave their parent (`setsid`, double fork) inside an agent's tree
+    become children of this process rather than of init, where they could be found no more.
+    Linux only; False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def end_orphans(keep: set[int]) -> int:
+    """End every process an agent left behind that came back to us: a child of this process
+    carrying an agent's mark, whose tree is not one of the agents still running (`keep`).
+    Returns how many were ended."""
+    ended = 0
+    for child in psutil.Process().children():
+        try:
+            if child.pid in keep or AGENT_MARK not in child.environ():
+                continue
+        except psutil.Error:
+            continue
+        kill_tree(child.pid, grace=0.5)
+        ended += 1
+    return ended
 
 
 def tree(pid: int) -> list[psutil.Process]:

@@ -57,6 +57,8 @@ class ProcessAgents:
     def start(
         self, task: Task, context: AgentContext, attempt: int, slot: int = 0
     ) -> Mapping[str, object]:
+        if not self.running:
+            process.become_subreaper()  # escaped descendants come back to us, to be ended
         agent = agent_for(self.config.agent, task)
         tip = self.repo.resolve(self.start_from or self.config.base)
         worktree = self.repo.fresh_worktree(task.branch, tip)
@@ -102,6 +104,7 @@ class ProcessAgents:
                 watch.observe(now)  # the last lines, including a final result message
                 reports.append(self._exited(task_id, watch, states[task_id], code))
             _scrub(watch.brief.log, self.redact)
+            process.end_orphans({w.proc.pid for w in self.running.values()})
         return reports
 
     def stop(self) -> Sequence[str]:

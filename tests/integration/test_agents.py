@@ -493,3 +493,19 @@ def test_an_agent_that_breaks_its_worktree_never_commits_in_the_users_checkout(t
     assert state.status is TaskStatus.FAILED and "no longer a worktree of its own" in state.detail
     assert git(repo, "rev-parse", "main") == before
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? private-notes.txt"
+
+
+def test_a_process_an_agent_detaches_with_setsid_does_not_outlive_the_run(tmp_path, capsys):
+    marker = f"detached-{os.getpid()}-{time.monotonic_ns()}"
+    code = f"""
+        import subprocess, sys
+        subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)", "{marker}"],
+            start_new_session=True,  # its own session and group: out of the agent's reach
+        )
+        open("a.txt", "w").write("changed\\n")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    assert run(capsys, repo, tasks)[0] == 0
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert not agents_alive(marker)
