@@ -220,10 +220,13 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
     began = time.monotonic()
     session = open_session(args, _stderr_note)
-    if launching:
-        preflight(session)
     repo = session.repo
     with run_lock(repo):
+        finished = repo.finish_checkout()  # a move of the base a killed run left half done
+        if finished:
+            _stderr_note(finished)
+        if launching:
+            preflight(session)
         repo.ignore_state_dir()
         repo.union_merge(session.config.merge.union_files)
         store = LocalStore(repo.state_dir / "state.db")

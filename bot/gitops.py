@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,21 +355,81 @@ class GitRepo:
     def advance_base(self, base: str, new: str, expected: str) -> None:
         """Move `base` from `expected` to `new` (a descendant): never a force, never a race.
 
-        When `base` is checked out in the main working tree, a fast-forward merge there keeps
-        the files in step; otherwise the ref is compare-and-swapped.
+        The ref moves by compare-and-swap, in one step. When `base` is checked out in the main
+        working tree, its files follow: a note written first says which move is under way, so
+        a run killed at any instant leaves either the old state, or the new ref with files
+        `finish_checkout` brings up to date on the next run (never a mixture it would blame on
+        the user). Ctrl-C and SIGTERM wait until the files are written.
         """
-        if self.checked_out_branch() == base:
-            if self.resolve("HEAD") != expected:
-                raise GitError(f"{base} moved while orchestrate was merging; run again")
-            try:
-                self._git().merge("--ff-only", "-q", new)
-            except git.GitCommandError as exc:
-                raise GitError(f"could not fast-forward {base}: {_first_line(exc)}") from None
-        else:
+        checked_out = self.checked_out_branch() == base
+        if checked_out and self.resolve("HEAD") != expected:
+            raise GitError(f"{base} moved while orchestrate was merging; run again")
+        with _deferred_signals():
+            if checked_out:
+                self._pending.parent.mkdir(parents=True, exist_ok=True)
+                partial = self._pending.with_suffix(".part")
+                partial.write_text(json.dumps({"base": base, "old": expected, "new": new}))
+                partial.replace(self._pending)
             try:
                 self.repo.git.update_ref(f"refs/heads/{base}", new, expected)
             except git.GitCommandError as exc:
+                self._pending.unlink(missing_ok=True)
                 raise GitError(f"could not move {base}: {_first_line(exc)}") from None
+            if checked_out:
+                self._bring_files(expected, new)
+
+    @property
+    def _pending(self) -> Path:
+        return self.state_dir / "checkout-pending.json"
+
+    def _bring_files(self, old: str, new: str) -> None:
+        """The files `old..new` changed, as `new` has them, in the index and the main working
+        tree (others untouched); then the note of the move is removed."""
+        runner = self._git()
+        changed = self.changed_files(old, new)
+        present = set(str(self.repo.git.ls_tree("-r", "--name-only", "-z", new)).split("\0"))
+        kept = [path for path in changed if path in present]
+        gone = [path for path in changed if path not in present]
+        for chunk in range(0, len(kept), 500):
+            runner.checkout(new, "--", *kept[chunk : chunk + 500])
+        for path in gone:
+            runner.rm("-q", "--cached", "--ignore-unmatch", "--", path)
+            (self.root / path).unlink(missing_ok=True)
+        self._pending.unlink(missing_ok=True)
+
+    def finish_checkout(self) -> str | None:
+        """Finish a move of the checked-out base that a killed run left half done (see
+        `advance_base`); what was done, or None when nothing was pending."""
+        if not self._pending.exists():
+            return None
+        try:
+            note = json.loads(self._pending.read_text())
+            base, old, new = str(note["base"]), str(note["old"]), str(note["new"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self._pending.unlink(missing_ok=True)
+            return None
+        if self.resolve(f"refs/heads/{base}") != new:  # killed before the ref moved
+            self._pending.unlink(missing_ok=True)
+            return None
+        lock = Path(self.repo.git_dir) / "index.lock"
+        lock.unlink(missing_ok=True)  # ours: we hold the run lock, and git was killed with us
+        self._bring_files(old, new)
+        return f"finished updating the files of {base} to {new[:10]} (a run was stopped mid-way)"
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM arrive after the block (SIGKILL cannot be deferred: the note of the
+    move covers it)."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def auth_env(token: str | None, server_url: str = "https://github.com") -> dict[str, str]:

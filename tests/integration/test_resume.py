@@ -124,3 +124,40 @@ def test_the_base_is_the_truth_when_the_state_is_lost(tmp_path, capsys):
     assert git(repo, "rev-parse", "main") == head  # nothing landed twice
     state = states(repo)["1"]
     assert state.status is TaskStatus.MERGED and "already on main" in state.detail
+
+
+def test_a_run_killed_while_the_checked_out_base_moves_is_finished_by_the_next(tmp_path, capsys):
+    """The ref moved (compare-and-swap) but the kill came before the files followed, leaving
+    git's index lock behind: the next run does not blame the user for 'uncommitted changes'; it
+    brings the files to the new commit itself, and main's content is exactly the landing's."""
+    import json
+
+    from tests.localrepo import cli, git, make_patch, make_repo, patch_agent, write_tasks
+
+    repo = make_repo(
+        tmp_path, {"a.txt": "a\n", "gone.txt": "x\n"}, {"agent": {"command": patch_agent(tmp_path)}}
+    )
+    old = git(repo, "rev-parse", "main")
+    git(repo, "checkout", "-q", "-b", "landing")
+    (repo / "a.txt").write_text("landed\n")
+    git(repo, "rm", "-q", "gone.txt")
+    git(repo, "commit", "-qam", "the landing")
+    new = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    # what a kill right after the compare-and-swap leaves: the note, the moved ref, old files
+    (repo / ".orchestrate").mkdir(exist_ok=True)
+    note = {"base": "main", "old": old, "new": new}
+    (repo / ".orchestrate" / "checkout-pending.json").write_text(json.dumps(note))
+    git(repo, "update-ref", "refs/heads/main", new, old)
+    (repo / ".git" / "index.lock").write_text("")
+    patch = make_patch(tmp_path, "1.diff", "b.txt", "", "b")
+    tasks = write_tasks(
+        tmp_path / "tasks", {"1-b.md": f"---\nfiles: [b.txt]\n---\nPatch: {patch}\n"}
+    )
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, out + err
+    assert "finished updating the files of main" in err
+    assert git(repo, "status", "--porcelain") == ""
+    assert (repo / "a.txt").read_text() == "landed\n" and not (repo / "gone.txt").exists()
+    assert (repo / "b.txt").read_text() == "b\n"
+    assert not (repo / ".orchestrate" / "checkout-pending.json").exists()
