@@ -66,6 +66,7 @@ class CheckRunInfo:
     status: str
     conclusion: str | None
     summary: str
+    app: str = ""  # the slug of the GitHub App that made it
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,7 @@ class GitHubForge:
             status=str(run.get("status") or ""),
             conclusion=run.get("conclusion"),
             summary=str((run.get("output") or {}).get("summary") or ""),
+            app=str((run.get("app") or {}).get("slug") or ""),
         )
 
     def blocked_by(self, number: int) -> tuple[int, ...]:

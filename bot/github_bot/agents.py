@@ -83,7 +83,10 @@ class MatrixAgents:
         return reports
 
     def _running(self, state: TaskState) -> list[Report]:
-        found = agent_report(self.forge.check_run(state.branch, AGENT_CHECK))
+        check = self.forge.check_run(state.branch, AGENT_CHECK)
+        if check is not None and check.app != self.forge.bot_login().removesuffix("[bot]"):
+            return []  # another app's check run of the same name: not our agent's report
+        found = agent_report(check)
         if found is None or found[0].attempt != state.attempt:
             return []  # not started yet, or an older attempt's result
         report, pull = found

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
-from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job
+from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job, next_run
 
 from bot.forge.github import connect
 from bot.forge.issues import TASK_LABEL
 from bot.github_bot.agent_job import _board, _cancelled
-from bot.github_bot.checks import AGENT_CHECK
+from bot.github_bot.checks import AGENT_CHECK, agent_check
+from bot.models import TaskState, TaskStatus
+from bot.redact import Redactor
 from bot.render.dashboard import DASHBOARD_MARKER
 from bot.state import decode_state
 
@@ -341,3 +343,22 @@ def test_the_matrix_never_holds_more_agent_jobs_than_the_budget_pays_for(
     assert len(json.loads(run.outputs["matrix"])["include"]) == 1  # $0.50 buys one $0.30 task
     body = next(c.body for c in fake_repo.comments.values() if DASHBOARD_MARKER in c.body)
     assert "budget: $0.00 spent of $0.50" in body and "Spent $0.00 of $0.50" in body
+
+
+def test_a_report_from_another_app_is_not_believed(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """Anyone's app may create a check run named `orchestrate/agent`: only the bot's own is an
+    agent job's report."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
+    assert json.loads(run.outputs["matrix"])["include"]
+    sha = fake.push(fake_repo, "orchestrate/1-add-a-farewell", {"x.py": "x\n"}, "w", user="alice")
+    forged = TaskState(id="1", status=TaskStatus.REVIEW, attempt=1, head_sha=sha, files=("x.py",))
+    check = agent_check(forged, "t", sha, Redactor())
+    output = {"title": check.title, "summary": check.summary, "text": ""}
+    other_app = fake.state.user("mallory-app[bot]")
+    fields = {"name": check.name, "head_sha": sha, "conclusion": "success", "output": output}
+    fake.state.create_check_run(fake_repo, other_app, fields)
+    next_run(fake, fake_repo, tmp_path / "next")
+    assert _state(fake_repo)["1"]["status"] == "running"
