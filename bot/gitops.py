@@ -29,9 +29,11 @@ UNION_END = "# orchestrate merge.union_files: end"
 # orchestrate's own git commands run no hooks: an agent shares the repository's objects and
 # could leave a hook behind for orchestrate to run (git reads this as `-c core.hooksPath=...`).
 NO_HOOKS = {
-    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_COUNT": "2",
     "GIT_CONFIG_KEY_0": "core.hooksPath",
     "GIT_CONFIG_VALUE_0": os.devnull,
+    "GIT_CONFIG_KEY_1": "core.fsmonitor",  # a command run by `git status`, set in .git/config
+    "GIT_CONFIG_VALUE_1": "false",
 }
 
 
@@ -156,7 +158,8 @@ class GitRepo:
         )
 
     def changed_files(self, old: str, new: str) -> tuple[str, ...]:
-        out = self.repo.git.diff("--name-only", "-z", old, new)
+        """Every path `old..new` touches; a renamed file under its old and its new name."""
+        out = self.repo.git.diff("--name-only", "--no-renames", "-z", old, new)
         return tuple(sorted(name for name in out.split("\0") if name))
 
     def worktree_changes(self, worktree: Path, start: str) -> tuple[str, ...]:
@@ -441,9 +444,9 @@ def auth_env(token: str | None, server_url: str = "https://github.com") -> dict[
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return {
         **NO_HOOKS,
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_1": f"http.{server_url.rstrip('/')}/.extraheader",
-        "GIT_CONFIG_VALUE_1": f"AUTHORIZATION: basic {basic}",
+        "GIT_CONFIG_COUNT": "3",
+        "GIT_CONFIG_KEY_2": f"http.{server_url.rstrip('/')}/.extraheader",
+        "GIT_CONFIG_VALUE_2": f"AUTHORIZATION: basic {basic}",
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from bot import process
 from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
-from bot.agents.runner import Brief, argv_for
+from bot.agents.runner import Brief, agent_environment, argv_for
 from bot.config import AgentConfig
 from bot.gitops import GitRepo
 from bot.models import Task
@@ -75,7 +75,7 @@ def expected_files(agent: AgentConfig, task: Task, repo: GitRepo, base: str) -> 
     brief.prompt_file.write_text(QUESTION.format(title=task.title, body=task.body))
     brief.log.unlink(missing_ok=True)
     with repo.scratch_worktree(base) as worktree:
-        env = {**os.environ, **agent.env, "ORCHESTRATE_TASK_ID": task.id}
+        env = {**agent_environment(os.environ), **agent.env, "ORCHESTRATE_TASK_ID": task.id}
         env["ORCHESTRATE_PROMPT_FILE"] = str(brief.prompt_file)
         stdin = brief.prompt_file if preset_of(agent).prompt_on_stdin else None
         argv = argv_for(agent, brief, task, worktree)

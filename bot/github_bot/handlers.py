@@ -13,6 +13,7 @@ from bot.github_bot.decisions import authorize, issue_event_matters
 from bot.github_bot.orchestration import publish, reconcile
 from bot.github_bot.store import BoardStore
 from bot.models import TaskStatus
+from bot.render.markdown import md
 from bot.state import cancelled, retry_problem
 
 S = TaskStatus
@@ -111,7 +112,7 @@ def on_comment(ctx: Context, event: IssueCommentEvent, outcome: Outcome) -> None
         return
     ctx.forge.react(comment_id, "eyes")
     if command is None:
-        _reply(ctx, number, comment_id, f"I could not read that command: {problem}")
+        _reply(ctx, number, comment_id, f"I could not read that command: {md(str(problem), 300)}")
         ctx.forge.react(comment_id, "confused")
         return
     outcome.note(f"`/orchestrate {command.verb}` from @{login}")

@@ -438,8 +438,12 @@ def test_a_rate_limit_from_one_agent_pauses_the_others_launches(tmp_path, capsys
             "import os; [os.remove(p) for p in ('a.txt', 'b.txt')]",
             "deletes 2 of the base's 3 files: not merged (merge.max_deleted_share",
         ),
+        (
+            "import os; os.rename('.github/orchestrate.yml', 'settings.yml')",
+            "changes .github/orchestrate.yml, a protected path",
+        ),
     ],
-    ids=["new workflow", "config deleted", "mass deletion"],
+    ids=["new workflow", "config deleted", "mass deletion", "config renamed away"],
 )
 def test_protected_paths_and_mass_deletions_never_land(tmp_path, capsys, edit, refused):
     """Without any test command, a change to the workflows or orchestrate's own config, or one
