@@ -317,7 +317,7 @@ def cmd_agent(args: argparse.Namespace, console: Console) -> int:
     except (ActionError, AgentJobError) as exc:
         raise UsageError(str(exc)) from None
     failed = result.state is not None and result.state.status is TaskStatus.FAILED
-    return _report(console, result.messages, None) or (1 if failed else 0)
+    return _report(console, [*result.messages, result.outcome], None) or (1 if failed else 0)
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:

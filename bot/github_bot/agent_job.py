@@ -50,7 +50,15 @@ class AgentJobResult:
     task_id: str
     state: TaskState | None = None
     pull: PullInfo | None = None
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # what the outcome does not say
+
+    @property
+    def outcome(self) -> str:
+        """One line for the job's log."""
+        if self.state is None:
+            return f"task #{self.task_id}: nothing run"
+        pull = f"; pull request #{self.pull.number}" if self.pull is not None else ""
+        return f"task #{self.task_id}: {self.state.status.value}: {self.state.detail}{pull}"
 
 
 @dataclass
@@ -152,7 +160,7 @@ def _run(
         )
         forge.put_check_run(agent_check(failed, task.title, marker, ctx.redact), new_head=True)
         result.state = failed
-        result.messages.append(f"#{task_id}: the agent could not start: {exc}")
+        result.messages.append("the agent could not start on this runner")
         return
     running = running.model_copy(
         update={
@@ -176,10 +184,10 @@ def _run(
         check = agent_check(final, task.title, final.head_sha, ctx.redact, result.pull.number)
         forge.put_check_run(check, new_head=True)
         forge.put_check_run(_superseded(marker, final.head_sha))
-        result.messages.append(f"#{task_id}: {final.detail}; pull request #{result.pull.number}")
+
     else:
         forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
-        result.messages.append(f"#{task_id}: {final.status.value}: {final.detail}")
+
     repo.remove_worktree(task.branch)
 
 
@@ -260,6 +268,8 @@ def write_summary(env: ActionsEnv, result: AgentJobResult, redact: Redactor) -> 
         ]
     if result.pull is not None:
         lines.append(f"- pull request #{result.pull.number}")
+    elif state is not None and state.status is not S.FAILED:
+        lines.append("- no pull request: nothing to merge")
     lines += [f"- {md(message, 300)}" for message in result.messages]
     with env.summary_path.open("a", encoding="utf-8") as handle:
         handle.write(redact("\n".join(lines) + "\n"))
