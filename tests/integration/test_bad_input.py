@@ -165,6 +165,7 @@ def test_special_files_and_undecodable_config_are_one_line_errors(tmp_path, caps
     (repo / ".github/orchestrate.yml").write_bytes(b"base: m\xe4in\n")
     code, _, err = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
     assert code == 2 and "not UTF-8 text (byte 7); save it as UTF-8" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_an_agent_that_cannot_start_mid_run_fails_its_task_and_the_run_goes_on(tmp_path, capsys):

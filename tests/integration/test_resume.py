@@ -103,8 +103,7 @@ def test_timeout_kills_the_whole_process_tree(tmp_path, capsys):
 
 def test_the_base_is_the_truth_when_the_state_is_lost(tmp_path, capsys):
     """`git clean -xfd` took .orchestrate/ away: the next run finds each landed change on main
-    by its trailers and does not apply it twice; a task with new words under the same id is
-    new work."""
+    by its trailers and does not apply it twice."""
     import shutil
 
     from bot.models import TaskStatus
