@@ -66,6 +66,31 @@ def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
     )
 
 
+def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dict[str, object]:
+    """A task's fields when a new attempt starts: the last attempt's outcome cleared, its cost
+    and running time folded into the totals of earlier attempts."""
+    ran = 0.0
+    if previous.started_at is not None and previous.finished_at is not None:
+        ran = max(0.0, previous.finished_at - previous.started_at)
+    return {
+        "attempt": attempt,
+        "slot": slot,
+        "spent_usd": previous.spent_usd + (previous.cost_usd or 0.0),
+        "agent_seconds": previous.agent_seconds + ran,
+        "head_sha": None,
+        "started_at": now,
+        "finished_at": None,
+        "heartbeat_at": now,
+        "retry_at": None,
+        "retryable": False,
+        "rate_limited": False,
+        "log_tail": "",
+        "progress": "",
+        "cost_usd": None,
+        "turns": None,
+    }
+
+
 @dataclass
 class Engine:
     plan: Plan
@@ -175,14 +200,7 @@ class Engine:
         context = context_for(
             task, self.plan, states, titles, self.config.base, self.config.merge.test_command
         )
-        attempt = states[task_id].attempt + 1
-        now = self.clock()
-        previous = states[task_id]
-        ran = (
-            previous.finished_at - previous.started_at
-            if previous.started_at is not None and previous.finished_at is not None
-            else 0.0
-        )
+        attempt, now = states[task_id].attempt + 1, self.clock()
         taken = {s.slot for s in states.values() if s.status is S.RUNNING}
         slot = next(n for n in range(len(states) + 1) if n not in taken)
         try:
@@ -192,29 +210,8 @@ class Engine:
             self._set(task_id, S.FAILED, f"the agent could not start: {exc}", finished_at=now)
             return
         detail = str(fields.pop("detail", f"agent started (attempt {attempt})"))
-        self._set(
-            task_id,
-            S.RUNNING,
-            detail,
-            **{
-                "attempt": attempt,
-                "slot": slot,
-                "spent_usd": previous.spent_usd + (previous.cost_usd or 0.0),
-                "agent_seconds": previous.agent_seconds + max(0.0, ran),
-                "head_sha": None,
-                "started_at": now,
-                "finished_at": None,
-                "heartbeat_at": now,
-                "retry_at": None,
-                "retryable": False,
-                "rate_limited": False,
-                "log_tail": "",
-                "progress": "",
-                "cost_usd": None,
-                "turns": None,
-                **fields,
-            },
-        )
+        fresh = new_attempt(states[task_id], attempt, slot, now)
+        self._set(task_id, S.RUNNING, detail, **{**fresh, **fields})
 
     def _apply(self, report: Report) -> None:
         if isinstance(report, Progress):
@@ -230,10 +227,11 @@ class Engine:
         """Save a running agent's news; files it touches that another task in flight changes
         or likely owns are flagged in its detail and the event log, before merge time."""
         fields = dict(report.fields)
-        state = self.states()[report.task_id]
+        states = self.states()
+        state = states[report.task_id]
         touching = fields.get("files")
         if isinstance(touching, tuple) and touching != state.files:
-            found = overlaps(report.task_id, set(touching), self.plan, self.states())
+            found = overlaps(report.task_id, set(touching), self.plan, states)
             other, shared = next(iter(found.items()), (None, []))
             if shared:
                 overlap = f"touching {shared[0]}, which task {other} also changes"

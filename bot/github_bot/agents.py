@@ -15,23 +15,20 @@ from bot.agents.prompt import AgentContext
 from bot.engine.ports import Moved, Progress, Report
 from bot.forge.base import Forge, PullInfo
 from bot.github_bot.board import Board
-from bot.github_bot.checks import AGENT_CHECK, agent_report
+from bot.github_bot.checks import AGENT_CHECK, REPORTED, agent_report
 from bot.models import Task, TaskState, TaskStatus
 
 S = TaskStatus
-PROGRESS_FIELDS = ("heartbeat_at", "progress", "cost_usd", "turns", "files", "start_sha")
+# What the coordinator takes from an agent job's report: while it runs, and once it ended
+# (the status and detail travel in the transition; the launch time stays the coordinator's).
+PROGRESS_FIELDS = {"heartbeat_at", "progress", "cost_usd", "turns", "files", "start_sha"}
 RESULT_FIELDS = (
-    "start_sha",
-    "head_sha",
-    "files",
-    "finished_at",
-    "log_tail",
-    "cost_usd",
-    "turns",
-    "peak_memory_mb",
-    "cpu_seconds",
-    "retryable",
-    "rate_limited",
+    set(REPORTED)
+    - {"status", "attempt", "detail", "progress"}
+    - {
+        "heartbeat_at",
+        "started_at",
+    }
 )
 
 
@@ -91,11 +88,11 @@ class MatrixAgents:
             return []  # not started yet, or an older attempt's result
         report, pull = found
         if report.status is S.RUNNING:
-            fields = report.model_dump(include=set(PROGRESS_FIELDS))
+            fields = report.model_dump(include=PROGRESS_FIELDS)
             if fields.get("heartbeat_at") == state.heartbeat_at:
                 return []
             return [Progress(state.id, fields)]
-        fields = report.model_dump(include=set(RESULT_FIELDS))
+        fields = report.model_dump(include=RESULT_FIELDS)
         if report.status is S.REVIEW and pull is not None:
             self.board.state.pulls[state.id] = pull
         return [Moved(state.id, report.status, report.detail, fields)]
