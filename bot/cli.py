@@ -32,11 +32,11 @@ from bot.engine import Notifier, budget_of
 from bot.gitops import GitError, GitRepo
 from bot.local import LocalStore, load_tasks, local_engine
 from bot.local.store import StateError
-from bot.models import Plan, Task, TaskStatus, normalize_task_id
+from bot.models import Plan, Task, TaskState, TaskStatus, normalize_task_id
 from bot.planning import PlanError, plan_tasks
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_threshold
-from bot.state import cancelled, decide, retry_problem, spend_line
+from bot.state import Decision, cancelled, decide, retry_problem, spend_line
 from bot.taskfile import TaskFileError
 
 EXPECTED = (AgentError, ConfigError, GitError, PlanError, StateError, TaskFileError)
@@ -217,32 +217,41 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _prepare(repo: GitRepo, session: Session, launching: bool) -> LocalStore:
+    """Under the run lock: finish what a killed run left, check the checkout, and open the
+    store with every task of the plan in it (those the base already carries are merged)."""
+    finished = repo.finish_checkout()  # a move of the base a killed run left half done
+    if finished:
+        _stderr_note(finished)
+    if launching:
+        preflight(session)
+    repo.ignore_state_dir()
+    repo.union_merge(session.config.merge.union_files)
+    store = LocalStore(repo.state_dir / "state.db")
+    store.set_meta("tasks_dir", str(session.tasks_dir))
+    store.set_meta("plan", session.plan.model_dump(mode="json"))
+    store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
+    _found_on_base(repo, session, store)
+    return store
+
+
+def _reporter(args: argparse.Namespace, console: Console, session: Session) -> Notifier:
+    """A live table on a terminal; plain lines when piped (on stderr with --json)."""
+    if console.is_terminal and not args.json:
+        return out.LiveReporter(console, session.plan)
+    titles = {t.id: t.title for t in session.tasks.values()}
+    return out.LineReporter(console if not args.json else Console(stderr=True), titles)
+
+
 def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
     began = time.monotonic()
     session = open_session(args, _stderr_note)
     repo = session.repo
     with run_lock(repo):
-        finished = repo.finish_checkout()  # a move of the base a killed run left half done
-        if finished:
-            _stderr_note(finished)
-        if launching:
-            preflight(session)
-        repo.ignore_state_dir()
-        repo.union_merge(session.config.merge.union_files)
-        store = LocalStore(repo.state_dir / "state.db")
-        store.set_meta("tasks_dir", str(session.tasks_dir))
-        store.set_meta("plan", session.plan.model_dump(mode="json"))
-        store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
-        _found_on_base(repo, session, store)
+        store = _prepare(repo, session, launching)
         if not args.json:
             out.print_plan(console, session.plan)
-        reporter: Notifier
-        live = console.is_terminal and not args.json
-        if live:
-            reporter = out.LiveReporter(console, session.plan)
-        else:
-            titles = {t.id: t.title for t in session.tasks.values()}
-            reporter = out.LineReporter(console if not args.json else Console(stderr=True), titles)
+        reporter = _reporter(args, console, session)
         engine = local_engine(
             repo,
             session.config,
@@ -263,27 +272,40 @@ def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) ->
         finally:
             store.close()
     final = {task_id: states[task_id] for task_id in session.plan.merge_order}
-    summary = out.run_summary(final, time.monotonic() - began)
-    budget_why = next((w for w in engine.last.waiting.values() if w.startswith("budget:")), "")
+    _report_run(args, console, session, final, engine.last, time.monotonic() - began)
+    return 0 if all(s.status in SUCCESS for s in final.values()) else 1
+
+
+def _report_run(
+    args: argparse.Namespace,
+    console: Console,
+    session: Session,
+    final: dict[str, TaskState],
+    last: Decision,
+    wall: float,
+) -> None:
+    """What the run bought, the tasks the budget held, and the base's history after it."""
+    summary = out.run_summary(final, wall)
+    budget_why = next((w for w in last.waiting.values() if w.startswith("budget:")), "")
     held = [t for t, s in final.items() if budget_why and s.status is TaskStatus.PLANNED]
     summary["held_by_budget"] = held
     if args.json:
         tasks = {tid: s.model_dump(mode="json") for tid, s in final.items()}
         _print_json({"tasks": tasks, "summary": summary}, sys.stdout)
-    else:
-        if not live:
-            console.print(out.summary_line(final))
-        console.print(out.summary_text(summary), markup=False, soft_wrap=True)
-        if held:
-            console.print(
-                f"{len(held)} task(s) held by the budget ({budget_why}): "
-                "raise budget: in the config and run again to finish them",
-                markup=False,
-                soft_wrap=True,
-            )
-        console.print(f"\n[bold]{session.config.base}[/] after the merge queue:")
-        console.print(repo.log_graph(session.config.base, 30), markup=False, highlight=False)
-    return 0 if all(s.status in SUCCESS for s in final.values()) else 1
+        return
+    if not console.is_terminal:  # on a terminal, the live table said it already
+        console.print(out.summary_line(final))
+    console.print(out.summary_text(summary), markup=False, soft_wrap=True)
+    if held:
+        console.print(
+            f"{len(held)} task(s) held by the budget ({budget_why}): "
+            "raise budget: in the config and run again to finish them",
+            markup=False,
+            soft_wrap=True,
+        )
+    base = session.config.base
+    console.print(f"\n[bold]{base}[/] after the merge queue:")
+    console.print(session.repo.log_graph(base, 30), markup=False, highlight=False)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.agents.presets import AgentError
-from bot.agents.prompt import context_for
+from bot.agents.prompt import AgentContext, context_for
 from bot.agents.runner import agent_for, install_agent
 from bot.forge.base import CheckRunOutput, Forge, PullInfo
 from bot.forge.issues import task_from_issue
@@ -68,7 +68,12 @@ class _Run:
     ctx: Context
     task: Task
     marker: str
+    repo: GitRepo
+    git_env: dict[str, str]
     last_beat: float = 0.0
+
+    def check(self, state: TaskState, head: str, pull: int | None = None) -> CheckRunOutput:
+        return agent_check(state, self.task.title, head, self.ctx.redact, pull)
 
 
 def run_agent_job(
@@ -136,59 +141,83 @@ def _run(
         raise AgentJobError(f"{task.branch} moved while this job started; another job runs it")
     if found is not None and found.status != "completed" and found.head_sha != marker:
         forge.put_check_run(_superseded(found.head_sha))
-    run = _Run(ctx, task, marker)
-
-    agents = ProcessAgents(
-        repo, ctx.config, {task_id: task}, clock=clock, start_from=tip, redact=ctx.redact
-    )
+    run = _Run(ctx, task, marker, repo, git_env)
     context = context_for(
         task, plan, board.state.tasks, board.state.titles, base, ctx.config.merge.test_command
     )
     now = clock()
-    running = state.model_copy(
+    launched = state.model_copy(
         update={"start_sha": tip, "started_at": now, "heartbeat_at": now, "finished_at": None}
+    )
+    final = _agent(run, launched, context, tip, result, clock, sleep, poll_seconds)
+    if final is not None:
+        _publish(run, board, launched, final, result)
+    repo.remove_worktree(task.branch)
+
+
+def _agent(
+    run: _Run,
+    launched: TaskState,
+    context: AgentContext,
+    tip: str,
+    result: AgentJobResult,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    poll_seconds: float,
+) -> TaskState | None:
+    """Start the task's agent under local supervision and watch it to its end; None when it
+    could not start (reported in the check run: not worth a retry, the same runner image
+    fails the same way)."""
+    ctx, task = run.ctx, run.task
+    agents = ProcessAgents(
+        run.repo, ctx.config, {task.id: task}, clock=clock, start_from=tip, redact=ctx.redact
     )
     try:
         agent = agent_for(ctx.config.agent, task)
-        problem = install_agent(agent, repo.root, repo.state_dir / "agent-install.log")
+        problem = install_agent(agent, run.repo.root, run.repo.state_dir / "agent-install.log")
         if problem is not None:
             raise AgentError(problem)
-        started = agents.start(task, context, state.attempt, state.slot or 0)
-    except AgentError as exc:  # not worth a retry: the same runner image fails the same way
-        failed = running.model_copy(
+        started = agents.start(task, context, launched.attempt, launched.slot or 0)
+    except AgentError as exc:
+        failed = launched.model_copy(
             update={"status": S.FAILED, "detail": str(exc), "finished_at": clock()}
         )
-        forge.put_check_run(agent_check(failed, task.title, marker, ctx.redact), new_head=True)
+        ctx.forge.put_check_run(run.check(failed, run.marker), new_head=True)
         result.state = failed
         result.messages.append("the agent could not start on this runner")
-        return
-    running = running.model_copy(
+        return None
+    running = launched.model_copy(
         update={
-            "detail": f"agent running on a runner (attempt {state.attempt})",
+            "detail": f"agent running on a runner (attempt {launched.attempt})",
             "pid": started.get("pid"),
         }
     )
     _beat(run, running, force=True)
     final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
-    final = final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
-    result.state = final
-    if final.status is S.REVIEW and final.head_sha and _cancelled(forge, board, state):
+    return final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
+
+
+def _publish(
+    run: _Run, board: Board, launched: TaskState, final: TaskState, result: AgentJobResult
+) -> None:
+    """The attempt's outcome on GitHub: its head pushed and its pull request opened when it
+    changed something (unless the task was cancelled meanwhile), its check run concluded."""
+    forge, task, marker = run.ctx.forge, run.task, run.marker
+    result.state, head = final, final.head_sha
+    if final.status is not S.REVIEW or not head:
+        forge.put_check_run(run.check(final, marker))
+        return
+    if _cancelled(forge, board, launched):
         final = final.model_copy(update={"status": S.FAILED, "detail": "cancelled while running"})
-        forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
+        forge.put_check_run(run.check(final, marker))
         result.state = final
-        result.messages.append(f"#{task_id}: cancelled while its agent ran; no pull request")
-    elif final.status is S.REVIEW and final.head_sha:
-        if not repo.push(REMOTE, final.head_sha, task.branch, marker, git_env):
-            raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
-        result.pull = _pull_request(forge, task, base, final)
-        check = agent_check(final, task.title, final.head_sha, ctx.redact, result.pull.number)
-        forge.put_check_run(check, new_head=True)
-        forge.put_check_run(_superseded(marker, final.head_sha))
-
-    else:
-        forge.put_check_run(agent_check(final, task.title, marker, ctx.redact))
-
-    repo.remove_worktree(task.branch)
+        result.messages.append(f"#{task.id}: cancelled while its agent ran; no pull request")
+        return
+    if not run.repo.push(REMOTE, head, task.branch, marker, run.git_env):
+        raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
+    result.pull = _pull_request(forge, task, run.ctx.config.base, final)
+    forge.put_check_run(run.check(final, head, result.pull.number), new_head=True)
+    forge.put_check_run(_superseded(marker, head))
 
 
 def _beat(run: _Run, state: TaskState, force: bool = False) -> None:
@@ -197,8 +226,7 @@ def _beat(run: _Run, state: TaskState, force: bool = False) -> None:
     if not force and now - run.last_beat < BEAT_SECONDS:
         return
     run.last_beat = now
-    check = agent_check(state, run.task.title, run.marker, run.ctx.redact)
-    run.ctx.forge.put_check_run(check, new_head=force)
+    run.ctx.forge.put_check_run(run.check(state, run.marker), new_head=force)
 
 
 def _board(forge: Forge, comment_id: int | None) -> Board:
