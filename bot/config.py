@@ -94,6 +94,14 @@ class AgentConfig(Section):
         "before any change), with exponential backoff.",
     )
     retry_backoff: Duration = Field(10.0, description="Wait before the first retry; doubles.")
+    failure_waits: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="A transient failure while unfinished tasks may still change the same "
+        "files (the work it needs may not be there yet) is tried again once they have ended, "
+        "this many times, before the usual retries.",
+    )
     heartbeat: Duration = Field(5.0, description="How often a running agent's state is saved.")
     stale_after: Duration | None = Field(
         None,

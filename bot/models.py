@@ -196,6 +196,8 @@ class TaskState(BaseModel):
     peak_memory_mb: float | None = None
     cpu_seconds: float | None = None
     redos: int = 0
+    waits: int = 0  # times requeued behind unfinished work it may have needed
+    after: tuple[str, ...] = ()  # the tasks it waits for before it is tried again
     conflict_files: tuple[str, ...] = ()
     conflict_hunks: str = ""  # the conflicting hunks of the last rebase (bounded), for a redo
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)

@@ -29,7 +29,10 @@ import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import networkx as nx
+
 from bot.models import Footprint, Plan, TaskState, TaskStatus
+from bot.planning.graphs import MERGEABLE, is_mergeable
 
 S = TaskStatus
 
@@ -128,11 +131,15 @@ def spend_line(states: Mapping[str, TaskState], budget: Budget) -> str:
 @dataclass(frozen=True)
 class Policy:
     """The numbers the decision needs beyond the plan: retries (per task, where a task's agent
-    overrides them), redos after a merge conflict, and when a silent agent counts as lost."""
+    overrides them), redos after a merge conflict, requeues of a failure behind unfinished work
+    it may need, when a silent agent counts as lost, and the changelog-style files that relate
+    no tasks (the merge queue merges them as a union)."""
 
     retry: Retry = Retry()
     task_retry: Mapping[str, Retry] = field(default_factory=dict)
     conflict_redos: int = 1
+    failure_waits: int = 1
+    mergeable: tuple[str, ...] = MERGEABLE
     stale_after: float | None = None  # no heartbeat for this long: the agent is lost
     base: str = "main"
     budget: Budget = Budget()
@@ -184,17 +191,39 @@ def _blocker(task_id: str, plan: Plan, states: Mapping[str, TaskStatus]) -> str 
     return None
 
 
+def _seen_overlap(
+    a: str,
+    b: str,
+    plan: Plan,
+    observed: Mapping[str, Collection[str]],
+    mergeable: Sequence[str],
+) -> str | None:
+    """A file one task was seen changing that the other changes too or likely touches
+    (changelog-style files aside: they are merged as a union), or None."""
+    seen_a, seen_b = set(observed.get(a, ())), set(observed.get(b, ()))
+    shared = (seen_a & (seen_b | likely_files(plan.task(b).footprint))) | (
+        seen_b & likely_files(plan.task(a).footprint)
+    )
+    found = sorted(f for f in shared if not is_mergeable(f, mergeable))
+    return found[0] if found else None
+
+
 def _wait_reason(
     task_id: str,
     plan: Plan,
     states: Mapping[str, TaskStatus],
     order: Sequence[str],
     observed: Mapping[str, Collection[str]],
+    after: Collection[str],
+    mergeable: Sequence[str],
 ) -> str | None:
     """Why a planned task cannot start yet, or None when it may."""
     for dep in plan.dependencies:
         if dep.after == task_id and states[dep.before] not in SATISFIES_DEPENDENCY:
             return f"waits for dependency {dep.before} to land"
+    unfinished = [other for other in after if not states[other].terminal]
+    if unfinished:
+        return f"waits for {', '.join(unfinished)} to end (it failed while they were unfinished)"
     position = order.index(task_id)
     earlier = {other for other in order[:position] if not states[other].terminal}
     for conflict in plan.conflicts:
@@ -202,16 +231,44 @@ def _wait_reason(
             other = conflict.b if conflict.a == task_id else conflict.a
             if other in earlier:
                 return f"waits for {other} ({conflict.reason})"
-    seen = set(observed.get(task_id, ()))
-    likely = seen | likely_files(plan.task(task_id).footprint)
     for other in order[:position]:
-        if other not in earlier:
-            continue
-        theirs = set(observed.get(other, ()))
-        shared = sorted((likely & theirs) | (seen & likely_files(plan.task(other).footprint)))
-        if shared:
-            return f"waits for {other} (it changed {shared[0]}, which this task touches too)"
+        if other in earlier and (
+            shared := _seen_overlap(task_id, other, plan, observed, mergeable)
+        ):
+            return f"waits for {other} (it changed {shared}, which this task touches too)"
     return None
+
+
+def _landing_choice(
+    plan: Plan,
+    states: Mapping[str, TaskStatus],
+    order: Sequence[str],
+    observed: Mapping[str, Collection[str]],
+    mergeable: Sequence[str],
+) -> tuple[str | None, dict[str, str]]:
+    """The task to land now: the first in `order` that is in review and that no earlier task
+    in flight is related to (predicted to conflict with it, or seen changing a file it
+    changes or likely touches). Unrelated work never waits behind a slow agent; related work
+    lands in plan order. Also: why each other task in review waits."""
+    conflicts = {frozenset((c.a, c.b)): c.reason for c in plan.conflicts}
+    held: dict[str, str] = {}
+    for position, task_id in enumerate(order):
+        if states[task_id] is not S.REVIEW:
+            continue
+        for earlier in order[:position]:
+            if states[earlier] not in IN_FLIGHT:
+                continue  # ended, or not started: it will start from the new base
+            why = conflicts.get(frozenset((task_id, earlier)))
+            if why is None and (
+                shared := _seen_overlap(task_id, earlier, plan, observed, mergeable)
+            ):
+                why = f"both change {shared}"
+            if why is not None:
+                held[task_id] = f"review: lands after {earlier} ({why})"
+                break
+        else:
+            return task_id, held
+    return None, held
 
 
 LIKELY = 0.5
@@ -226,16 +283,20 @@ IN_FLIGHT = (S.RUNNING, S.REVIEW)
 
 
 def overlaps(
-    task_id: str, touching: Collection[str], plan: Plan, states: Mapping[str, TaskState]
+    task_id: str,
+    touching: Collection[str],
+    plan: Plan,
+    states: Mapping[str, TaskState],
+    mergeable: Sequence[str] = MERGEABLE,
 ) -> dict[str, list[str]]:
     """Files this in-flight task changes that another task in flight changes or likely touches,
-    by the other task's id, in merge order."""
+    by the other task's id, in merge order (changelog-style files aside)."""
     found: dict[str, list[str]] = {}
     for other in plan.merge_order:
         if other == task_id or other not in states or states[other].status not in IN_FLIGHT:
             continue
         theirs = set(states[other].files) | likely_files(plan.task(other).footprint)
-        shared = sorted(set(touching) & theirs)
+        shared = sorted(f for f in set(touching) & theirs if not is_mergeable(f, mergeable))
         if shared:
             found[other] = shared
     return found
@@ -291,18 +352,62 @@ def _paused(states: Mapping[str, TaskState], now: float, policy: Policy) -> dict
     return until
 
 
+def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
+    """Every file a task is predicted (at any confidence) or seen to touch."""
+    return set(plan.task(task_id).footprint.files) | set(observed.get(task_id, ()))
+
+
+def _needed_work(
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
+) -> dict[str, str]:
+    """Unfinished tasks a failed task may have needed: ones predicted or seen to touch a file
+    it is predicted or seen to touch (changelog-style files aside), with that file. Never one
+    that depends on it or waits for it (that would wait forever)."""
+    observed = {t: {*s.files, *s.conflict_files} for t, s in states.items()}
+    needs: nx.DiGraph[str] = nx.DiGraph((d.after, d.before) for d in plan.dependencies)
+    needs.add_edges_from(
+        (t, a) for t, s in states.items() if not s.status.terminal for a in s.after
+    )
+    needs.add_nodes_from(states)
+    mine = {f for f in _footprint_files(task_id, plan, observed) if not is_mergeable(f, mergeable)}
+    found: dict[str, str] = {}
+    for other in plan.merge_order:
+        if other == task_id or states[other].status.terminal or nx.has_path(needs, other, task_id):
+            continue
+        shared = sorted(mine & _footprint_files(other, plan, observed))
+        if shared:
+            found[other] = shared[0]
+    return found
+
+
 def _requeues(
-    order: Sequence[str], states: Mapping[str, TaskState], now: float, policy: Policy
+    order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], now: float, policy: Policy
 ) -> list[Requeue]:
-    """Ended tasks that go back to `planned`: a transient failure with retries left (after
-    an exponential backoff), a merge conflict with redos left (at once, after the others)."""
+    """Ended tasks that go back to `planned`: a transient failure while unfinished tasks may
+    still change its files (behind them, while waits are left), else with retries left (after
+    an exponential backoff); a merge conflict with redos left (at once, after the others)."""
     found = []
     for task_id in order:
         state = states[task_id]
         if state.status is S.FAILED and state.retryable:
             rule = policy.retry_for(task_id)
-            attempt = state.attempt - state.redos  # attempts since the last fresh start
-            if attempt <= rule.attempts:
+            attempt = state.attempt - state.redos - state.waits  # since the last fresh start
+            needed = (
+                {} if state.rate_limited else _needed_work(task_id, plan, states, policy.mergeable)
+            )
+            if needed and state.waits < policy.failure_waits:
+                who = ", ".join(needed)
+                file = next(iter(needed.values()))
+                found.append(
+                    Requeue(
+                        task_id,
+                        f"failed ({state.detail}) while {who} may still change {file}; tried "
+                        f"again once {'it has' if len(needed) == 1 else 'they have'} ended "
+                        f"(wait {state.waits + 1} of {policy.failure_waits})",
+                        {"waits": state.waits + 1, "after": tuple(needed), "retryable": False},
+                    )
+                )
+            elif attempt <= rule.attempts:
                 delay = rule.backoff * 2 ** (max(attempt, 1) - 1)
                 found.append(
                     Requeue(
@@ -332,14 +437,15 @@ def decide(
 ) -> Decision:
     """Given every task's state, what to fail, requeue, block, merge and launch.
 
-    Lost agents (no heartbeat within `policy.stale_after`) fail as transient; transient
-    failures with attempts left are retried after a backoff; merge conflicts with redos left
-    are redone after the others (with whatever depends on them). Merges happen strictly in
-    merge order: the first task in that order that has not ended is merged when it is in
-    review, and nothing behind it merges before it. Launches follow merge order too, up to
-    `max_parallel` running at once. Files a task really changed (so far, or in an earlier
-    attempt) count like predicted ones: a planned task waits for an earlier task seen changing
-    the files it likely touches.
+    Lost agents (no heartbeat within `policy.stale_after`) fail as transient. A transient
+    failure while unfinished tasks may still change its files waits for them (as often as
+    `policy.failure_waits`); other transient failures with attempts left are retried after a
+    backoff; merge conflicts with redos left are redone after the others (with whatever
+    depends on them). A task in review lands once every earlier task in merge order that is
+    related to it (predicted to conflict, or seen changing the same files) has ended;
+    unrelated work never waits. Launches follow merge order, up to `max_parallel` running at
+    once. Files a task really changed (so far, or in an earlier attempt) count like predicted
+    ones: a planned task waits for an earlier task seen changing the files it likely touches.
     """
     policy = policy or Policy()
     order = plan.merge_order
@@ -349,14 +455,16 @@ def decide(
         now_states[task_id] = now_states[task_id].model_copy(
             update={"status": S.FAILED, "detail": detail, "retryable": True, "finished_at": now}
         )
-    requeue = tuple(_requeues(order, now_states, now, policy))
+    requeue = tuple(_requeues(order, plan, now_states, now, policy))
     for item in requeue:
         now_states[item.task_id] = now_states[item.task_id].model_copy(
             update={**item.fields, "status": S.PLANNED}
         )
-    statuses = {task_id: state.status for task_id, state in now_states.items()}
-    requeued = {t for t, state in now_states.items() if state.redos and not state.status.terminal}
-    observed = {t: {*state.files, *state.conflict_files} for t, state in now_states.items()}
+    requeued = {
+        t
+        for t, state in now_states.items()
+        if (state.redos or state.waits) and not state.status.terminal
+    }
     held = {
         task_id: f"retrying in {state.retry_at - now:.0f}s"
         for task_id, state in now_states.items()
@@ -366,7 +474,7 @@ def decide(
         for task_id, state in now_states.items():
             if state.status is S.PLANNED and policy.provider_of(task_id) == provider:
                 held.setdefault(task_id, f"{provider} rate-limited: resumes in {until - now:.0f}s")
-    decision = _schedule(plan, statuses, effective_order(plan, requeued), observed, held)
+    decision = _schedule(plan, now_states, effective_order(plan, requeued), held, policy.mergeable)
     room, why = budget_room(now_states, now, policy.budget)
     if len(decision.launch) > room:  # the budget holds the rest: they stay planned
         waiting = {**decision.waiting, **{t: why for t in decision.launch[room:]}}
@@ -376,30 +484,30 @@ def decide(
 
 def _schedule(
     plan: Plan,
-    states: Mapping[str, TaskStatus],
+    now_states: Mapping[str, TaskState],
     order: Sequence[str],
-    observed: Mapping[str, Collection[str]],
     held: Mapping[str, str],
+    mergeable: Sequence[str],
 ) -> Decision:
-    """Block, merge and launch on statuses alone; `held` tasks (waiting for a retry) take no
-    slot."""
+    """Block, land and launch; `held` tasks (waiting for a retry) take no slot."""
+    states = {task_id: state.status for task_id, state in now_states.items()}
+    observed = {t: {*state.files, *state.conflict_files} for t, state in now_states.items()}
     block = tuple(
         (task_id, reason)
         for task_id in order
         if states[task_id] is S.PLANNED and (reason := _blocker(task_id, plan, states)) is not None
     )
     blocked = {task_id for task_id, _ in block}
-    merge = next((t for t in order if not states[t].terminal), None)
-    if merge is not None and states[merge] is not S.REVIEW:
-        merge = None
-
+    merge, waiting = _landing_choice(plan, states, order, observed, mergeable)
     running = sum(1 for status in states.values() if status is S.RUNNING)
     launch: list[str] = []
-    waiting: dict[str, str] = {}
     for task_id in order:
         if states[task_id] is not S.PLANNED or task_id in blocked:
             continue
-        reason = held.get(task_id) or _wait_reason(task_id, plan, states, order, observed)
+        after = now_states[task_id].after
+        reason = held.get(task_id) or _wait_reason(
+            task_id, plan, states, order, observed, after, mergeable
+        )
         if reason is None and running + len(launch) >= plan.max_parallel:
             reason = f"all {plan.max_parallel} agent slots busy"
         if reason is None:
@@ -407,7 +515,7 @@ def _schedule(
         else:
             waiting[task_id] = reason
     for task_id in order:
-        if states[task_id] in (S.RUNNING, S.REVIEW):
+        if states[task_id] in IN_FLIGHT:
             waiting.setdefault(task_id, str(states[task_id]))
     return Decision(block=block, merge=merge, launch=tuple(launch), waiting=waiting)
 

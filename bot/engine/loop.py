@@ -59,6 +59,8 @@ def policy_of(config: Config, tasks: Iterable[Task]) -> Policy:
         retry=Retry(agent.retries, agent.retry_backoff),
         task_retry=task_retry,
         conflict_redos=config.merge.conflict_redos,
+        failure_waits=config.agent.failure_waits,
+        mergeable=tuple(config.merge.mergeable),
         stale_after=agent.stale_after or agent.timeout + STALE_MARGIN,
         base=config.base,
         budget=budget_of(config),
@@ -82,6 +84,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "finished_at": None,
         "heartbeat_at": now,
         "retry_at": None,
+        "after": (),
         "retryable": False,
         "rate_limited": False,
         "log_tail": "",
@@ -231,7 +234,8 @@ class Engine:
         state = states[report.task_id]
         touching = fields.get("files")
         if isinstance(touching, tuple) and touching != state.files:
-            found = overlaps(report.task_id, set(touching), self.plan, states)
+            mergeable = self.policy.mergeable
+            found = overlaps(report.task_id, set(touching), self.plan, states, mergeable)
             other, shared = next(iter(found.items()), (None, []))
             if shared:
                 overlap = f"touching {shared[0]}, which task {other} also changes"

@@ -186,7 +186,9 @@ def post_overlap_checks(ctx: Context, board: Board) -> None:
             continue
         if task_id not in state.pulls or task_id not in state.plan.merge_order:
             continue
-        shared = overlaps(task_id, task_state.files, state.plan, state.tasks)
+        shared = overlaps(
+            task_id, task_state.files, state.plan, state.tasks, ctx.config.merge.mergeable
+        )
         check = overlap_check(
             task_id,
             task_state.head_sha,

@@ -56,17 +56,86 @@ def test_dependencies_wait_for_the_merge_and_block_on_failure():
     assert blocked == (("2", "dependency 1 ended conflict"),)
 
 
-def test_merges_strictly_in_merge_order():
+def test_unrelated_work_lands_at_once_and_related_work_in_plan_order():
     plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 4)})
     first, second, _ = plan.merge_order
-    assert (
-        decide(plan, statuses(plan, **{f"t{second}": S.REVIEW, f"t{first}": S.RUNNING})).merge
-        is None
+    # the earlier task's agent is slow, but nothing relates the two: the later one lands now
+    given = statuses(plan, **{f"t{second}": S.REVIEW, f"t{first}": S.RUNNING})
+    assert decide(plan, given).merge == second
+    # seen changing a file the later one changes too: it lands first, the other waits
+    given[first] = given[first].model_copy(update={"files": (f"f{first}.py", f"f{second}.py")})
+    decision = decide(plan, given)
+    assert decision.merge is None
+    assert decision.waiting[second] == f"review: lands after {first} (both change f{second}.py)"
+    # changelog-style files relate nothing: the merge queue merges them as a union
+    given[first] = given[first].model_copy(update={"files": ("CHANGES.rst",)})
+    given[second] = given[second].model_copy(update={"files": ("CHANGES.rst",)})
+    assert decide(plan, given).merge == second
+    # of two tasks in review, the first in merge order lands first
+    both = statuses(plan, **{f"t{second}": S.REVIEW, f"t{first}": S.REVIEW})
+    assert decide(plan, both).merge == first
+
+
+def test_a_predicted_conflict_keeps_plan_order_at_landing():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [a.py]\n---\n"})
+    # a redo moves 1 behind 2; if both are in flight, 2 lands only after 1 has ended
+    given = statuses(plan, t1=S.RUNNING, t2=S.REVIEW)
+    decision = decide(plan, given)
+    assert decision.merge is None and decision.waiting["2"].startswith("review: lands after 1")
+    given["1"] = given["1"].model_copy(update={"status": S.FAILED})
+    assert decide(plan, given).merge == "2"
+
+
+def _plan_with(max_parallel=4, **footprints):
+    from bot.models import Footprint
+    from bot.taskfile import parse_task_file
+
+    tasks = [parse_task_file(f"{tid}-t.md", "") for tid in footprints]
+    prints = {
+        tid: Footprint(files=tuple(conf), confidence=conf) for tid, conf in footprints.items()
+    }
+    return build_plan(tasks, prints, max_parallel)
+
+
+def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
+    # 1 probably creates new.py; 2 might need it: too unlikely to keep them apart
+    plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
+    assert plan.conflicts == ()
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
+    given = statuses(plan, t1=S.RUNNING, t2=failed)
+    decision = decide(plan, given, 100.0)
+    [requeue] = decision.requeue
+    assert requeue.fields == {"waits": 1, "after": ("1",), "retryable": False}
+    assert requeue.detail == (
+        "failed (exit 1) while 1 may still change new.py; tried again once it has ended "
+        "(wait 1 of 1)"
     )
-    assert (
-        decide(plan, statuses(plan, **{f"t{second}": S.REVIEW, f"t{first}": S.FAILED})).merge
-        == second
-    )
+    waiting = statuses(plan, t1=S.RUNNING, t2={"status": S.PLANNED, "waits": 1, "after": ("1",)})
+    decision = decide(plan, waiting, 100.0)
+    assert decision.launch == ()
+    assert decision.waiting["2"] == "waits for 1 to end (it failed while they were unfinished)"
+    waiting["1"] = waiting["1"].model_copy(update={"status": S.MERGED})
+    assert decide(plan, waiting, 100.0).launch == ("2",)
+    # a second failure with no wait left is an ordinary transient failure (retry 1, not 2)
+    again = {**failed, "attempt": 2, "waits": 1, "finished_at": 100.0}
+    [retry] = decide(plan, statuses(plan, t1=S.RUNNING, t2=again), 100.0).requeue
+    assert retry.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
+
+
+def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
+    plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
+    # 1 already waits for 2: 2 failing does not wait for 1 (they would wait forever)
+    given = statuses(plan, t1={"status": S.PLANNED, "waits": 1, "after": ("2",)}, t2=failed)
+    [requeue] = decide(plan, given, 100.0).requeue
+    assert requeue.detail.startswith("transient failure")
+    # a rate limit is the provider's doing, not missing work: the shared backoff applies
+    limited = {**failed, "rate_limited": True}
+    [requeue] = decide(plan, statuses(plan, t1=S.RUNNING, t2=limited), 100.0).requeue
+    assert requeue.detail.startswith("transient failure")
+    # nothing unfinished shares its files: an ordinary retry
+    [requeue] = decide(plan, statuses(plan, t1=S.MERGED, t2=failed), 100.0).requeue
+    assert requeue.detail.startswith("transient failure")
 
 
 def test_done_only_when_everything_ended():
