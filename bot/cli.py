@@ -34,8 +34,9 @@ from bot.local import LocalStore, load_tasks, local_engine
 from bot.local.store import StateError
 from bot.models import Plan, Task, TaskState, TaskStatus, normalize_task_id
 from bot.planning import PlanError, plan_tasks
+from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
-from bot.snapshot import load_snapshot, plan_threshold
+from bot.snapshot import load_snapshot, plan_risk
 from bot.state import Decision, cancelled, decide, retry_problem, spend_line
 from bot.taskfile import TaskFileError
 
@@ -56,7 +57,7 @@ class Session:
     plan: Plan
     base_sha: str
     tasks_dir: Path
-    threshold: tuple[float, str]  # the conflict threshold in force, and why
+    risk: Calibration  # the conflict rates and threshold in force, and why
 
 
 def _tasks_dir(args: argparse.Namespace, repo: GitRepo) -> Path:
@@ -112,11 +113,9 @@ def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _
     hints = (
         ask_agents(repo, config, tasks, base_sha, say) if config.plan.predictor == "agent" else {}
     )
-    threshold, why = plan_threshold(repo.root, snapshot, config, source)
-    plan = plan_tasks(tasks, snapshot, config, threshold, hints)
-    return Session(
-        repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir, (threshold, why)
-    )
+    risk = plan_risk(repo.root, snapshot, config, source)
+    plan = plan_tasks(tasks, snapshot, config, risk, hints)
+    return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir, risk)
 
 
 def _found_on_base(repo: GitRepo, session: Session, store: LocalStore) -> None:
@@ -204,7 +203,13 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         data = session.plan.model_dump(mode="json")
         data["base"] = {"branch": session.config.base, "sha": session.base_sha}
-        data["conflict_threshold"] = {"value": session.threshold[0], "why": session.threshold[1]}
+        risk = session.risk
+        data["conflict_threshold"] = {"value": risk.threshold, "why": risk.reason}
+        data["conflict_rate"] = {
+            "base": round(risk.rates.base, 4),
+            "past_pairs": risk.rates.pairs,
+            "past_conflicts": risk.rates.conflicts,
+        }
         _print_json(data, sys.stdout)
     else:
         console.print(
@@ -212,8 +217,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
             f"{session.base_sha[:10]}; config: {session.config_source}[/]"
         )
         out.print_plan(console, session.plan)
-        value, why = session.threshold
-        console.print(f"  conflict threshold {value:g}: {why}", markup=False)
+        console.print(f"  {session.risk.reason}", markup=False)
     return 0
 
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.inputs import field_problem, yaml_problem
 
@@ -130,21 +138,44 @@ class AgentConfig(Section):
 
 
 class PlanConfig(Section):
-    """How conflicts between predicted footprints turn into serialized tasks."""
+    """How predicted conflicts between tasks turn into tasks kept apart."""
 
     conflict_threshold: float | Literal["auto"] = Field(
         "auto",
-        description="Two tasks are kept apart when the predicted chance that both touch one "
-        "file reaches this. `auto` chooses it from this repository's own recent history.",
+        description="Two tasks are kept apart when their risk of a real conflict (the chance "
+        "that both touch a file, times how often that led to a conflict in this repository's "
+        "history) reaches this. `auto`: 1 / redo_cost.",
     )
-    target_recall: float = Field(
-        0.9, gt=0, le=1, description="With `auto`: the share of real overlaps to keep apart."
+    redo_cost: float = Field(
+        4.0,
+        ge=1,
+        le=100,
+        description="What redoing a task after a conflict costs (its agent's run again, in "
+        "time and money), in waits for another task: with `auto`, a pair is kept apart when "
+        "its conflict risk times this reaches 1.",
     )
     predictor: Literal["default", "agent"] = Field(
         "default",
         description="`agent` also asks each task's agent, read-only, which files it expects to "
         "touch (one short agent run per task, cached), as one more source of evidence.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_target_recall(cls, data: object) -> object:
+        if isinstance(data, dict) and "target_recall" in data:
+            raise ValueError(
+                "target_recall is no longer used: plans weigh each pair's risk of a real "
+                "conflict against plan.redo_cost; remove it (or set conflict_threshold)"
+            )
+        return data
+
+    @property
+    def threshold(self) -> float:
+        """The conflict risk from which two tasks are kept apart."""
+        if self.conflict_threshold == "auto":
+            return 1.0 / self.redo_cost
+        return self.conflict_threshold
 
     @field_validator("conflict_threshold")
     @classmethod

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.models import Plan, TaskState, TaskStatus
+from bot.render.plan import side_by_side_lines
 from bot.state import Decision, spend
 
 STYLE = {
@@ -51,7 +52,9 @@ def print_plan(console: Console, plan: Plan) -> None:
     for dep in plan.dependencies:
         console.print(f"  dependency  {dep.before} -> {dep.after}: {dep.reason}")
     for conflict in plan.conflicts:
-        console.print(f"  conflict    {conflict.a} x {conflict.b}: {conflict.reason}")
+        console.print(f"  kept apart  {conflict.a} x {conflict.b}: {conflict.reason}", markup=False)
+    for line in side_by_side_lines(plan):
+        console.print(f"  together    {line}", markup=False)
     console.print(f"  critical path: {' -> '.join(plan.critical_path) or '-'}")
     console.print(f"  merge order:   {' -> '.join(plan.merge_order) or '-'}")
     for note in plan.notes:

@@ -110,7 +110,8 @@ class Conflict(Model):
     b: str
     files: tuple[str, ...]
     reason: str
-    weight: float = 1.0  # the predicted chance that both tasks touch one of `files`
+    weight: float = 1.0  # the predicted chance that they really conflict
+    share: float = 1.0  # the predicted chance that both touch one of `files`
 
 
 class PlannedTask(Model):
@@ -137,12 +138,14 @@ class Plan(Model):
     max_parallel: int
     tasks: tuple[PlannedTask, ...]
     dependencies: tuple[Dependency, ...]
-    conflicts: tuple[Conflict, ...]
+    conflicts: tuple[Conflict, ...]  # pairs kept apart
     waves: tuple[tuple[str, ...], ...]
     merge_order: tuple[str, ...]
     critical_path: tuple[str, ...]
     estimate: Estimate
     notes: tuple[str, ...] = ()
+    side_by_side: tuple[Conflict, ...] = ()  # pairs that may touch a common file, run together
+    conflict_threshold: float = 0.25  # the conflict risk from which a pair is kept apart
 
     def task(self, task_id: str) -> PlannedTask:
         for planned in self.tasks:

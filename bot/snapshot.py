@@ -9,21 +9,22 @@ for symbols, so a re-plan on the same base, or on a base one commit later, is fa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bot.analysis import RepoSnapshot
-from bot.analysis.history import Commit
+from bot.analysis.history import Commit, PastPair, nearby_pairs
 from bot.analysis.symbols import FileSymbols, extract_symbols
 from bot.config import Config
-from bot.planning.calibrate import Calibration, calibrate_threshold
+from bot.gitops import NO_HOOKS
+from bot.planning.calibrate import Calibration, calibrate
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning
 MAX_COMMITS = 5000
@@ -168,34 +169,141 @@ def load_snapshot(repo: Path, commit: str, cache_dir: Path | None = None) -> Rep
     )
 
 
-def load_calibration(
+MAX_PAST_PAIRS = 150  # nearby past pairs replayed per plan (newest first; each once, cached)
+_REPLAY_IDENTITY = {
+    "GIT_AUTHOR_NAME": "orchestrate", "GIT_AUTHOR_EMAIL": "orchestrate@localhost",
+    "GIT_COMMITTER_NAME": "orchestrate", "GIT_COMMITTER_EMAIL": "orchestrate@localhost",
+    "GIT_AUTHOR_DATE": "1700000000 +0000", "GIT_COMMITTER_DATE": "1700000000 +0000",
+}  # fmt: skip
+
+
+class _Replay:
+    """Three-way merges of trees with `git merge-tree --write-tree`, on throw-away commits
+    written to a temporary object directory: the repository itself is never written to."""
+
+    def __init__(self, repo: Path, objects: str) -> None:
+        real = _git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
+        self.repo = repo
+        self.env = {
+            **os.environ,
+            **NO_HOOKS,
+            **_REPLAY_IDENTITY,
+            "GIT_OBJECT_DIRECTORY": objects,
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": real.decode().strip(),
+        }
+        self._roots: dict[str, str] = {}
+
+    def _run(self, *args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            ["git", "-c", "core.quotePath=false", *args],
+            cwd=self.repo, env=self.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode not in (0, 1):
+            raise SnapshotError(f"git {args[0]} failed in {self.repo}: {done.stderr.strip()}")
+        return done.returncode, done.stdout
+
+    def _commit(self, tree: str, parent: str | None = None) -> str:
+        if parent is None and tree in self._roots:
+            return self._roots[tree]
+        extra = ("-p", parent) if parent else ()
+        sha = self._run("commit-tree", tree, *extra, "-m", "replay")[1].strip()
+        if parent is None:
+            self._roots[tree] = sha
+        return sha
+
+    def merge(self, base: str, ours: str, theirs: str) -> tuple[bool, str, tuple[str, ...]]:
+        """Merge trees `ours` and `theirs` over `base`: clean or not, the result's tree, and
+        the files in conflict."""
+        root = self._commit(base)
+        code, out = self._run(
+            "merge-tree", "--write-tree", "--name-only", "--no-messages",
+            self._commit(ours, root), self._commit(theirs, root),
+        )  # fmt: skip
+        lines = out.splitlines()
+        return code == 0, lines[0] if lines else "", tuple(sorted({n for n in lines[1:] if n}))
+
+
+def _replay_pair(
+    replay: _Replay, trees: dict[str, str], shas: Sequence[str]
+) -> tuple[str, ...] | None:
+    """Would the newer change conflict with the older one, both made from the older one's
+    parent? The older change is reverted from the newer one's base, then the newer change is
+    merged onto that. None when the revert itself does not merge."""
+    newer, newer_parent, older, older_parent = (trees[sha] for sha in shas)
+    clean, without_older, _ = replay.merge(older, newer_parent, older_parent)
+    if not clean:
+        return None
+    clean, _, files = replay.merge(newer_parent, newer, without_older)
+    return () if clean else files
+
+
+def load_past_pairs(
+    repo: Path, snapshot: RepoSnapshot, cache_dir: Path | None = None
+) -> tuple[PastPair, ...]:
+    """The newest nearby pairs of past changes that touched a common file, each with git's
+    verdict on making them side by side (cached per pair: history does not change)."""
+    history = snapshot.history
+    chosen = nearby_pairs(history, MAX_PAST_PAIRS)
+    if not chosen:
+        return ()
+    cache = cache_dir if cache_dir is not None else repo / ".orchestrate" / "cache"
+    store = cache / "past-pairs.json"
+    known: dict[str, list[str] | None] = (_load_json(store) or {"pairs": {}})["pairs"]
+    keys = [f"{history[n].sha}..{history[o].sha}" for n, o, _ in chosen]
+    missing = [(key, pair) for key, pair in zip(keys, chosen, strict=True) if key not in known]
+    if missing:
+        _label(repo, history, missing, known)
+        _save_json(store, {"pairs": known})
+    pairs = []
+    for key, (newer, older, shared) in zip(keys, chosen, strict=True):
+        verdict = known[key]
+        conflicts = tuple(verdict) if verdict is not None else None
+        pairs.append(PastPair(history[newer].sha, history[older].sha, shared, conflicts))
+    return tuple(pairs)
+
+
+def _label(
+    repo: Path,
+    history: Sequence[Commit],
+    missing: Sequence[tuple[str, tuple[int, int, tuple[str, ...]]]],
+    known: dict[str, list[str] | None],
+) -> None:
+    commits = sorted(
+        {
+            history[i].sha
+            for _, (newer, older, _) in missing
+            for i in (newer, newer + 1, older, older + 1)
+        }
+    )
+    out = _git(repo, "rev-parse", *(f"{sha}^{{tree}}" for sha in commits)).decode().split()
+    trees = dict(zip(commits, out, strict=True))
+    with tempfile.TemporaryDirectory(prefix="orchestrate-replay-") as objects:
+        replay = _Replay(repo, objects)
+        for key, (newer, older, _) in missing:
+            shas = [history[i].sha for i in (newer, newer + 1, older, older + 1)]
+            verdict = _replay_pair(replay, trees, shas)
+            known[key] = list(verdict) if verdict is not None else None
+
+
+def plan_risk(
     repo: Path,
     snapshot: RepoSnapshot,
-    mergeable: Sequence[str],
-    target_recall: float,
+    config: Config,
+    source: str = "the config",
     cache_dir: Path | None = None,
 ) -> Calibration:
-    """`calibrate_threshold` for the snapshot's commit, cached beside the snapshot."""
-    cache = cache_dir if cache_dir is not None else repo / ".orchestrate" / "cache"
-    key = hashlib.sha256(
-        json.dumps([snapshot.commit, sorted(mergeable), target_recall]).encode()
-    ).hexdigest()[:16]
-    path = cache / f"calibration-{key}.json"
-    stored = _load_json(path)
-    if stored is not None:
-        return Calibration(**{k: v for k, v in stored.items() if k != "version"})
-    calibration = calibrate_threshold(snapshot, tuple(mergeable), target_recall)
-    _save_json(path, asdict(calibration))
-    return calibration
-
-
-def plan_threshold(
-    repo: Path, snapshot: RepoSnapshot, config: Config, source: str = "the config"
-) -> tuple[float, str]:
-    """The conflict threshold a plan uses, and why: the configured number, or with `auto` (the
-    default) the one calibrated on this repository's own recent history."""
-    mergeable = config.merge.mergeable
-    if config.plan.conflict_threshold != "auto":
-        return config.plan.conflict_threshold, f"set in {source}"
-    calibration = load_calibration(repo, snapshot, mergeable, config.plan.target_recall)
-    return calibration.threshold, calibration.reason
+    """The conflict rates and the threshold a plan uses, with where they come from and what
+    the threshold would have done on this repository's own recent past."""
+    plan = config.plan
+    if plan.conflict_threshold == "auto":
+        why = (
+            f"Pairs are kept apart from a conflict risk of {plan.threshold:.0%} "
+            f"(plan.redo_cost {plan.redo_cost:g}: a redo costs {plan.redo_cost:g} waits)"
+        )
+    else:
+        why = f"Pairs are kept apart from a conflict risk of {plan.threshold:.0%} (set in {source})"
+    try:
+        pairs = load_past_pairs(repo, snapshot, cache_dir)
+    except SnapshotError:
+        pairs = ()  # a history git cannot replay: the default rate stands
+    return calibrate(snapshot, pairs, config.merge.mergeable, plan.threshold, why)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from bot.models import Footprint, Plan, TaskState, TaskStatus
-from bot.planning.graphs import MERGEABLE, is_mergeable
+from bot.planning.changelogs import MERGEABLE, is_mergeable
 
 S = TaskStatus
 

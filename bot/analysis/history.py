@@ -39,6 +39,44 @@ class Commit:
 
 
 @dataclass(frozen=True)
+class PastPair:
+    """Two nearby past changes that touched a common file, and git's verdict on making them
+    side by side from one base: the files they conflict in (empty: they merge cleanly), or
+    None when it cannot be told (reverting the older one from the newer one's base fails)."""
+
+    newer: str
+    older: str
+    shared: tuple[str, ...]
+    conflicts: tuple[str, ...] | None
+
+
+PAIR_SPAN = 5  # past changes at most this far apart could have been made side by side
+
+
+def nearby_pairs(
+    history: Sequence[Commit], limit: int, span: int = PAIR_SPAN
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Positions (newer, older) in a newest-first first-parent history of changes at most
+    `span` apart that share a file, with the files shared; newest first, at most `limit`.
+    Bulk changes (over MAX_FILES files) say nothing and are left out; both changes need
+    their parent in the history."""
+    found: list[tuple[int, int, tuple[str, ...]]] = []
+    for newer in range(len(history)):
+        if len(history[newer].files) > MAX_FILES:
+            continue
+        mine = set(history[newer].files)
+        for older in range(newer + 1, min(newer + span, len(history) - 2) + 1):
+            if len(history[older].files) > MAX_FILES:
+                continue
+            shared = tuple(sorted(mine.intersection(history[older].files)))
+            if shared:
+                found.append((newer, older, shared))
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+@dataclass(frozen=True)
 class Similar:
     commit: Commit
     weight: float  # BM25 score relative to the best match, in (0, 1]

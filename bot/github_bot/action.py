@@ -30,7 +30,7 @@ from bot.gitops import GitError, GitRepo, auth_env
 from bot.models import TaskStatus
 from bot.redact import Redactor
 from bot.render.dashboard import job_summary
-from bot.snapshot import SnapshotError, load_snapshot, plan_threshold
+from bot.snapshot import SnapshotError, load_snapshot, plan_risk
 
 
 class ActionError(Exception):
@@ -151,7 +151,7 @@ def job_context(
         forge=forge,
         config=config,
         snapshot=_snapshot_loader(repo_dir, config.base),
-        threshold=lambda snapshot: plan_threshold(repo_dir, snapshot, config),
+        risk=lambda snapshot: plan_risk(repo_dir, snapshot, config),
         redact=redact,
         now=clock(),
         web_url=env.server_url.rstrip("/"),

@@ -9,7 +9,7 @@ from bot.analysis import RepoSnapshot
 from bot.config import Config
 from bot.forge.base import Forge
 from bot.github_bot.board import Board
-from bot.planning.graphs import CONFLICT_THRESHOLD
+from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
 
 
@@ -17,19 +17,16 @@ def _no_files() -> RepoSnapshot:
     return RepoSnapshot(files=())
 
 
-def _fixed(_snapshot: RepoSnapshot) -> tuple[float, str]:
-    return CONFLICT_THRESHOLD, "the default"
-
-
 @dataclass
 class Context:
     """The forge, the config in force, the repository snapshot (read lazily: only a replan
-    needs it) and the conflict threshold for it, the redactor and the time of the event."""
+    needs it) and the conflict rates and threshold for it (None: the config's threshold and
+    the default rate), the redactor and the time of the event."""
 
     forge: Forge
     config: Config = field(default_factory=Config)
     snapshot: Callable[[], RepoSnapshot] = _no_files
-    threshold: Callable[[RepoSnapshot], tuple[float, str]] = _fixed
+    risk: Callable[[RepoSnapshot], Calibration] | None = None
     redact: Redactor = field(default_factory=Redactor)
     now: float = 0.0
     web_url: str = "https://github.com"

@@ -83,9 +83,9 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     if tasks:
         try:
             snapshot = ctx.repo_snapshot()
-            threshold, why = ctx.threshold(snapshot)
-            state.plan = plan_tasks(tasks, snapshot, ctx.config, threshold)
-            state.threshold = f"{threshold:g}: {why}"
+            risk = ctx.risk(snapshot) if ctx.risk is not None else None
+            state.plan = plan_tasks(tasks, snapshot, ctx.config, risk)
+            state.threshold = risk.reason if risk is not None else ""
         except PlanError as exc:
             state.problems.append(f"cannot plan: {exc}")
     for task_id in [t for t in state.blocked_by if t not in state.tasks]:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from itertools import combinations
 
 import networkx as nx
 
 from bot.models import Conflict, Dependency, Footprint, Task
+from bot.planning.changelogs import MERGEABLE, is_mergeable
 from bot.planning.deps import implied_dependencies, stated_dependencies
-
-# Changelog-style files: every task appends to them, and the merge queue merges them as a union.
-MERGEABLE = ("changes*", "changelog*", "history.*", "news", "news.*", "release-notes*")
-CONFLICT_THRESHOLD = 0.1
+from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, describe, pair_risk
 
 
 class PlanError(Exception):
@@ -84,17 +80,6 @@ def dependencies(graph: nx.DiGraph[str]) -> list[Dependency]:
     ]
 
 
-@lru_cache(maxsize=64)
-def _mergeable_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)")
-
-
-def is_mergeable(path: str, patterns: Sequence[str] = MERGEABLE) -> bool:
-    """Changelog-style files, matched by name, case-insensitively."""
-    name = path.rsplit("/", 1)[-1].lower()
-    return _mergeable_pattern(tuple(patterns)).match(name) is not None
-
-
 def _pattern_overlap(a: Footprint, b: Footprint) -> set[str]:
     shared: set[str] = set()
     for pattern in a.patterns:
@@ -103,22 +88,6 @@ def _pattern_overlap(a: Footprint, b: Footprint) -> set[str]:
     for pattern in b.patterns:
         shared.update(f for f in a.files if fnmatch.fnmatchcase(f, pattern))
     return shared
-
-
-def conflict_weight(a: Footprint, b: Footprint, shared: Sequence[str]) -> float:
-    """P(both touch some shared file), treating files as independent: 1 - prod(1 - pa * pb)."""
-    miss = 1.0
-    for path in shared:
-        miss *= 1.0 - a.confidence.get(path, 1.0) * b.confidence.get(path, 1.0)
-    return 1.0 - miss
-
-
-def _describe(a: Footprint, b: Footprint, shared: Sequence[str], weight: float) -> str:
-    top = max(shared, key=lambda p: a.confidence.get(p, 1.0) * b.confidence.get(p, 1.0))
-    more = f" (+{len(shared) - 1} more)" if len(shared) > 1 else ""
-    if weight >= 0.999:
-        return f"both touch {top}{more}"
-    return f"both may touch {top}{more} (risk {weight:.0%})"
 
 
 def _shared_files(
@@ -146,36 +115,47 @@ def _shared_files(
     return shared
 
 
+def pair_risks(
+    footprints: Mapping[str, Footprint],
+    rates: ConflictRates | None = None,
+    mergeable: Sequence[str] = MERGEABLE,
+) -> list[Conflict]:
+    """Every pair of tasks that may touch a common file, with its chance of a real conflict
+    (`bot.planning.risk`). Changelog-style files matching `mergeable` never count. A task
+    whose footprint is unknown may conflict with every other task (risk 1)."""
+    rates = rates or ConflictRates()
+    ids = list(footprints)
+    order = {task_id: index for index, task_id in enumerate(ids)}
+    unknown = {task_id for task_id in ids if footprints[task_id].unknown}
+    pairs: dict[tuple[str, str], Conflict] = {}
+    for (a, b), files in _shared_files(footprints, mergeable).items():
+        if not files or a in unknown or b in unknown:
+            continue
+        shared = sorted(files)
+        risk = pair_risk(footprints[a], footprints[b], shared, rates)
+        pairs[(a, b)] = Conflict(
+            a=a,
+            b=b,
+            files=tuple(shared),
+            reason=describe(risk, len(shared)),
+            weight=round(risk.conflict, 3),
+            share=round(risk.share, 3),
+        )
+    for lone in sorted(unknown, key=order.__getitem__):
+        for other in ids:
+            a, b = sorted((lone, other), key=order.__getitem__)
+            if other != lone and (a, b) not in pairs:
+                reason = f"task {lone} has no predicted footprint"
+                pairs[(a, b)] = Conflict(a=a, b=b, files=(), reason=reason)
+    return [pairs[key] for key in sorted(pairs, key=lambda k: (order[k[0]], order[k[1]]))]
+
+
 def find_conflicts(
     footprints: Mapping[str, Footprint],
     threshold: float = CONFLICT_THRESHOLD,
     mergeable: Sequence[str] = MERGEABLE,
+    rates: ConflictRates | None = None,
 ) -> list[Conflict]:
-    """Pairs of tasks that must not be in flight together, with the files they share.
-
-    A pair conflicts when the chance that both touch one shared file reaches `threshold`
-    (files without a confidence count as certain). Changelog-style files matching `mergeable`
-    never make a conflict. A task whose footprint is unknown conflicts with every other task.
-    """
-    ids = list(footprints)
-    order = {task_id: index for index, task_id in enumerate(ids)}
-    unknown = {task_id for task_id in ids if footprints[task_id].unknown}
-    conflicts: dict[tuple[str, str], Conflict] = {}
-    for (a, b), files in _shared_files(footprints, mergeable).items():
-        if not files or a in unknown or b in unknown:
-            continue
-        fa, fb = footprints[a], footprints[b]
-        shared = sorted(files)
-        weight = conflict_weight(fa, fb, shared)
-        if weight >= threshold:
-            reason = _describe(fa, fb, shared, weight)
-            conflicts[(a, b)] = Conflict(
-                a=a, b=b, files=tuple(shared), reason=reason, weight=round(weight, 3)
-            )
-    for lone in sorted(unknown, key=order.__getitem__):
-        for other in ids:
-            a, b = sorted((lone, other), key=order.__getitem__)
-            if other != lone and (a, b) not in conflicts:
-                reason = f"task {lone} has no predicted footprint"
-                conflicts[(a, b)] = Conflict(a=a, b=b, files=(), reason=reason)
-    return [conflicts[key] for key in sorted(conflicts, key=lambda k: (order[k[0]], order[k[1]]))]
+    """Pairs of tasks that must not be in flight together: those whose chance of a real
+    conflict reaches `threshold` (see `pair_risks`)."""
+    return [pair for pair in pair_risks(footprints, rates, mergeable) if pair.weight >= threshold]

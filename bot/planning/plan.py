@@ -1,6 +1,6 @@
 """The one way a plan is made, in both modes: footprints predicted from a snapshot of the base
 (with the agents' own answers when `plan.predictor: agent` asked for them), then the schedule
-under the config's limits and the conflict threshold in force. Pure."""
+under the config's limits, with the repository's conflict rates and the threshold in force. Pure."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from bot.analysis import RepoSnapshot, predict_footprints
 from bot.config import Config
 from bot.models import Plan, Task
+from bot.planning.calibrate import Calibration
+from bot.planning.risk import ConflictRates
 from bot.planning.schedule import build_plan
 
 
@@ -16,7 +18,7 @@ def plan_tasks(
     tasks: Sequence[Task],
     snapshot: RepoSnapshot,
     config: Config,
-    threshold: float,
+    risk: Calibration | None = None,
     hints: Mapping[str, list[str]] | None = None,
 ) -> Plan:
     footprints = predict_footprints(list(tasks), snapshot, dict(hints or {}))
@@ -25,5 +27,6 @@ def plan_tasks(
         footprints,
         config.max_parallel,
         mergeable=config.merge.mergeable,
-        conflict_threshold=threshold,
+        conflict_threshold=risk.threshold if risk else config.plan.threshold,
+        rates=risk.rates if risk else ConflictRates(),
     )

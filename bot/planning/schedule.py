@@ -1,9 +1,11 @@
 """From graphs to a plan: priority order, list scheduling, critical path, merge order, estimate.
 
-List scheduling with `max_parallel` workers: whenever a worker is free, start the first ready
-task in priority order (longest remaining dependency chain first) that conflicts with no task
-in flight. A conflict is oriented by who starts first; dependency edges plus these oriented
-conflict edges form the precedence DAG behind the critical path and the explanations.
+Pairs of tasks are kept apart only when their risk of a real conflict (`bot.planning.risk`)
+makes a redo dearer than the wait: the others run side by side, even when they may touch a
+common file. List scheduling with `max_parallel` workers: whenever a worker is free, start the
+first ready task in priority order (longest remaining dependency chain first) that conflicts
+with no task in flight. A conflict is oriented by who starts first; dependency edges plus these
+oriented conflict edges form the precedence DAG behind the critical path and the explanations.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 
 from bot.models import Conflict, Estimate, Footprint, Plan, PlannedTask, Task
+from bot.planning.changelogs import MERGEABLE
 from bot.planning.estimates import durations
-from bot.planning.graphs import (
-    CONFLICT_THRESHOLD,
-    MERGEABLE,
-    dependencies,
-    dependency_graph,
-    find_conflicts,
-)
+from bot.planning.graphs import dependencies, dependency_graph, pair_risks
+from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates
+
+SIDE_BY_SIDE_KEPT = 50  # the riskiest pairs run side by side, kept to explain the plan
 
 
 def natural_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
@@ -168,12 +168,18 @@ def build_plan(
     *,
     conflict_threshold: float = CONFLICT_THRESHOLD,
     mergeable: Sequence[str] = MERGEABLE,
+    rates: ConflictRates | None = None,
 ) -> Plan:
-    """Plan `tasks` on `max_parallel` workers; see the module docstring for the method."""
+    """Plan `tasks` on `max_parallel` workers; see the module docstring for the method. Pairs
+    whose risk of a real conflict reaches `conflict_threshold` are kept apart; the others
+    that may touch a common file run side by side (`Plan.side_by_side`)."""
     max_parallel = max(1, max_parallel)
     graph = dependency_graph(tasks, footprints)
-    conflicts = find_conflicts(
-        {task.id: footprints[task.id] for task in tasks}, conflict_threshold, mergeable
+    risks = pair_risks({task.id: footprints[task.id] for task in tasks}, rates, mergeable)
+    conflicts = [pair for pair in risks if pair.weight >= conflict_threshold]
+    side_by_side = sorted(
+        (pair for pair in risks if 0 < pair.weight < conflict_threshold),
+        key=lambda pair: -pair.weight,
     )
     length = durations(tasks)
     clashes: dict[str, set[str]] = {task.id: set() for task in tasks}
@@ -210,6 +216,8 @@ def build_plan(
         tasks=planned,
         dependencies=tuple(dependencies(graph)),
         conflicts=tuple(conflicts),
+        side_by_side=tuple(side_by_side[:SIDE_BY_SIDE_KEPT]),
+        conflict_threshold=conflict_threshold,
         waves=tuple(tuple(wave) for wave in waves),
         merge_order=tuple(merge_order),
         critical_path=tuple(_critical_path(precedence, length)),

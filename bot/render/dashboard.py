@@ -99,7 +99,7 @@ def _sections(view: DashboardView) -> list[tuple[str, str]]:
     if view.problems:
         sections.append(("problems", "### Problems\n\n" + _bullets(view.problems)))
     if view.plan is not None:
-        why = f"\nConflict threshold {md(view.threshold, 300)}.\n" if view.threshold else ""
+        why = f"\n{md(view.threshold, 500)}.\n" if view.threshold else ""
         sections.append(("plan", "### Plan\n\n" + plan_markdown(view.plan) + why))
         sections.append(("graph", "### Graph\n\n```mermaid\n" + plan_mermaid(view.plan) + "```\n"))
     commands = " · ".join(f"`{PREFIX} {verb}`" for verb in VERBS)

@@ -14,6 +14,7 @@ from bot.render.markdown import md
 
 MAX_FILES_SHOWN = 3
 MAX_CONFLICT_EDGES = 60
+SIDE_BY_SIDE_SHOWN = 5
 TITLE_WIDTH = 48
 
 
@@ -54,8 +55,25 @@ def plan_markdown(plan: Plan) -> str:
         )
     if plan.critical_path:
         lines += ["", "Critical path: " + " → ".join(f"#{md(t)}" for t in plan.critical_path)]
+    side = side_by_side_lines(plan)
+    if side:
+        lines += ["", "Side by side although they may touch a common file:", ""]
+        lines += [f"- {md(line)}" for line in side]
     lines.extend(["", *(f"- {md(note)}" for note in plan.notes)] if plan.notes else [])
     return "\n".join(lines) + "\n"
+
+
+def side_by_side_lines(plan: Plan, shown: int = SIDE_BY_SIDE_SHOWN) -> list[str]:
+    """The riskiest pairs the plan runs together, each with its numbers (`#1 and #3: both may
+    touch app.py (40% that both do): conflict risk 12%, below 25`), and how many more."""
+    pairs = plan.side_by_side
+    lines = [
+        f"#{pair.a} and #{pair.b}: {pair.reason}, below {plan.conflict_threshold:.0%}"
+        for pair in pairs[:shown]
+    ]
+    if len(pairs) > shown:
+        lines.append(f"{len(pairs) - shown} more pairs, at lower risk")
+    return lines
 
 
 def _label(text: str) -> str:

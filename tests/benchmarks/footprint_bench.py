@@ -14,6 +14,7 @@ times planning 200 tasks on a large repository, cold and warm.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -27,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bot.analysis import predict_footprints
 from bot.models import Footprint, Task
 from bot.planning import build_plan
-from bot.planning.calibrate import calibrate_threshold
-from bot.planning.graphs import CONFLICT_THRESHOLD, MERGEABLE, find_conflicts, is_mergeable
-from bot.snapshot import load_snapshot
+from bot.planning.changelogs import MERGEABLE, is_mergeable
+from bot.planning.graphs import pair_risks
+from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, conflict_rates
+from bot.snapshot import load_past_pairs, load_snapshot
 
 Pair = tuple[int, int]
 
@@ -39,12 +41,14 @@ def task_of(index: int, message: str) -> Task:
     return Task(id=str(index), slug="change", title=title, body=body.strip())
 
 
-def simulate(k: int, order: Sequence[int], serial: set[Pair], real: set[Pair], slots: int) -> int:
-    """Steps to finish k equal tasks: a predicted conflict serializes the pair; a real conflict
-    between two tasks in flight together costs the later-merged one a redo."""
+def simulate(
+    k: int, order: Sequence[int], serial: set[Pair], real: set[Pair], slots: int
+) -> tuple[int, int]:
+    """Steps to finish k equal tasks, and redos: a predicted conflict serializes the pair; a
+    real conflict between two tasks in flight together costs the later-merged one a redo."""
     pending = list(order)
     rank = {task: position for position, task in enumerate(order)}
-    steps = 0
+    steps = redos = 0
     while pending:
         batch: list[int] = []
         for task in pending:
@@ -58,9 +62,10 @@ def simulate(k: int, order: Sequence[int], serial: set[Pair], real: set[Pair], s
             if a < b and (a, b) in real
         }
         pending = [t for t in pending if t not in batch or t in redo]
+        redos += len(redo)
         for task in redo:  # once rebased on the merged work, a redo no longer collides
             real = {p for p in real if task not in p}
-    return steps
+    return steps, redos
 
 
 class Score:
@@ -70,10 +75,11 @@ class Score:
         self.real = self.real_hit = self.changelog = self.changelog_hit = 0
         self.independent = self.independent_left = 0
         self.tasks = self.unknown = self.empty = 0
-        self.steps = {"predicted": 0, "oracle": 0, "serial": 0}
+        self.steps = {"predicted": 0, "oracle": 0, "best": 0, "serial": 0}
+        self.redos = 0
         self.windows = self.k = 0
         self.risks: list[tuple[float, bool]] = []  # (predicted risk, really conflicts)
-        self.chosen: list[float] = []  # thresholds chosen by calibration, with "auto"
+        self.rates: list[float] = []  # each window's learnt repository-wide conflict rate
 
     def files(self, footprint: Footprint, truth: set[str]) -> None:
         predicted = set(footprint.files)
@@ -112,30 +118,43 @@ def _labels(window: dict[str, Any]) -> tuple[set[Pair], set[Pair], set[Pair]]:
     return independent, changelog, real
 
 
-Threshold = float | str  # a number, or "auto": calibrated per window base (bot.planning.calibrate)
+Threshold = float  # the conflict risk from which a pair is kept apart
+RISK_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.01)
+SURE = ConflictRates(base=1.0)  # every shared file conflicts: the risk is the chance of sharing
+
+
+def _rates(repo: Path, snapshot: Any, cache: Path, learnt: bool) -> ConflictRates:
+    """The repository's conflict rates as a plan at this base learns them, or the default."""
+    return (
+        conflict_rates(load_past_pairs(repo, snapshot, cache), MERGEABLE)
+        if learnt
+        else (ConflictRates())
+    )
 
 
 def score_window(
-    window: dict[str, Any], repo: Path, cache: Path, scores: dict[Threshold, Score]
+    window: dict[str, Any],
+    repo: Path,
+    cache: Path,
+    scores: dict[Threshold, Score],
+    learnt: bool = True,
 ) -> None:
     snapshot = load_snapshot(repo, window["base"], cache)
     tasks = [task_of(t["i"], t["message"]) for t in window["tasks"]]
     footprints = predict_footprints(tasks, snapshot)
     truth = {str(t["i"]): Footprint(files=tuple(t["true_files"])) for t in window["tasks"]}
-    oracle_plan = build_plan(tasks, truth, 4)
-    oracle = _pairs(oracle_plan.conflicts)
+    oracle_plan = build_plan(tasks, truth, 4, conflict_threshold=1e-9, rates=SURE)
+    oracle = _pairs(oracle_plan.conflicts)  # the true files: pairs that really share one
     independent, changelog, real = _labels(window)
     k = len(tasks)
-    risk = {key: c.weight for c in find_conflicts(footprints, 0.0) for key in _pairs([c])}
-    calibrated = calibrate_threshold(snapshot, MERGEABLE).threshold if "auto" in scores else None
+    rates = _rates(repo, snapshot, cache, learnt)
+    risk = {key: c.weight for c in pair_risks(footprints, rates) for key in _pairs([c])}
     for threshold, score in scores.items():
-        if calibrated is not None and threshold == "auto":
-            score.chosen.append(calibrated)
+        score.rates.append(rates.base)
         score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
         for t in window["tasks"]:
             score.files(footprints[str(t["i"])], set(t["true_files"]))
-        chosen = calibrated if threshold == "auto" and calibrated is not None else threshold
-        plan = build_plan(tasks, footprints, 4, conflict_threshold=float(chosen))
+        plan = build_plan(tasks, footprints, 4, conflict_threshold=threshold, rates=rates)
         predicted = _pairs(plan.conflicts)
         score.independent += len(independent)
         score.independent_left += len(independent - predicted)
@@ -144,9 +163,12 @@ def score_window(
         score.real += len(real)
         score.real_hit += len(real & predicted)
         order = [int(t) for t in plan.merge_order]
-        score.steps["predicted"] += simulate(k, order, predicted, real, 4)
+        steps, redos = simulate(k, order, predicted, real, 4)
+        score.steps["predicted"] += steps
+        score.redos += redos
         oracle_order = [int(t) for t in oracle_plan.merge_order]
-        score.steps["oracle"] += simulate(k, oracle_order, oracle, real, 4)
+        score.steps["oracle"] += simulate(k, oracle_order, oracle, real, 4)[0]
+        score.steps["best"] += simulate(k, list(range(k)), real, real, 4)[0]
         score.steps["serial"] += k
         score.windows += 1
         score.k += k
@@ -170,14 +192,24 @@ def curve_point(risks: Sequence[tuple[float, bool]], recall: float = 0.9) -> tup
     return 0.0, 0.0
 
 
+def reliability(risks: Sequence[tuple[float, bool]], edges: Sequence[float] = RISK_BINS) -> str:
+    """Predicted conflict risk against what happened, by bin: `risk 10-20%: 12% of 340`."""
+    parts = []
+    for low, high in itertools.pairwise(edges):
+        inside = [real for risk, real in risks if low <= risk < high]
+        if inside:
+            parts.append(f"{low:.0%}-{high:.0%}: {sum(inside) / len(inside):.0%} of {len(inside)}")
+    return "; ".join(parts)
+
+
 def report(threshold: Threshold, s: Score) -> None:
     speed = {name: _ratio(s.k, steps) for name, steps in s.steps.items()}
-    if s.chosen:
-        chosen = sorted(s.chosen)
-        shown = f"auto (median {chosen[len(chosen) // 2]:.3f}, {chosen[0]:.3f}..{chosen[-1]:.3f})"
-    else:
-        shown = f"{threshold:g}" if isinstance(threshold, float) else str(threshold)
-    print(f"--- conflict threshold {shown}: {s.windows} windows, {s.tasks} tasks")
+    rates = sorted(s.rates) or [0.0]
+    print(
+        f"--- conflict risk threshold {threshold:g}: {s.windows} windows, {s.tasks} tasks;"
+        f" learnt conflict rate median {rates[len(rates) // 2]:.2f}"
+        f" ({rates[0]:.2f}..{rates[-1]:.2f})"
+    )
     recall, precision = _ratio(s.tp, s.tp + s.fn), _ratio(s.tp, s.tp + s.fp)
     print(
         f"files      recall {recall:.3f}  precision {precision:.3f}"
@@ -195,11 +227,14 @@ def report(threshold: Threshold, s: Score) -> None:
     )
     left, at = curve_point(s.risks)
     print(f"curve      at recall 0.90: {left:.1%} of independent pairs parallel (risk {at:.3f})")
+    print(f"calibrated {reliability(s.risks)}")
     print(
         f"speedup    predicted {speed['predicted']:.2f}  oracle {speed['oracle']:.2f}"
         f"  serialized {speed['serial']:.2f}  (predicted/oracle"
-        f" {_ratio(speed['predicted'], speed['oracle']):.2f})"
+        f" {_ratio(speed['predicted'], speed['oracle']):.2f}); knowing the real conflicts"
+        f" {speed['best']:.2f} (predicted/best {_ratio(speed['predicted'], speed['best']):.2f})"
     )
+    print(f"redos      {s.redos} ({_ratio(s.redos, s.k):.1%} more agent runs than tasks)")
 
 
 def read_windows(path: Path, limit: int | None) -> list[dict[str, Any]]:
@@ -212,12 +247,16 @@ def read_windows(path: Path, limit: int | None) -> list[dict[str, Any]]:
 
 
 def run_windows(
-    windows: Sequence[dict[str, Any]], repo: Path, cache: Path, thresholds: Sequence[Threshold]
+    windows: Sequence[dict[str, Any]],
+    repo: Path,
+    cache: Path,
+    thresholds: Sequence[Threshold],
+    learnt: bool = True,
 ) -> None:
     scores: dict[Threshold, Score] = {threshold: Score() for threshold in thresholds}
     started = time.perf_counter()
     for number, window in enumerate(windows, start=1):
-        score_window(window, repo, cache, scores)
+        score_window(window, repo, cache, scores, learnt)
         if number % 50 == 0:
             print(
                 f"  {number}/{len(windows)} windows, {time.perf_counter() - started:.0f} s",
@@ -226,10 +265,6 @@ def run_windows(
     for threshold, score in scores.items():
         report(threshold, score)
     print(f"({time.perf_counter() - started:.1f} s)")
-
-
-def _threshold(text: str) -> Threshold:
-    return "auto" if text == "auto" else float(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,9 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="score only the first N windows")
     parser.add_argument(
         "--threshold",
-        type=_threshold,
+        type=float,
         action="append",
-        help="conflict threshold(s): a number, or auto (calibrated on each base's own history)",
+        help="conflict risk threshold(s): pairs at or above it are kept apart (default: 1/4)",
+    )
+    parser.add_argument(
+        "--flat-rate",
+        action="store_true",
+        help="do not learn conflict rates from each base's history (the default rate instead)",
     )
     parser.add_argument("--speed", type=Path, metavar="REPO", help="time planning on REPO")
     parser.add_argument("--tasks", type=int, default=200, help="tasks for --speed")
@@ -259,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from window_gen import generate_windows
 
                 windows = generate_windows(args.repo, args.generate, args.save)
-            run_windows(windows, args.repo, cache, thresholds)
+            run_windows(windows, args.repo, cache, thresholds, not args.flat_rate)
         if args.speed:
             from speed import time_planning
 

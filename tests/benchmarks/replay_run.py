@@ -60,6 +60,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatch
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +111,12 @@ if patch.stat().st_size == 0:
 applied = git("apply", "--3way", "--whitespace=nowarn", str(patch))
 if applied.returncode == 0:
     sys.exit(0)
-unmerged = git("diff", "--name-only", "--diff-filter=U").stdout.split()
-files = unmerged or named(applied.stderr) or ["(see below)"]
+unmerged = git("diff", "--name-only", "--diff-filter=U").stdout.splitlines()
+files = unmerged or named(applied.stderr) or ["(see above)"]
 git("reset", "-q", "--hard", "HEAD")  # undo the half-applied patch, staged files included
 git("clean", "-fdq")
-print(f"task {task}: its change does not apply here: {', '.join(files)}")
 print(applied.stderr.strip()[-2000:])
+print(f"task {task}: its change does not apply here: {', '.join(files)}")
 sys.exit(1)
 '''
 
@@ -143,14 +144,20 @@ def is_changelog(path: str) -> bool:
     return any(fnmatch(name, pattern.upper()) for pattern in CHANGELOGS)
 
 
+def really_conflict(pair: dict[str, Any]) -> bool:
+    """Labelled as conflicting in parallel, unless only changelog-style files conflict. A pair
+    whose label is unknown (null) counts as conflicting when it shares a file that is not a
+    changelog: the oracle keeps it apart, to be safe."""
+    label = pair["parallel_conflict"]
+    if label is None:
+        files = pair.get("overlap_files", [])
+    else:
+        files = pair["pc_conflict_files"] if label else []
+    return any(not is_changelog(path) for path in files)
+
+
 def real_conflicts(pairs: Sequence[dict[str, Any]]) -> set[Pair]:
-    """Pairs labelled as conflicting in parallel, unless only changelog-style files conflict.
-    Unknown labels (null) count as no conflict."""
-    return {
-        (pair["i"] + 1, pair["j"] + 1)
-        for pair in pairs
-        if pair["parallel_conflict"] and not all(map(is_changelog, pair["pc_conflict_files"]))
-    }
+    return {(pair["i"] + 1, pair["j"] + 1) for pair in pairs if really_conflict(pair)}
 
 
 def window_of(record: dict[str, Any], name: str) -> Window:
@@ -184,19 +191,23 @@ def generated_windows(repo: Path, count: int, k: int) -> list[Window]:
 
 
 def oracle_waves(k: int, real: set[Pair], slots: int) -> int:
-    """Greedy in history order: each change in the first wave with a free slot after the waves
-    of all earlier changes it really conflicts with."""
-    wave_of: dict[int, int] = {}
-    sizes: list[int] = []
-    for task in range(1, k + 1):
-        wave = max((wave_of[a] + 1 for a, b in real if b == task), default=0)
-        while wave < len(sizes) and sizes[wave] >= slots:
-            wave += 1
-        if wave == len(sizes):
-            sizes.append(0)
-        sizes[wave] += 1
-        wave_of[task] = wave
-    return len(sizes)
+    """The fewest waves of at most `slots` changes in which each change comes after every
+    earlier change it really conflicts with (it builds on that one). Exact: breadth-first over
+    the sets of changes done, each wave as full as the ready changes allow (filling a wave never
+    delays anything, the changes being of equal length). Exponential in k; windows are small."""
+    after = {task: frozenset(a for a, b in real if b == task) for task in range(1, k + 1)}
+    everything = frozenset(after)
+    done_sets: set[frozenset[int]] = {frozenset()}
+    waves = 0
+    while everything not in done_sets:
+        waves += 1
+        following: set[frozenset[int]] = set()
+        for done in done_sets:
+            ready = sorted(t for t in everything - done if after[t] <= done)
+            for wave in combinations(ready, min(slots, len(ready))):
+                following.add(done | frozenset(wave))
+        done_sets = following
+    return waves
 
 
 # -- git and orchestrate --------------------------------------------------------------------
@@ -291,7 +302,8 @@ class Orchestrate:
             cwd=self.scratch, env=self.env(), capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         commit = git(self.source, "rev-parse", "--short", "HEAD").strip()
-        dirty = " (with uncommitted changes)" if git(self.source, "status", "--porcelain") else ""
+        changed = git(self.source, "--no-optional-locks", "status", "--porcelain")  # no index write
+        dirty = " (with uncommitted changes)" if changed else ""
         return f"{where} at {commit}{dirty}"
 
 
@@ -304,6 +316,7 @@ class RunResult:
     wall: float
     plan_seconds: float
     plan_waves: int
+    peak_agents: int | None
     outcomes: dict[str, int]
     attempts: int
     redos: int
@@ -313,7 +326,20 @@ class RunResult:
 
 def _task_summary(state: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "status", "attempt", "redos", "detail", "conflict_files")
-    return {key: state.get(key) for key in keys}
+    tail = [line for line in str(state.get("log_tail") or "").splitlines() if line.strip()]
+    return {**{key: state.get(key) for key in keys}, "last_line": tail[-1] if tail else ""}
+
+
+def peak_agents(events: Sequence[dict[str, Any]]) -> int | None:
+    """The most agents running at once, from the status events (None if the oldest are cut)."""
+    if not events or events[0]["seq"] != 1:
+        return None
+    running = peak = 0
+    for event in events:
+        if event["new"] is not None and event["old"] != event["new"]:
+            running += (event["new"] == "running") - (event["old"] == "running")
+            peak = max(peak, running)
+    return peak
 
 
 def run_once(
@@ -328,13 +354,15 @@ def run_once(
     began = time.perf_counter()
     orchestrate("run", *common, log=scratch / f"run-p{slots}.log")
     wall = time.perf_counter() - began
-    states = json.loads(orchestrate("status", "--repo", str(repo), "--json"))["tasks"]
+    status = json.loads(orchestrate("status", "--repo", str(repo), "--json"))
+    states = status["tasks"]
     counts = Counter(str(s["status"]) for s in states)
     return RunResult(
         slots=slots,
         wall=wall,
         plan_seconds=plan_seconds,
         plan_waves=len(plan["waves"]),
+        peak_agents=peak_agents(status["events"]),
         outcomes={name: counts.get(name, 0) for name in {*OUTCOMES, *counts}},
         attempts=sum(int(s["attempt"]) for s in states),
         redos=sum(int(s["redos"]) for s in states),
@@ -440,7 +468,7 @@ def replay(
 # -- printing -------------------------------------------------------------------------------
 
 HEADER = (
-    f"{'window':<22} {'K':>2} {'waves':>5} {'par s':>6} {'seq s':>6} {'speedup':>7} "
+    f"{'window':<22} {'K':>2} {'waves':>5} {'peak':>4} {'par s':>6} {'seq s':>6} {'speedup':>7} "
     f"{'oracle':>6} {'reached':>7}  outcomes (merged/no-op/failed/conflict/blocked)  redos  tree"
 )
 
@@ -462,8 +490,9 @@ def tree_text(check: TreeCheck) -> str:
 
 def print_window(result: WindowResult) -> None:
     p = result.parallel
+    peak = "?" if p.peak_agents is None else str(p.peak_agents)
     print(
-        f"{result.window:<22} {result.k:>2} {p.plan_waves:>5} {p.wall:>6.1f} "
+        f"{result.window:<22} {result.k:>2} {p.plan_waves:>5} {peak:>4} {p.wall:>6.1f} "
         f"{result.sequential.wall:>6.1f} {result.speedup:>7.2f} {result.oracle_speedup:>6.2f} "
         f"{result.reached:>7.0%}  {outcome_text(p.outcomes):<47} {p.redos:>5}  "
         f"{tree_text(result.tree)}"
@@ -484,7 +513,8 @@ def print_window(result: WindowResult) -> None:
             if task["status"] != "merged" or task["attempt"] > 1 or task["redos"]:
                 notes.append(
                     f"  P={run.slots} task {task['id']}: {task['status']}, attempts"
-                    f" {task['attempt']}, redos {task['redos']}: {task['detail'][:160]}"
+                    f" {task['attempt']}, redos {task['redos']}: {task['detail'][:100]}"
+                    f" | {task['last_line'][:120]}"
                 )
     if result.scratch:
         notes.append(f"  kept: {result.scratch}")

@@ -1,5 +1,6 @@
-"""Time a whole plan on a large repository, cold and warm: snapshot, calibrating the conflict
-threshold (the default `auto`), footprints and schedule, each run in a fresh interpreter.
+"""Time a whole plan on a large repository, cold and warm: snapshot, learning the conflict rates
+from replayed past pairs (`plan_risk`, as `orchestrate plan` does), footprints and schedule,
+each run in a fresh interpreter.
 
 The tasks are the messages of the repository's newest first-parent changes; the base is the
 commit just before them, so the predictor sees only the history before the work it plans.
@@ -14,10 +15,11 @@ import time
 from pathlib import Path
 
 from bot.analysis import predict_footprints
+from bot.config import Config
 from bot.models import Task
 from bot.planning import build_plan
-from bot.planning.graphs import MERGEABLE
-from bot.snapshot import load_calibration, load_snapshot
+from bot.planning.changelogs import MERGEABLE
+from bot.snapshot import load_snapshot, plan_risk
 
 
 def _messages(repo: Path, count: int) -> tuple[str, list[str]]:
@@ -34,9 +36,16 @@ def _messages(repo: Path, count: int) -> tuple[str, list[str]]:
 def _plan_once(repo: Path, base: str, tasks: list[Task], cache: Path) -> tuple[float, int, int]:
     started = time.perf_counter()
     snapshot = load_snapshot(repo, base, cache)
-    calibration = load_calibration(repo, snapshot, MERGEABLE, 0.9, cache)
+    risk = plan_risk(repo, snapshot, Config(), cache_dir=cache)
     footprints = predict_footprints(tasks, snapshot)
-    plan = build_plan(tasks, footprints, 4, conflict_threshold=calibration.threshold)
+    plan = build_plan(
+        tasks,
+        footprints,
+        4,
+        conflict_threshold=risk.threshold,
+        rates=risk.rates,
+        mergeable=MERGEABLE,
+    )
     return time.perf_counter() - started, len(plan.conflicts), len(plan.waves)
 
 

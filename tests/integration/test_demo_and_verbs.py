@@ -36,13 +36,18 @@ def test_plan_json_contract(tmp_path, capsys):
     assert "src/a.py" in by_id["1"]["footprint"]["files"]
     assert by_id["3"]["footprint"]["unknown"] is True
     assert {"before": "1", "after": "2"}.items() <= plan["dependencies"][0].items()
-    assert any({c["a"], c["b"]} == {"1", "2"} for c in plan["conflicts"])
+    # both name src/a.py (0.9 each): a conflict risk of 0.81 x 30%, below 25%: side by side
+    [pair] = plan["side_by_side"]
+    assert ({pair["a"], pair["b"]}, pair["share"], pair["weight"]) == ({"1", "2"}, 0.81, 0.243)
+    assert all("3" in (c["a"], c["b"]) for c in plan["conflicts"])  # 3 runs alone
     assert plan["merge_order"].index("1") < plan["merge_order"].index("2")
     assert set(plan["estimate"]) >= {"makespan", "lower_bound", "sequential"}
     assert plan["waves"] and plan["critical_path"]
     assert plan["base"]["branch"] == "main"
-    assert plan["conflict_threshold"]["value"] == 0.1  # a new repository: too little history
-    assert "too little history" in plan["conflict_threshold"]["why"]
+    assert plan["conflict_threshold"]["value"] == 0.25  # auto: 1 / plan.redo_cost
+    assert "kept apart from a conflict risk of 25%" in plan["conflict_threshold"]["why"]
+    # a new repository: no past changes shared a file, so the default rate stands
+    assert plan["conflict_rate"] == {"base": 0.3, "past_pairs": 0, "past_conflicts": 0}
     # nothing was written by planning
     assert not (repo / ".orchestrate" / "state.db").exists()
 

@@ -109,8 +109,9 @@ def test_label_plan_run_refuse_and_repeat(
     assert _dashboards(fake, project) == [dashboard]
     body = project.comments[dashboard].body
     assert "running" in body and "```mermaid" in body
-    # the threshold comes from the config (auto: calibrated; this repo is too young for that)
-    assert "Conflict threshold 0.1: too little history to calibrate" in body
+    # the threshold comes from the config (auto: 1 / redo_cost), the rate from the history
+    assert "Pairs are kept apart from a conflict risk of 25% (plan.redo_cost 4" in body
+    assert "no past pairs to learn from: 30% assumed" in body
     state = decode_state(body)
     assert state is not None and state["running"] is True
     assert f"GitHub API requests: **{first.requests}**" in first.summary

@@ -71,6 +71,20 @@ def test_conflict_threshold_is_auto_or_a_probability():
         parse_config("plan: {conflict_threshold: 2}", "x.yml")
 
 
+def test_the_threshold_follows_the_redo_cost_unless_set():
+    assert parse_config("", "x").plan.threshold == 0.25
+    assert parse_config("plan: {redo_cost: 10}", "x").plan.threshold == 0.1
+    assert parse_config("plan: {redo_cost: 10, conflict_threshold: 0.3}", "x").plan.threshold == 0.3
+    with pytest.raises(ConfigError, match=r"plan\.redo_cost"):
+        parse_config("plan: {redo_cost: 0.5}", "x.yml")
+    with pytest.raises(ConfigError) as error:
+        parse_config("plan: {target_recall: 0.9}", "x.yml")
+    assert str(error.value) == (
+        "x.yml: plan: target_recall is no longer used: plans weigh each pair's risk of a real "
+        "conflict against plan.redo_cost; remove it (or set conflict_threshold)"
+    )
+
+
 def test_the_base_defaults_to_the_repositorys_branch_only_when_no_file_names_one():
     from bot.config import with_default_base
 

@@ -107,7 +107,7 @@ def _engine(texts: dict[str, str], config: Config | None = None, clock: float = 
     tasks = [parse_task_file(f"{tid}-t.md", text) for tid, text in texts.items()]
     config = config or Config()
     snapshot = RepoSnapshot(files=("a.py", "b.py", "c.py"))
-    plan = plan_tasks(tasks, snapshot, config, 0.1)
+    plan = plan_tasks(tasks, snapshot, config)
     store, agents, lander, notes = MemoryStore(tasks), ScriptedAgents(), ScriptedLander(), Notes()
     now = [clock]
     engine = Engine(

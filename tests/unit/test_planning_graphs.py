@@ -6,8 +6,9 @@ import pytest
 
 from bot.models import Footprint, Task
 from bot.planning import PlanError, build_plan, dependency_graph, find_conflicts
+from bot.planning.changelogs import is_mergeable
 from bot.planning.estimates import estimate
-from bot.planning.graphs import is_mergeable
+from bot.planning.risk import ConflictRates
 
 
 def task(task_id: str, text: str = "", **kw) -> Task:
@@ -56,11 +57,26 @@ def test_conflicts_are_weighted_by_confidence():
     sure = Footprint(files=("app.py",))
     likely = Footprint(files=("app.py",), confidence={"app.py": 0.5})
     faint = Footprint(files=("app.py",), confidence={"app.py": 0.1})
-    found = find_conflicts({"a": sure, "b": likely, "c": faint}, threshold=0.2)
+    always = ConflictRates(base=1.0)  # every shared file conflicts: risk = chance of sharing
+    found = find_conflicts({"a": sure, "b": likely, "c": faint}, threshold=0.2, rates=always)
     pairs = {(c.a, c.b): c for c in found}
     assert pairs[("a", "b")].weight == 0.5
     assert ("b", "c") not in pairs  # 0.5 * 0.1 = 0.05 < 0.2
-    assert "may touch app.py" in pairs[("a", "b")].reason
+    assert pairs[("a", "b")].reason == "both may touch app.py (50% that both do): conflict risk 50%"
+
+
+def test_sharing_a_file_that_rarely_conflicts_here_runs_side_by_side():
+    both = Footprint(files=("requirements.txt", "app.py"), confidence={"app.py": 0.5})
+    calm = ConflictRates(base=0.3, by_file={"requirements.txt": 0.1})
+    plan = build_plan([task("1"), task("2")], {"1": both, "2": both}, 4, rates=calm)
+    assert plan.conflicts == () and plan.waves == (("1", "2"),)
+    [pair] = plan.side_by_side
+    # P(share) 1 - (1 - 1)(1 - 0.25) = 1; rate (1 * 0.1 + 0.25 * 0.3) / 1.25 = 0.14
+    assert (pair.share, pair.weight) == (1.0, 0.14)
+    assert pair.reason == "both touch requirements.txt (+1 more): conflict risk 14%"
+    hot = ConflictRates(base=0.3, by_file={"requirements.txt": 0.9})
+    kept = build_plan([task("1"), task("2")], {"1": both, "2": both}, 4, rates=hot)
+    assert len(kept.waves) == 2 and kept.conflicts[0].weight >= kept.conflict_threshold
 
 
 def test_changelog_files_never_conflict():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.models import Footprint, Task
 from bot.planning import build_plan
+from bot.planning.risk import ConflictRates
 from bot.render import plan_markdown, plan_mermaid
 
 
@@ -20,7 +21,7 @@ def _plan():
         "3": Footprint(files=("src/app.py",)),
         "4": Footprint(unknown=True),
     }
-    return build_plan(tasks, footprints, 2)
+    return build_plan(tasks, footprints, 2, rates=ConflictRates(base=1.0))
 
 
 def test_markdown_table_lists_every_task_in_merge_order():

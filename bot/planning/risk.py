@@ -1,0 +1,121 @@
+"""The chance that two tasks really conflict, and whether that is worth serializing them. Pure.
+
+Sharing a file is not a conflict: git merges different hunks of one file cleanly. So a pair's
+risk has two factors:
+
+- P(share): the chance that both tasks touch one of the files both may touch, from their
+  predicted footprints (files treated as independent: `1 - prod(1 - pa * pb)`);
+- P(conflict | share): how often, in this repository's own history, two nearby changes that
+  touched a common file really conflicted when git merged them side by side
+  (`bot.snapshot.load_past_pairs` replays them with `git merge-tree`). Per file where the
+  history says enough, shrunk towards the repository's rate where it says little, and towards
+  `DEFAULT_RATE` where there is no history at all.
+
+P(conflict) = P(share) x the rate of the files shared, weighted by how likely each is shared.
+
+Serializing a pair costs the later task a wait (about one task's length); running it alongside
+costs, when they do conflict, a redo: the later agent's run again, its time and its money,
+`redo_cost` times that wait. So a pair is kept apart when `P(conflict) * redo_cost >= 1`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.analysis.history import PastPair
+from bot.models import Footprint
+from bot.planning.changelogs import is_mergeable
+
+DEFAULT_RATE = 0.3  # P(conflict | share) on flask, the tuning set: 0.27 (0.34 of replayable pairs)
+PRIOR_PAIRS = 10.0  # the repository's rate counts as this many past pairs
+FILE_PRIOR_PAIRS = 8.0  # a file's rate is shrunk towards the repository's with this weight
+REDO_COST = 4.0  # a redo costs this many waits: serialize at P(conflict) >= 1 / REDO_COST
+CONFLICT_THRESHOLD = 1.0 / REDO_COST
+
+
+@dataclass(frozen=True)
+class ConflictRates:
+    """How often sharing a file led to a real conflict in this repository's history."""
+
+    base: float = DEFAULT_RATE
+    by_file: Mapping[str, float] = field(default_factory=dict)
+    pairs: int = 0  # past pairs that shared a (non-changelog) file and could be replayed
+    conflicts: int = 0  # of them, those that really conflicted
+    seen: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # file -> (pairs, conflicts)
+
+    def of(self, path: str) -> float:
+        return self.by_file.get(path, self.base)
+
+    @property
+    def summary(self) -> str:
+        if not self.pairs:
+            return f"no past pairs to learn from: {self.base:.0%} assumed"
+        return (
+            f"{self.conflicts} of {self.pairs} nearby past changes that shared a file "
+            f"conflicted ({self.base:.0%} with the prior)"
+        )
+
+
+def conflict_rates(
+    pairs: Iterable[PastPair], changelog: Sequence[str] = (), prior: float = DEFAULT_RATE
+) -> ConflictRates:
+    """Rates from replayed past pairs; pairs git could not replay, and files matching
+    `changelog` (merged as a union), say nothing."""
+    shared_in: Counter[str] = Counter()
+    conflicted_in: Counter[str] = Counter()
+    total = conflicted = 0
+    for pair in pairs:
+        shared = [f for f in pair.shared if not is_mergeable(f, changelog)]
+        if not shared or pair.conflicts is None:
+            continue
+        real = {f for f in pair.conflicts if not is_mergeable(f, changelog)}
+        total += 1
+        conflicted += bool(real)
+        shared_in.update(shared)
+        conflicted_in.update(f for f in shared if f in real)
+    base = (conflicted + PRIOR_PAIRS * prior) / (total + PRIOR_PAIRS)
+    by_file = {
+        path: (conflicted_in[path] + FILE_PRIOR_PAIRS * base) / (count + FILE_PRIOR_PAIRS)
+        for path, count in shared_in.items()
+    }
+    seen = {path: (count, conflicted_in[path]) for path, count in shared_in.items()}
+    return ConflictRates(base, by_file, total, conflicted, seen)
+
+
+@dataclass(frozen=True)
+class PairRisk:
+    share: float  # P(both touch one of the shared files)
+    conflict: float  # P(they really conflict)
+    top: str  # the shared file that weighs most
+
+
+def pair_risk(a: Footprint, b: Footprint, shared: Sequence[str], rates: ConflictRates) -> PairRisk:
+    """P(share) and P(conflict) for two footprints over the files both may touch."""
+    miss, weighted, weights = 1.0, 0.0, 0.0
+    for path in shared:
+        both = a.confidence.get(path, 1.0) * b.confidence.get(path, 1.0)
+        miss *= 1.0 - both
+        weighted += both * rates.of(path)
+        weights += both
+    share = 1.0 - miss
+    rate = weighted / weights if weights else rates.base
+    top = max(shared, key=lambda p: a.confidence.get(p, 1.0) * b.confidence.get(p, 1.0))
+    return PairRisk(share, share * rate, top)
+
+
+def describe(risk: PairRisk, files: int) -> str:
+    """`both may touch app.py (+2 more; 40% that both do): conflict risk 12%`."""
+    more = f"+{files - 1} more" if files > 1 else ""
+    if risk.share >= 0.999:
+        where = f"both touch {risk.top}" + (f" ({more})" if more else "")
+    else:
+        likely = f"{risk.share:.0%} that both do"
+        where = f"both may touch {risk.top} ({more + '; ' if more else ''}{likely})"
+    return f"{where}: conflict risk {risk.conflict:.0%}"
+
+
+def threshold_for(redo_cost: float) -> float:
+    """The P(conflict) from which keeping a pair apart is cheaper than risking a redo."""
+    return min(1.0, 1.0 / redo_cost)
