@@ -169,6 +169,33 @@ class GitRepo:
         untracked = runner.ls_files("--others", "--exclude-standard", "-z").split("\0")
         return tuple(sorted({name for name in (*changed, *untracked) if name}))
 
+    def snapshot_worktree(self, worktree: Path) -> str:
+        """A commit of `worktree` as it is now, on its HEAD: committed, staged, unstaged and
+        untracked work, written through a throw-away index, so the agent's own index, files
+        and refs are untouched."""
+        runner = self._own_worktree(worktree)
+        with tempfile.TemporaryDirectory(prefix="orchestrate-wip-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            runner.read_tree("HEAD", env=env)
+            runner.add("-A", env=env)
+            tree = str(runner.write_tree(env=env))
+        fixed = {"GIT_AUTHOR_DATE": "1700000000 +0000", "GIT_COMMITTER_DATE": "1700000000 +0000"}
+        # the same work gives the same commit, so an unchanged pair is not merged again
+        return str(runner.commit_tree(tree, "-p", "HEAD", "-m", "work in progress", env=fixed))
+
+    def merge_conflicts(self, ours: str, theirs: str) -> tuple[str, ...] | None:
+        """The files git cannot merge when merging commits `ours` and `theirs` over their
+        merge base (`git merge-tree --write-tree`: no checkout, no ref moves); () when they
+        merge cleanly, None when git cannot tell (no merge base, or a git before 2.38)."""
+        status, out, _ = self.repo.git.merge_tree(
+            "--write-tree", "--name-only", "--no-messages", ours, theirs,
+            with_extended_output=True, with_exceptions=False,
+        )  # fmt: skip
+        lines = str(out).splitlines()
+        if status not in (0, 1) or not lines:  # no tree written: git could not merge at all
+            return None
+        return tuple(sorted({line for line in lines[1:] if line.strip()}))
+
     def log_graph(self, rev: str, limit: int = 40) -> str:
         return str(self.repo.git.log("--graph", "--oneline", "--decorate", f"-{limit}", rev, "--"))
 

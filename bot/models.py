@@ -203,6 +203,9 @@ class TaskState(BaseModel):
     after: tuple[str, ...] = ()  # the tasks it waits for before it is tried again
     conflict_files: tuple[str, ...] = ()
     conflict_hunks: str = ""  # the conflicting hunks of the last rebase (bounded), for a redo
+    clashes: tuple[str, ...] = ()  # running tasks its work in progress really conflicts with
+    base_clash: bool = False  # its work in progress conflicts with what landed since it started
+    clash_files: tuple[str, ...] = ()  # the files of those conflicts
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
     rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs

@@ -9,6 +9,7 @@ stateDiagram-v2
     running --> review: agent finished with changes
     running --> no-op: agent finished without changes
     running --> failed: non-zero exit, timeout, crash, no heartbeat (lost)
+    running --> conflict: its work in progress already conflicts (stopped early)
     running --> planned: interrupted (orchestrate stopped mid-run)
     review --> merged: rebased, tested, landed on base
     review --> conflict: rebase conflict
@@ -38,7 +39,7 @@ S = TaskStatus
 
 TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
     S.PLANNED: frozenset({S.RUNNING, S.BLOCKED, S.MERGED}),  # merged: found on the base
-    S.RUNNING: frozenset({S.REVIEW, S.NOOP, S.FAILED, S.PLANNED}),
+    S.RUNNING: frozenset({S.REVIEW, S.NOOP, S.FAILED, S.PLANNED, S.CONFLICT}),
     S.REVIEW: frozenset({S.MERGED, S.CONFLICT, S.FAILED}),
     S.MERGED: frozenset(),
     S.CONFLICT: frozenset({S.PLANNED}),
@@ -162,13 +163,25 @@ class Requeue:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """Stop a running agent whose work in progress already conflicts: it ends in `conflict`
+    with these files, and is redone like a conflict found at merge time."""
+
+    task_id: str
+    detail: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Decision:
-    """What the engine should do next, in this order: fail lost agents, requeue, block, merge,
-    launch. `waiting` says why each task that is not acted on waits."""
+    """What the engine should do next, in this order: fail lost agents, requeue, block, stop
+    agents whose work already conflicts, merge, launch. `waiting` says why each task that is
+    not acted on waits."""
 
     fail: tuple[tuple[str, str], ...] = ()
     requeue: tuple[Requeue, ...] = ()
     block: tuple[tuple[str, str], ...] = ()
+    restart: tuple[Restart, ...] = ()
     merge: str | None = None
     launch: tuple[str, ...] = ()
     waiting: Mapping[str, str] = field(default_factory=dict)
@@ -176,7 +189,9 @@ class Decision:
     @property
     def acts(self) -> bool:
         """Something changes when this decision is carried out."""
-        return bool(self.fail or self.requeue or self.block or self.merge or self.launch)
+        return bool(
+            self.fail or self.requeue or self.block or self.restart or self.merge or self.launch
+        )
 
     @property
     def done(self) -> bool:
@@ -429,6 +444,40 @@ def _requeues(
     return found
 
 
+def _restarts(
+    order: Sequence[str], states: Mapping[str, TaskState], policy: Policy
+) -> list[Restart]:
+    """Running tasks whose work in progress already really conflicts (git's verdict on each
+    heartbeat): with what landed since they started (redone at once, on the new base), or
+    with a task in flight before them in the merge order (redone once it has ended). Stopping
+    them now saves the rest of a run that could not land as it is. Only while redos are left:
+    without one, the agent finishes and the merge queue has the last word."""
+    position = {task_id: index for index, task_id in enumerate(order)}
+    found = []
+    for task_id in order:
+        state = states[task_id]
+        if state.status is not S.RUNNING or state.redos >= policy.conflict_redos:
+            continue
+        files = state.clash_files
+        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        earlier = [
+            other
+            for other in state.clashes
+            if other in position
+            and position[other] < position[task_id]
+            and states[other].status in IN_FLIGHT
+        ]
+        if state.base_clash:
+            why = f"what landed on {policy.base} since it started"
+        elif earlier:
+            why = f"{earlier[0]}'s, which lands first"
+        else:
+            continue
+        detail = f"its work in progress conflicts with {why} in {shown}: stopped early"
+        found.append(Restart(task_id, detail, files))
+    return found
+
+
 def decide(
     plan: Plan,
     states: Mapping[str, TaskState],
@@ -460,11 +509,12 @@ def decide(
         now_states[item.task_id] = now_states[item.task_id].model_copy(
             update={**item.fields, "status": S.PLANNED}
         )
-    requeued = {
-        t
-        for t, state in now_states.items()
-        if (state.redos or state.waits) and not state.status.terminal
-    }
+    restart = tuple(_restarts(effective_order(plan, _requeued(now_states)), now_states, policy))
+    for stopped in restart:
+        now_states[stopped.task_id] = now_states[stopped.task_id].model_copy(
+            update={"status": S.CONFLICT, "conflict_files": stopped.files}
+        )
+    requeued = _requeued(now_states)
     held = {
         task_id: f"retrying in {state.retry_at - now:.0f}s"
         for task_id, state in now_states.items()
@@ -479,7 +529,12 @@ def decide(
     if len(decision.launch) > room:  # the budget holds the rest: they stay planned
         waiting = {**decision.waiting, **{t: why for t in decision.launch[room:]}}
         decision = replace(decision, launch=decision.launch[:room], waiting=waiting)
-    return replace(decision, fail=fail, requeue=requeue)
+    return replace(decision, fail=fail, requeue=requeue, restart=restart)
+
+
+def _requeued(states: Mapping[str, TaskState]) -> set[str]:
+    """Tasks redone or waiting behind others: they come after the rest in the merge order."""
+    return {t for t, s in states.items() if (s.redos or s.waits) and not s.status.terminal}
 
 
 def _schedule(

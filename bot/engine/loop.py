@@ -34,6 +34,7 @@ from bot.state import Budget, Decision, Policy, Retry, decide, overlaps
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")
 STALE_MARGIN = 900.0  # beyond the agent's timeout: time for a runner to pick up the job
+CLEARED_CLASH: dict[str, object] = {"clashes": (), "base_clash": False, "clash_files": ()}
 
 
 def budget_of(config: Config) -> Budget:
@@ -85,6 +86,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "heartbeat_at": now,
         "retry_at": None,
         "after": (),
+        **CLEARED_CLASH,
         "retryable": False,
         "rate_limited": False,
         "log_tail": "",
@@ -128,6 +130,10 @@ class Engine:
             self._set(requeue.task_id, S.PLANNED, requeue.detail, **requeue.fields)
         for task_id, why in decision.block:
             self._set(task_id, S.BLOCKED, why)
+        for stopped in decision.restart:
+            self.agents.halt(stopped.task_id)
+            self._set(stopped.task_id, S.CONFLICT, stopped.detail, **CLEARED_CLASH,
+                      conflict_files=stopped.files, finished_at=now, pid=None)  # fmt: skip
         if decision.merge is not None and self.lander is not None:
             self._land(decision.merge)
         waiting = dict(decision.waiting)

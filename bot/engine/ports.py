@@ -25,7 +25,8 @@ from bot.state import Decision
 
 @dataclass(frozen=True)
 class Progress:
-    """A running agent's news: heartbeat, progress line, usage, files changed so far."""
+    """A running agent's news: heartbeat, progress line, usage, files changed so far, and
+    whether that work in progress already conflicts with other work (`clashes`)."""
 
     task_id: str
     fields: Mapping[str, object]
@@ -99,6 +100,10 @@ class Agents(Protocol):
         """Start `task`'s agent in agent slot `slot` (0 .. max_parallel-1, unique among the
         agents running); the fields to record with its `running` transition (a `detail`
         among them says how it was started)."""
+        ...
+
+    def halt(self, task_id: str) -> None:
+        """End one task's agent now (its work in progress already conflicts)."""
         ...
 
     def stop(self) -> Sequence[str]:

@@ -170,8 +170,9 @@ def _agent(
     fails the same way)."""
     ctx, task = run.ctx, run.task
     agents = ProcessAgents(
-        run.repo, ctx.config, {task.id: task}, clock=clock, start_from=tip, redact=ctx.redact
-    )
+        run.repo, ctx.config, {task.id: task}, clock=clock, start_from=tip, redact=ctx.redact,
+        watch_clashes=False,  # no engine here to act on them: the merge job rebases it
+    )  # fmt: skip
     try:
         agent = agent_for(ctx.config.agent, task)
         problem = install_agent(agent, run.repo.root, run.repo.state_dir / "agent-install.log")

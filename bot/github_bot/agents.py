@@ -61,6 +61,10 @@ class MatrixAgents:
     def room(self) -> str | None:
         return None  # runners are GitHub's to schedule; `max_parallel` bounds the matrix
 
+    def halt(self, task_id: str) -> None:
+        """An agent job cannot be stopped from here; its work in progress is never seen, so no
+        clash asks for it."""
+
     def stop(self) -> Sequence[str]:
         return ()
 

@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitError, GitRepo
 from bot.models import Task, TaskState, TaskStatus
+from bot.planning.changelogs import is_mergeable
 from bot.queue import commit_message
 from bot.redact import Redactor
 from bot.state import check_transition
@@ -45,6 +46,9 @@ class ProcessAgents:
     running: dict[str, Watch] = field(default_factory=dict)
     start_from: str | None = None  # the revision agents start from (default: the base)
     redact: Redactor = field(default_factory=Redactor)  # applied to the raw log once it ends
+    watch_clashes: bool = True  # test-merge work in progress on each heartbeat
+    wip: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # commit, files
+    _merged: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
 
     def run_dir(self, task_id: str) -> Path:
         return self.repo.state_dir / "runs" / self.tasks[task_id].branch.rsplit("/", 1)[-1]
@@ -83,18 +87,20 @@ class ProcessAgents:
             for state in states.values()
             if state.status is S.RUNNING and state.id not in self.running
         ]
+        beats = 0
         for task_id, watch in list(self.running.items()):
             if states[task_id].status is not S.RUNNING:  # cancelled meanwhile (`cancel`)
-                process.kill_tree(watch.proc.pid)
-                del self.running[task_id]
+                self.halt(task_id)
                 continue
             progressed, stop = watch.observe(now)
             code = watch.proc.poll()
             if code is None and stop is None:
                 if progressed or now - watch.last_beat >= watch.agent.heartbeat:
                     reports.append(self._beat(task_id, watch, states[task_id], now))
+                    beats += 1
                 continue
             del self.running[task_id]
+            self.wip.pop(task_id, None)
             if code is None:
                 process.kill_tree(watch.proc.pid)
                 why = f"{stop}: agent and its children were stopped"
@@ -105,14 +111,20 @@ class ProcessAgents:
                 reports.append(self._exited(task_id, watch, states[task_id], code))
             _scrub(watch.brief.log, self.redact)
             process.end_orphans({w.proc.pid for w in self.running.values()})
+        if beats and self.watch_clashes:
+            reports.extend(self._clashes(states))
         return reports
 
-    def stop(self) -> Sequence[str]:
-        stopped = []
-        for task_id, watch in list(self.running.items()):
+    def halt(self, task_id: str) -> None:
+        watch = self.running.pop(task_id, None)
+        self.wip.pop(task_id, None)
+        if watch is not None:
             process.kill_tree(watch.proc.pid)
-            del self.running[task_id]
-            stopped.append(task_id)
+
+    def stop(self) -> Sequence[str]:
+        stopped = list(self.running)
+        for task_id in stopped:
+            self.halt(task_id)
         return stopped
 
     # -- observations ----------------------------------------------------------------------
@@ -129,8 +141,51 @@ class ProcessAgents:
         watch.last_beat = now
         fields: dict[str, object] = {**_usage(watch), "heartbeat_at": now}
         with contextlib.suppress(GitError):  # a broken worktree is said when the agent ends
-            fields["files"] = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+            files = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+            fields["files"] = files
+            if self.watch_clashes and files:
+                self.wip[task_id] = (self.repo.snapshot_worktree(watch.worktree), files)
         return Progress(task_id, fields)
+
+    def _merge(self, ours: str, theirs: str) -> tuple[str, ...]:
+        """Files in conflict merging two commits, changelog-style ones aside (the queue merges
+        those as a union); remembered, since work in progress is tried again every beat."""
+        if (ours, theirs) not in self._merged:
+            self._merged[(ours, theirs)] = self.repo.merge_conflicts(ours, theirs)
+        found = self._merged[(ours, theirs)] or ()
+        return tuple(f for f in found if not is_mergeable(f, self.config.merge.mergeable))
+
+    def _clashes(self, states: Mapping[str, TaskState]) -> list[Report]:
+        """Work in progress that really conflicts, seen before merge time: each running
+        agent's against the others' that change a file it changes, and against the base as it
+        is now (tasks landed since it started). Reported as `clashes` (task ids), `base_clash`
+        and `clash_files` when they change."""
+        base = self.repo.resolve(self.config.base)
+        found: dict[str, tuple[set[str], bool, set[str]]] = {
+            task_id: (set(), False, set()) for task_id in self.wip
+        }
+        ids = sorted(self.wip)
+        for position, a in enumerate(ids):
+            (sha_a, files_a), start = self.wip[a], states[a].start_sha
+            for b in ids[position + 1 :]:
+                sha_b, files_b = self.wip[b]
+                if set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
+                    for one, other in ((a, b), (b, a)):
+                        found[one][0].add(other)
+                        found[one][2].update(clash)
+            if start is not None and start != base and (clash := self._merge(sha_a, base)):
+                found[a] = (found[a][0], True, found[a][2] | set(clash))
+        reports: list[Report] = []
+        for task_id, (others, on_base, files) in found.items():
+            fields = {
+                "clashes": tuple(sorted(others)),
+                "base_clash": on_base,
+                "clash_files": tuple(sorted(files)),
+            }
+            state = states[task_id]
+            if (state.clashes, state.base_clash, state.clash_files) != tuple(fields.values()):
+                reports.append(Progress(task_id, fields))
+        return reports
 
     def _exited(self, task_id: str, watch: Watch, state: TaskState, code: int) -> Moved:
         result = watch.stream.result if watch.stream is not None else None

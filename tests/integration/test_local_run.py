@@ -268,3 +268,38 @@ def test_changelog_edits_merge_as_a_union(tmp_path, capsys):
     entries = (repo / "CHANGES.md").read_text().splitlines()[1:]
     assert sorted(entries) == ["- change 1", "- change 2", "- change 3"]
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_agents_whose_work_in_progress_conflicts_are_stopped_early(tmp_path, capsys):
+    """Two agents rewrite the same line without predicting it. Their work in progress is
+    test-merged on each heartbeat: the later one is stopped as soon as both have written,
+    not after its whole run, then redone once the earlier one has landed."""
+    script = tmp_path / "rewrite_agent.py"
+    script.write_text(
+        "import os, pathlib, time\n"
+        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
+        "pathlib.Path('notes.txt').write_text(f'line from {tid}\\n')\n"
+        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')\n"
+        "time.sleep(2.5)\n"
+    )
+    repo = make_repo(
+        tmp_path,
+        {"notes.txt": "notes\n"},
+        {
+            "agent": {"command": f"{sys.executable} {script}", "heartbeat": "0.2s"},
+            "merge": {"conflict_redos": 1},
+        },
+    )
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {"1-one.md": "---\nfiles: [own1.txt]\n---\n", "2-two.md": "---\nfiles: [own2.txt]\n---\n"},
+    )
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0, out + err
+    final = states(repo)
+    assert [final[t].status for t in ("1", "2")] == [TaskStatus.MERGED, TaskStatus.MERGED]
+    assert (final["1"].redos, final["2"].redos) == (0, 1)
+    assert "its work in progress conflicts with 1's, which lands first in notes.txt" in out
+    assert final["2"].agent_seconds < 2.0  # its first run was cut short, not run to the end
+    assert landed_tasks(repo) == ["1", "2"]
+    assert (repo / "notes.txt").read_text() == "line from 2\n"

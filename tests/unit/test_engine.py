@@ -57,6 +57,7 @@ class ScriptedAgents:
     contexts: dict[str, AgentContext] = field(default_factory=dict)
     slots: list[tuple[str, int]] = field(default_factory=list)
     busy: str | None = None
+    halted: list[str] = field(default_factory=list)
 
     def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
         out: list[Report] = []
@@ -76,6 +77,9 @@ class ScriptedAgents:
         self.slots.append((task.id, slot))
         self.contexts[task.id] = context
         return {"detail": f"started {task.id}", "start_sha": "base"}
+
+    def halt(self, task_id: str) -> None:
+        self.halted.append(task_id)
 
     def stop(self) -> Sequence[str]:
         return []
@@ -189,6 +193,31 @@ def test_a_conflict_is_redone_with_its_files_and_hunks_told_to_the_agent():
     engine.step()
     engine.step()
     assert store.rows["1"].status is S.MERGED and store.rows["1"].redos == 1
+
+
+def test_an_agent_whose_work_already_conflicts_is_halted_and_redone_after_the_other():
+    engine, store, agents, lander, notes, _ = _engine(
+        {"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"}
+    )
+    clash = {"clashes": ("1",), "clash_files": ("c.py",), "files": ("b.py", "c.py")}
+    agents.script["1"] = [[Progress("1", {"files": ("a.py", "c.py")})], [], _done("1")]
+    agents.script["2"] = [[Progress("2", clash)], _done("2", ("b.py", "c.py"))]
+    lander.outcomes = {"1": [Landing(S.MERGED, "landed", "m1")], "2": [Landing(S.MERGED, "ok")]}
+    engine.step()  # both start
+    engine.step()  # 2 reports a clash with 1: it is halted on the next decision
+    engine.step()
+    assert agents.halted == ["2"]
+    assert ("2", "conflict") in notes.changes and store.rows["2"].conflict_files == ("c.py",)
+    assert store.rows["2"].status is S.PLANNED and store.rows["2"].redos == 1
+    assert store.rows["2"].clashes == () and agents.started == [("1", 1), ("2", 1)]
+    for _ in range(4):
+        engine.step()
+    assert agents.started == [("1", 1), ("2", 1), ("2", 2)]
+    redo = agents.contexts["2"].redo
+    assert redo is not None and redo.files == ("c.py",)
+    assert [store.rows[t].status for t in ("1", "2")] == [S.MERGED, S.MERGED]
+    restarted = [i for i, change in enumerate(notes.changes) if change == ("2", "running")][-1]
+    assert notes.changes.index(("1", "merged")) < restarted  # redone once 1 had landed
 
 
 def test_hold_and_room_keep_ready_tasks_waiting_but_one_agent_always_runs():

@@ -327,3 +327,40 @@ def test_a_rate_limited_task_with_no_retry_left_still_pauses_its_provider():
     decision = decide(plan, statuses(plan, t1=failed), 105.0, policy)
     assert decision.requeue == () and decision.waiting["2"].startswith("claude rate-limited")
     assert decide(plan, statuses(plan, t1=failed), 121.0, policy).launch == ("2",)
+
+
+def test_work_in_progress_that_already_conflicts_is_stopped_and_redone():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    policy = Policy(conflict_redos=1, base="trunk")
+    clash = {"status": S.RUNNING, "clashes": ("1",), "clash_files": ("c.py",)}
+    # the later of two running tasks whose work conflicts is stopped; the earlier goes on
+    given = statuses(plan, t1={**clash, "clashes": ("2",)}, t2=clash)
+    [restart] = decide(plan, given, 0.0, policy).restart
+    assert (restart.task_id, restart.files) == ("2", ("c.py",))
+    assert restart.detail == (
+        "its work in progress conflicts with 1's, which lands first in c.py: stopped early"
+    )
+    # it is then redone like a conflict found at merge time, once 1 has ended
+    stopped = statuses(
+        plan,
+        t1={"status": S.RUNNING, "files": ("a.py", "c.py")},
+        t2={"status": S.CONFLICT, "conflict_files": ("c.py",), "detail": restart.detail},
+    )
+    [redo] = decide(plan, stopped, 0.0, policy).requeue
+    assert redo.task_id == "2" and redo.fields == {"redos": 1}
+    waiting = statuses(
+        plan,
+        t1={"status": S.RUNNING, "files": ("a.py", "c.py")},
+        t2={"status": S.PLANNED, "redos": 1, "conflict_files": ("c.py",)},
+    )
+    assert decide(plan, waiting, 0.0, policy).waiting["2"].startswith("waits for 1")
+    # what landed on the base since it started: stopped, and redone at once on the new base
+    moved = statuses(plan, t2={"status": S.RUNNING, "base_clash": True, "clash_files": ("c.py",)})
+    [restart] = decide(plan, moved, 0.0, policy).restart
+    assert restart.detail.startswith("its work in progress conflicts with what landed on trunk")
+    # no redo left: the agent finishes, the merge queue has the last word
+    spent = {"status": S.RUNNING, "base_clash": True, "clash_files": ("c.py",), "redos": 1}
+    assert decide(plan, statuses(plan, t2=spent), 0.0, policy).restart == ()
+    # a clash with a later task, or one that has ended, stops nothing
+    ended = statuses(plan, t1={**clash, "clashes": ("2",)}, t2=S.FAILED)
+    assert decide(plan, ended, 0.0, policy).restart == ()
