@@ -9,12 +9,15 @@ for symbols, so a re-plan on the same base, or on a base one commit later, is fa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from bot.analysis.symbols import FileSymbols, extract_symbols
 from bot.config import Config
 from bot.gitops import NO_HOOKS
 from bot.planning.calibrate import Calibration, calibrate
+from bot.planning.risk import ConflictRates
 
 CACHE_VERSION = 2  # bump when what is cached changes meaning
 MAX_COMMITS = 5000
@@ -169,7 +173,7 @@ def load_snapshot(repo: Path, commit: str, cache_dir: Path | None = None) -> Rep
     )
 
 
-MAX_PAST_PAIRS = 150  # nearby past pairs replayed per plan (newest first; each once, cached)
+MAX_PAST_PAIRS = 80  # nearby past pairs replayed per plan (newest first; each once, cached)
 _REPLAY_IDENTITY = {
     "GIT_AUTHOR_NAME": "orchestrate", "GIT_AUTHOR_EMAIL": "orchestrate@localhost",
     "GIT_COMMITTER_NAME": "orchestrate", "GIT_COMMITTER_EMAIL": "orchestrate@localhost",
@@ -178,8 +182,8 @@ _REPLAY_IDENTITY = {
 
 
 class _Replay:
-    """Three-way merges of trees with `git merge-tree --write-tree`, on throw-away commits
-    written to a temporary object directory: the repository itself is never written to."""
+    """Three-way merges with `git merge-tree --write-tree`, on throw-away commits written to a
+    temporary object directory: the repository itself is never written to."""
 
     def __init__(self, repo: Path, objects: str) -> None:
         real = _git(repo, "rev-parse", "--path-format=absolute", "--git-path", "objects")
@@ -192,6 +196,7 @@ class _Replay:
             "GIT_ALTERNATE_OBJECT_DIRECTORIES": real.decode().strip(),
         }
         self._roots: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def _run(self, *args: str) -> tuple[int, str]:
         done = subprocess.run(
@@ -203,17 +208,22 @@ class _Replay:
         return done.returncode, done.stdout
 
     def _commit(self, tree: str, parent: str | None = None) -> str:
-        if parent is None and tree in self._roots:
-            return self._roots[tree]
+        """A throw-away commit; a root commit per tree is made once (threads share them)."""
+        if parent is None:
+            with self._lock:
+                if tree in self._roots:
+                    return self._roots[tree]
         extra = ("-p", parent) if parent else ()
         sha = self._run("commit-tree", tree, *extra, "-m", "replay")[1].strip()
         if parent is None:
-            self._roots[tree] = sha
+            with self._lock:
+                self._roots[tree] = sha
         return sha
 
     def merge(self, base: str, ours: str, theirs: str) -> tuple[bool, str, tuple[str, ...]]:
-        """Merge trees `ours` and `theirs` over `base`: clean or not, the result's tree, and
-        the files in conflict."""
+        """Merge trees `ours` and `theirs` over the tree `base`, on commits whose only common
+        ancestor is a root commit of `base` (git finds that merge base at once, however long
+        the real history): clean or not, the result's tree, and the files in conflict."""
         root = self._commit(base)
         code, out = self._run(
             "merge-tree", "--write-tree", "--name-only", "--no-messages",
@@ -222,19 +232,17 @@ class _Replay:
         lines = out.splitlines()
         return code == 0, lines[0] if lines else "", tuple(sorted({n for n in lines[1:] if n}))
 
-
-def _replay_pair(
-    replay: _Replay, trees: dict[str, str], shas: Sequence[str]
-) -> tuple[str, ...] | None:
-    """Would the newer change conflict with the older one, both made from the older one's
-    parent? The older change is reverted from the newer one's base, then the newer change is
-    merged onto that. None when the revert itself does not merge."""
-    newer, newer_parent, older, older_parent = (trees[sha] for sha in shas)
-    clean, without_older, _ = replay.merge(older, newer_parent, older_parent)
-    if not clean:
-        return None
-    clean, _, files = replay.merge(newer_parent, newer, without_older)
-    return () if clean else files
+    def pair(
+        self, newer: str, newer_parent: str, older: str, older_parent: str
+    ) -> tuple[str, ...] | None:
+        """Would the newer change conflict with the older one, both made from the older one's
+        parent? (Trees.) The older change is reverted from the newer one's base, then the
+        newer change is merged onto that. None when the revert itself does not merge."""
+        clean, without_older, _ = self.merge(older, newer_parent, older_parent)
+        if not clean:
+            return None
+        clean, _, files = self.merge(newer_parent, newer, without_older)
+        return () if clean else files
 
 
 def load_past_pairs(
@@ -268,21 +276,22 @@ def _label(
     missing: Sequence[tuple[str, tuple[int, int, tuple[str, ...]]]],
     known: dict[str, list[str] | None],
 ) -> None:
-    commits = sorted(
-        {
-            history[i].sha
-            for _, (newer, older, _) in missing
-            for i in (newer, newer + 1, older, older + 1)
-        }
-    )
+    ends = {history[i].sha for _, (newer, older, _) in missing for i in (newer, older)}
+    commits = sorted(ends | {history[i + 1].sha for _, (n, o, _) in missing for i in (n, o)})
     out = _git(repo, "rev-parse", *(f"{sha}^{{tree}}" for sha in commits)).decode().split()
-    trees = dict(zip(commits, out, strict=True))
+    tree = dict(zip(commits, out, strict=True))
     with tempfile.TemporaryDirectory(prefix="orchestrate-replay-") as objects:
         replay = _Replay(repo, objects)
-        for key, (newer, older, _) in missing:
-            shas = [history[i].sha for i in (newer, newer + 1, older, older + 1)]
-            verdict = _replay_pair(replay, trees, shas)
-            known[key] = list(verdict) if verdict is not None else None
+
+        def label(pair: tuple[int, int, tuple[str, ...]]) -> tuple[str, ...] | None:
+            newer, older, _ = pair
+            positions = (newer, newer + 1, older, older + 1)
+            return replay.pair(*(tree[history[i].sha] for i in positions))
+
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            verdicts = list(pool.map(label, [pair for _, pair in missing]))
+    for (key, _), verdict in zip(missing, verdicts, strict=True):
+        known[key] = list(verdict) if verdict is not None else None
 
 
 def plan_risk(
@@ -302,8 +311,24 @@ def plan_risk(
         )
     else:
         why = f"Pairs are kept apart from a conflict risk of {plan.threshold:.0%} (set in {source})"
+    cache = cache_dir if cache_dir is not None else repo / ".orchestrate" / "cache"
+    mergeable = sorted(config.merge.mergeable)
+    key = json.dumps([snapshot.commit, mergeable, plan.threshold, why]).encode()
+    path = cache / f"calibration-{hashlib.sha256(key).hexdigest()[:16]}.json"
+    stored = _load_json(path)
+    if stored is not None:  # the same base, rule and changelog files: the same answer
+        return _calibration(stored)
     try:
         pairs = load_past_pairs(repo, snapshot, cache_dir)
     except SnapshotError:
         pairs = ()  # a history git cannot replay: the default rate stands
-    return calibrate(snapshot, pairs, config.merge.mergeable, plan.threshold, why)
+    calibration = calibrate(snapshot, pairs, mergeable, plan.threshold, why)
+    _save_json(path, asdict(calibration))
+    return calibration
+
+
+def _calibration(stored: dict[str, Any]) -> Calibration:
+    rates = dict(stored["rates"])
+    rates["seen"] = {path: (count, hit) for path, (count, hit) in rates["seen"].items()}
+    fields = {k: v for k, v in stored.items() if k not in ("version", "rates")}
+    return Calibration(rates=ConflictRates(**rates), **fields)

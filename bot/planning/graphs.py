@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import networkx as nx
@@ -12,7 +13,7 @@ import networkx as nx
 from bot.models import Conflict, Dependency, Footprint, Task
 from bot.planning.changelogs import MERGEABLE, is_mergeable
 from bot.planning.deps import implied_dependencies, stated_dependencies
-from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, describe, pair_risk
+from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, PairRisk, describe, pair_risk
 
 
 class PlanError(Exception):
@@ -115,6 +116,34 @@ def _shared_files(
     return shared
 
 
+@dataclass(frozen=True)
+class RiskyPair:
+    """Two tasks that may touch a common file: the files, and the risk (None: one of them has
+    no predicted footprint, so they may conflict anywhere)."""
+
+    a: str
+    b: str
+    files: tuple[str, ...]
+    risk: PairRisk | None
+
+    @property
+    def weight(self) -> float:
+        return round(self.risk.conflict, 3) if self.risk is not None else 1.0
+
+    def conflict(self, unknown: str = "") -> Conflict:
+        if self.risk is None:
+            reason = f"task {unknown} has no predicted footprint"
+            return Conflict(a=self.a, b=self.b, files=(), reason=reason)
+        return Conflict(
+            a=self.a,
+            b=self.b,
+            files=self.files,
+            reason=describe(self.risk, len(self.files)),
+            weight=self.weight,
+            share=round(self.risk.share, 3),
+        )
+
+
 def pair_risks(
     footprints: Mapping[str, Footprint],
     rates: ConflictRates | None = None,
@@ -123,30 +152,36 @@ def pair_risks(
     """Every pair of tasks that may touch a common file, with its chance of a real conflict
     (`bot.planning.risk`). Changelog-style files matching `mergeable` never count. A task
     whose footprint is unknown may conflict with every other task (risk 1)."""
+    unknown = {t for t, footprint in footprints.items() if footprint.unknown}
+    return [
+        pair.conflict(pair.a if pair.a in unknown else pair.b)
+        for pair in risky_pairs(footprints, rates, mergeable)
+    ]
+
+
+def risky_pairs(
+    footprints: Mapping[str, Footprint],
+    rates: ConflictRates | None = None,
+    mergeable: Sequence[str] = MERGEABLE,
+) -> list[RiskyPair]:
+    """`pair_risks` without the explanations (a large plan explains only the pairs it shows)."""
     rates = rates or ConflictRates()
     ids = list(footprints)
     order = {task_id: index for index, task_id in enumerate(ids)}
     unknown = {task_id for task_id in ids if footprints[task_id].unknown}
-    pairs: dict[tuple[str, str], Conflict] = {}
+    pairs: dict[tuple[str, str], RiskyPair] = {}
     for (a, b), files in _shared_files(footprints, mergeable).items():
         if not files or a in unknown or b in unknown:
             continue
-        shared = sorted(files)
-        risk = pair_risk(footprints[a], footprints[b], shared, rates)
-        pairs[(a, b)] = Conflict(
-            a=a,
-            b=b,
-            files=tuple(shared),
-            reason=describe(risk, len(shared)),
-            weight=round(risk.conflict, 3),
-            share=round(risk.share, 3),
+        shared = tuple(sorted(files))
+        pairs[(a, b)] = RiskyPair(
+            a, b, shared, pair_risk(footprints[a], footprints[b], shared, rates)
         )
     for lone in sorted(unknown, key=order.__getitem__):
         for other in ids:
             a, b = sorted((lone, other), key=order.__getitem__)
             if other != lone and (a, b) not in pairs:
-                reason = f"task {lone} has no predicted footprint"
-                pairs[(a, b)] = Conflict(a=a, b=b, files=(), reason=reason)
+                pairs[(a, b)] = RiskyPair(a, b, (), None)
     return [pairs[key] for key in sorted(pairs, key=lambda k: (order[k[0]], order[k[1]]))]
 
 

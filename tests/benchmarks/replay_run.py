@@ -25,14 +25,17 @@ them (the window's base W). For each window:
    only those skipped commits explain are counted apart.
 7. The oracle knows the real conflicts: pairs labelled `parallel_conflict` (from the windows
    file, or for --generate labelled with `git merge-tree` by window_gen.py), not counting pairs
-   that conflict only in changelog-style files (orchestrate merges those as a union). It puts
-   the changes, greedily in history order, each into the first wave of at most P changes after
-   every earlier change it conflicts with (the later change builds on the earlier one). This is
-   a bound to compare with, not always the minimum. Oracle time = waves x work.
+   that conflict only in changelog-style files (orchestrate merges those as a union); a pair
+   whose label is unknown counts when it shares a file that is not a changelog. The oracle's
+   schedule is the fewest waves of at most P changes in which each change comes after every
+   earlier change it conflicts with (the later one builds on the earlier), found exactly by
+   search (windows are small). Oracle time = waves x work.
 
-Per window it prints K, the plan's waves, wall time parallel and sequential, the speedup
-(sequential / parallel), the oracle speedup (K / oracle waves), reached (speedup / oracle
-speedup), the outcomes, redos and whether the final tree matches; then a summary line.
+Per window it prints K, the plan's waves, the most agents that ran at once, wall time parallel
+and sequential, the speedup (sequential / parallel), the oracle speedup (K / oracle waves),
+reached (speedup / oracle speedup), the outcomes, redos and whether the final tree matches,
+then each task that did not simply merge and why; at the end a summary line (sums, geometric
+means of the speedups) and, before the table, the command line that reproduces it.
 
     .venv/bin/python tests/benchmarks/replay_run.py --repo FLASK_CLONE \
         --windows ../shared/data/history/flask_windows.jsonl --pick 436 439 [--work 5]

@@ -69,3 +69,37 @@ def test_default_cache_lives_in_the_repository(repo: Path) -> None:
 def test_unknown_commit_is_a_snapshot_error(repo: Path) -> None:
     with pytest.raises(SnapshotError):
         load_snapshot(repo, "no-such-ref")
+
+
+def test_past_pairs_are_replayed_side_by_side_by_git_and_cached(tmp_path: Path) -> None:
+    """Three changes to one file: the newest rewrites the line the oldest wrote (they conflict
+    when made side by side); the middle one edits another line (it merges cleanly with both)."""
+    from bot.config import Config
+    from bot.snapshot import load_past_pairs, plan_risk
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    lines = [f"line {n}" for n in range(12)]
+    edits = [("base", {}), ("first", {1: "one"}), ("second", {9: "nine"}), ("third", {1: "uno"})]
+    for message, change in edits:
+        for number, text in change.items():
+            lines[number] = text
+        (repo / "notes.txt").write_text("\n".join(lines) + "\n")
+        _git(repo, "add", ".")
+        _git(repo, "commit", "-q", "-m", message)
+    cache = tmp_path / "cache"
+    snapshot = load_snapshot(repo, "HEAD", cache)
+    pairs = {
+        (snapshot.history[[c.sha for c in snapshot.history].index(p.older)].message, p.conflicts)
+        for p in load_past_pairs(repo, snapshot, cache)
+        if p.newer == snapshot.history[0].sha
+    }
+    assert pairs == {("first", ("notes.txt",)), ("second", ())}
+    assert (cache / "past-pairs.json").exists()
+    objects = _git(repo, "count-objects")
+    assert load_past_pairs(repo, snapshot, cache)  # from the cache: git is not asked again
+    assert _git(repo, "count-objects") == objects  # the repository was never written to
+    risk = plan_risk(repo, snapshot, Config(), cache_dir=cache)
+    assert (risk.rates.pairs, risk.rates.conflicts) == (3, 1)
+    assert plan_risk(repo, snapshot, Config(), cache_dir=cache) == risk  # cached per base
