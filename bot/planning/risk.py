@@ -53,7 +53,7 @@ class ConflictRates:
         if not self.pairs:
             return f"no past pairs to learn from: {self.base:.0%} assumed"
         return (
-            f"{self.conflicts} of {self.pairs} nearby past changes that shared a file "
+            f"{self.conflicts} of {self.pairs} nearby pairs of past changes that shared a file "
             f"conflicted ({self.base:.0%} with the prior)"
         )
 

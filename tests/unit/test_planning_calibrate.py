@@ -47,7 +47,7 @@ def test_rates_come_from_real_conflicts_shrunk_towards_the_prior():
     assert rates.base == (6 + PRIOR_PAIRS * DEFAULT_RATE) / (36 + PRIOR_PAIRS)
     assert rates.of("a.py") > 0.5 > rates.base > rates.of("b.py")
     assert rates.of("never-shared.py") == rates.base
-    assert "6 of 36 nearby past changes that shared a file conflicted" in rates.summary
+    assert "6 of 36 nearby pairs of past changes that shared a file conflicted" in rates.summary
     empty = conflict_rates([], MERGEABLE)
     assert empty.base == DEFAULT_RATE and "no past pairs" in empty.summary
 
