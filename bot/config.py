@@ -185,6 +185,17 @@ class PlanConfig(Section):
         return value
 
 
+class ChecksConfig(Section):
+    """The `orchestrate/overlap` check run on every pull request into the base."""
+
+    conflict: Literal["failure", "neutral"] = Field(
+        "failure",
+        description="The check's conclusion when a pull request really conflicts with work "
+        "that lands before it (a task in flight, for a person's pull request): `neutral` "
+        "for teams that want no red check on people's pull requests.",
+    )
+
+
 class ResourcesConfig(Section):
     """Local adaptive parallelism: start another agent only while the machine has room."""
 
@@ -258,6 +269,7 @@ class Config(Section):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
 

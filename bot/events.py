@@ -177,7 +177,7 @@ class IssueCommentEvent(_Event):
 
 class PullRequestEvent(_Event):
     event_name: ClassVar[str] = "pull_request"
-    action: Literal["opened", "synchronize", "closed"]
+    action: Literal["opened", "synchronize", "reopened", "closed"]
     number: int
     pull_request: PullRequest
     # ``synchronize`` only: head sha before and after the push.
@@ -240,7 +240,7 @@ _MODELS: dict[str, type[Event]] = {
 HANDLED_EVENTS: dict[str, frozenset[str | None]] = {
     "issues": frozenset({"opened", "edited", "closed", "labeled", "unlabeled"}),
     "issue_comment": frozenset({"created"}),
-    "pull_request": frozenset({"opened", "synchronize", "closed"}),
+    "pull_request": frozenset({"opened", "synchronize", "reopened", "closed"}),
     "check_run": frozenset({"completed"}),
     "workflow_run": frozenset({"completed"}),
     "workflow_dispatch": frozenset({None}),

@@ -37,6 +37,7 @@ NO_HOOKS = {
 }
 
 
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.M)
 _TRAILER_TASK = re.compile(r"^Orchestrate-Task: (\S+)$", re.M)
 _TRAILER_DIGEST = re.compile(r"^Orchestrate-Digest: (\S+)$", re.M)
 
@@ -195,6 +196,54 @@ class GitRepo:
         if status not in (0, 1) or not lines:  # no tree written: git could not merge at all
             return None
         return tuple(sorted({line for line in lines[1:] if line.strip()}))
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        status, out, _ = self.repo.git.merge_base(
+            a, b, with_extended_output=True, with_exceptions=False
+        )
+        return str(out).strip() or None if status == 0 else None
+
+    def changed_since_fork(self, base: str, head: str) -> tuple[str, ...]:
+        """The files `head` changes since it forked from `base` (what its pull request shows)."""
+        fork = self.merge_base(base, head)
+        return self.changed_files(fork, head) if fork else ()
+
+    def conflict_lines(
+        self, ours: str, theirs: str
+    ) -> dict[str, tuple[tuple[int, int], ...]] | None:
+        """Where merging `theirs` into `ours` conflicts, in `ours`' own lines: for each file in
+        conflict, the (first, last) line ranges of `ours`' changes that meet a change of
+        `theirs` (git conflicts where changes overlap or touch). A file git cannot merge for
+        another reason (one side deleted it, binary) gets line 1. {} when they merge cleanly,
+        None when git cannot tell."""
+        files = self.merge_conflicts(ours, theirs)
+        fork = self.merge_base(ours, theirs) if files else None
+        if files is None or (files and fork is None):
+            return None
+        found: dict[str, tuple[tuple[int, int], ...]] = {}
+        for path in files:
+            mine, other = self._hunks(fork or "", ours, path), self._hunks(fork or "", theirs, path)
+            lines = tuple(
+                (new_start, new_end)
+                for old_start, old_end, new_start, new_end in mine
+                if any(old_start <= end + 1 and start <= old_end + 1 for start, end, _, _ in other)
+            )
+            found[path] = lines or ((1, 1),)
+        return found
+
+    def _hunks(self, base: str, head: str, path: str) -> list[tuple[int, int, int, int]]:
+        """`git diff -U0` hunks of one file: (old first, old last, new first, new last); an
+        insertion covers the line before it in the old file, a deletion the line after it in
+        the new one."""
+        out = str(self.repo.git.diff("-U0", "--no-color", "--no-ext-diff", base, head, "--", path))
+        hunks = []
+        for match in _HUNK.finditer(out):
+            old, old_n, new, new_n = (int(g) if g else 1 for g in match.groups())
+            old_last = old + old_n - 1 if old_n else old
+            new_first = new if new_n else max(new, 1)
+            new_last = new + new_n - 1 if new_n else new_first
+            hunks.append((old, old_last, new_first, new_last))
+        return hunks
 
     def log_graph(self, rev: str, limit: int = 40) -> str:
         return str(self.repo.git.log("--graph", "--oneline", "--decorate", f"-{limit}", rev, "--"))

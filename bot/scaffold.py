@@ -27,7 +27,7 @@ name: orchestrate
 on:
   issues: {{types: [labeled, unlabeled, edited, closed]}}
   issue_comment: {{types: [created]}} # zizmor: ignore[dangerous-triggers] commands only, no PR code runs
-  pull_request: {{types: [opened, synchronize, closed]}}
+  pull_request: {{types: [opened, synchronize, reopened, closed]}} # every pull request gets the overlap check
   workflow_dispatch: # the bot continues its own loop with it
   schedule: [{{cron: "23 * * * *"}}] # hourly: finds lost agent jobs, retries that came due
 permissions: {{}}

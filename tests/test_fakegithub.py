@@ -262,6 +262,23 @@ def test_check_runs(fake_github: FakeGitHub, fake_repo: Repo, gh: github.Github)
     assert isinstance(parsed, events.CheckRunEvent) and parsed.check_run.conclusion == "success"
 
 
+def test_check_run_annotations_are_appended_never_replaced(
+    fake_repo: Repo, gh: github.Github
+) -> None:
+    """As GitHub does: each update adds its annotations to those already there."""
+    sha = fake_repo.git.branch_sha("main")
+    assert sha
+    repo = gh.get_repo("octo/demo")
+    note = {"path": "a.py", "start_line": 2, "end_line": 3, "annotation_level": "warning",
+            "message": "first", "title": "one"}  # fmt: skip
+    output = {"title": "t", "summary": "s", "annotations": [note]}
+    run = repo.create_check_run("orchestrate/overlap", sha, output=output)
+    run.edit(output={**output, "annotations": [{**note, "message": "second"}]})
+    again = repo.get_check_run(run.id)
+    assert again.output.annotations_count == 2
+    assert [a.message for a in again.get_annotations()] == ["first", "second"]
+
+
 def test_git_ref_crud_and_branches(
     fake_github: FakeGitHub, fake_repo: Repo, gh: github.Github
 ) -> None:

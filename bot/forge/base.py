@@ -54,6 +54,8 @@ class PullInfo:
     url: str = ""
     base: str = ""
     merge_sha: str = ""
+    title: str = ""
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,25 @@ class CheckRunInfo:
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A note on lines of one file of the check run's commit."""
+
+    path: str
+    start_line: int
+    end_line: int
+    level: Literal["notice", "warning", "failure"]
+    title: str
+    message: str
+
+
+MAX_ANNOTATIONS = 50  # GitHub takes at most this many per request
+
+
+@dataclass(frozen=True)
 class CheckRunOutput:
-    """One check run as the bot wants it to look (`conclusion` None: still in progress)."""
+    """One check run as the bot wants it to look (`conclusion` None: still in progress).
+    GitHub appends annotations and never removes them, so a check run whose annotations
+    change is made anew on the same commit (the newest of a name is the one shown)."""
 
     name: str
     head_sha: str
@@ -80,6 +99,7 @@ class CheckRunOutput:
     text: str = ""
     conclusion: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    annotations: tuple[Annotation, ...] = ()
 
 
 class Forge(Protocol):
@@ -154,6 +174,10 @@ class Forge(Protocol):
 
     def blocked_by(self, number: int) -> tuple[int, ...]:
         """The issues of this repository that GitHub records as blocking issue `number`."""
+        ...
+
+    def list_pulls(self, base: str) -> Sequence[PullInfo]:
+        """The open pull requests into `base`, newest first."""
         ...
 
     def find_pull(self, head_branch: str) -> PullInfo | None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
 import github
 
 from bot.forge.base import (
+    MAX_ANNOTATIONS,
     CheckRunInfo,
     CheckRunOutput,
     CommentInfo,
@@ -59,6 +61,8 @@ def _pull(data: Mapping[str, Any], head_branch: str = "") -> PullInfo:
         url=str(data.get("html_url") or ""),
         base=str(base.get("ref") or ""),
         merge_sha=str(data.get("merge_commit_sha") or ""),
+        title=str(data.get("title") or ""),
+        author=str((data.get("user") or {}).get("login") or ""),
     )
 
 
@@ -227,6 +231,10 @@ class GitHubForge:
         role = str(data.get("role_name") or data.get("permission") or "none")
         return role if role in ROLES else "none"
 
+    def list_pulls(self, base: str) -> Sequence[PullInfo]:
+        params = {"state": "open", "base": base, "per_page": "100"}
+        return [_pull(data) for data in self.http.get_all(f"{self._base}/pulls", params)]
+
     def find_pull(self, head_branch: str) -> PullInfo | None:
         params = {"head": f"{self.owner}:{head_branch}", "state": "all"}
         for data in self.http.get_all(f"{self._base}/pulls", params):
@@ -327,16 +335,23 @@ class GitHubForge:
             "name": check.name,
             "output": {"title": check.title, "summary": check.summary, "text": check.text},
         }
+        if check.annotations:
+            body["output"]["annotations"] = [
+                {k: v for k, v in asdict(note).items() if k != "level"}
+                | {"annotation_level": note.level}
+                for note in check.annotations[:MAX_ANNOTATIONS]
+            ]
         if check.conclusion is None:
             body["status"] = "in_progress"
         else:
             body.update(status="completed", conclusion=check.conclusion)
-        if runs:
-            run = runs[0]
-            if _same_check(run, body):
-                return int(run["id"])
+        run = runs[0] if runs else None
+        if run is not None and _same_check(run, body):
+            return int(run["id"])
+        annotated = check.annotations or (run or {}).get("output", {}).get("annotations_count")
+        if run is not None and not annotated:
             data = self.http.write("PATCH", f"{self._base}/check-runs/{run['id']}", body)
-        else:
+        else:  # a new one: the first, or annotations that cannot be taken back
 
             def already() -> Any:
                 again = self.http.get(path, {"check_name": check.name}, fresh=True)

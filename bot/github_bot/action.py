@@ -147,6 +147,10 @@ def job_context(
     forge = connect(
         env.token, env.repository, api_url=env.api_url, bot_login=env.bot_login, sleep=sleep
     )
+    try:
+        checkout: GitRepo | None = GitRepo(repo_dir)
+    except GitError:
+        checkout = None  # no checkout: checks rest on what the API says
     ctx = Context(
         forge=forge,
         config=config,
@@ -156,6 +160,8 @@ def job_context(
         now=clock(),
         web_url=env.server_url.rstrip("/"),
         repository=env.repository,
+        checkout=checkout,
+        git_env=auth_env(env.token, env.server_url),
     )
     return ctx, forge, config_problem
 

@@ -49,6 +49,8 @@ class BoardState(BaseModel):
     home: int | None = None  # the issue this dashboard is on
     blocked_by: dict[str, list[str]] = {}  # GitHub's "blocked by" relations, as last read
     swept_at: str = ""  # commands said up to this time (ISO 8601) were looked for
+    pull_checks: dict[str, tuple[str, str]] = {}  # pull -> (head, digest) of its last check
+    collisions: dict[str, list[str]] = {}  # people's pull requests -> the tasks they meet
 
     def remember_command(self, comment_id: int, reaction: str) -> None:
         self.handled[str(comment_id)] = reaction
@@ -135,6 +137,7 @@ def view_of(board: Board) -> DashboardView:
         running=state.running,
         threshold=state.threshold,
         spend=board.spend,
+        collisions=state.collisions,
     )
 
 

@@ -1,21 +1,20 @@
-"""The check runs on a task's pull request: `orchestrate/agent` (how the agent did) and
-`orchestrate/overlap` (which other tasks in flight touch the same files)."""
+"""The `orchestrate/agent` check run on a task's pull request: how the agent did, with the
+agent job's report for the coordinator. (`orchestrate/overlap`, on every pull request, is
+`bot.collisions`.)"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
 from bot.forge.base import CheckRunInfo, CheckRunOutput, Forge
-from bot.models import Plan, TaskState
+from bot.models import TaskState
 from bot.redact import Redactor
-from bot.render.dashboard import agent_check_output, check_conclusion, overlap_check_output
+from bot.render.dashboard import agent_check_output, check_conclusion
 from bot.state import AGENT_BLOCK, StateBlockError, decode_block, encode_block
 
 AGENT_CHECK = "orchestrate/agent"
-OVERLAP_CHECK = "orchestrate/overlap"
 
 
 REPORTED = (
@@ -79,26 +78,3 @@ def post_agent_check(
 ) -> int:
     """Create or update the check run on `head_sha`; returns its id. Unchanged: no write."""
     return forge.put_check_run(agent_check(state, title, head_sha, redact or Redactor()))
-
-
-def overlap_check(
-    task_id: str,
-    head_sha: str,
-    shared: Mapping[str, Sequence[str]],
-    plan: Plan,
-    pulls: Mapping[str, int],
-    changed: int,
-) -> CheckRunOutput:
-    """What the overlap check run should show (pure). Informational: `neutral` when files are
-    shared (the merge queue orders them), `success` when none are."""
-    title, summary, conclusion = overlap_check_output(
-        task_id, shared, plan.merge_order, pulls, changed
-    )
-    return CheckRunOutput(
-        name=OVERLAP_CHECK,
-        head_sha=head_sha,
-        title=title[:1000],
-        summary=summary,
-        text="",
-        conclusion=conclusion,
-    )

@@ -9,6 +9,7 @@ from bot.analysis import RepoSnapshot
 from bot.config import Config
 from bot.forge.base import Forge
 from bot.github_bot.board import Board
+from bot.gitops import GitRepo
 from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
 
@@ -21,7 +22,8 @@ def _no_files() -> RepoSnapshot:
 class Context:
     """The forge, the config in force, the repository snapshot (read lazily: only a replan
     needs it) and the conflict rates and threshold for it (None: the config's threshold and
-    the default rate), the redactor and the time of the event."""
+    the default rate), the redactor, the time of the event, and the job's checkout with what
+    git needs to fetch into it (None: no checkout)."""
 
     forge: Forge
     config: Config = field(default_factory=Config)
@@ -31,6 +33,8 @@ class Context:
     now: float = 0.0
     web_url: str = "https://github.com"
     repository: str = ""
+    checkout: GitRepo | None = None
+    git_env: dict[str, str] = field(default_factory=dict)
     _snapshot: RepoSnapshot | None = None
 
     def repo_snapshot(self) -> RepoSnapshot:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.commands import Command, CommandError, help_markdown, parse_command
-from bot.events import IssueCommentEvent, IssuesEvent
+from bot.events import IssueCommentEvent, IssuesEvent, PullRequestEvent
 from bot.forge.base import IssueInfo, Reaction
 from bot.github_bot.board import Board, find_home, load_board
 from bot.github_bot.context import Context, Outcome
@@ -42,8 +42,27 @@ def on_reconcile(ctx: Context, event: object, outcome: Outcome) -> None:
         return
     board = load_board(ctx.forge, home)
     catch_up(ctx, board, outcome)
-    reconcile(ctx, board, outcome)
+    if isinstance(event, PullRequestEvent):
+        _person_landed(ctx, board, event, outcome)
+    reconcile(ctx, board, outcome, pull_event=isinstance(event, PullRequestEvent))
     publish(ctx, board, outcome)
+
+
+def _person_landed(ctx: Context, board: Board, event: PullRequestEvent, outcome: Outcome) -> None:
+    """A person's pull request merged into the base moves it under the tasks in flight: say
+    which ones it met (the merge queue rebases every task onto the base it finds)."""
+    pull = event.pull_request
+    if event.action != "closed" or not pull.merged or pull.base.ref != ctx.config.base:
+        return
+    if event.number in board.state.pulls.values():
+        return  # a task's own pull request: the engine records it
+    met = board.state.collisions.get(str(event.number))
+    if met:
+        outcome.note(
+            f"pull request #{event.number} landed on {ctx.config.base}; it "
+            + "; ".join(met)
+            + ": those tasks are rebased onto it before they land"
+        )
 
 
 # -- commands ---------------------------------------------------------------------------------

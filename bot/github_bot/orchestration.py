@@ -17,14 +17,14 @@ from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
 from bot.github_bot.agents import MatrixAgents
 from bot.github_bot.board import Board, digest, fingerprint, save_board
-from bot.github_bot.checks import overlap_check
 from bot.github_bot.context import Context, Outcome
 from bot.github_bot.decisions import task_states
+from bot.github_bot.pull_checks import post_overlap_checks
 from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, plan_tasks
 from bot.render.dashboard import TASK_MARKER, task_status_body
-from bot.state import IN_FLIGHT, Decision, overlaps, spend_line
+from bot.state import IN_FLIGHT, Decision, spend_line
 
 S = TaskStatus
 NOT_RUNNING = "ready; `/orchestrate run` starts it"
@@ -140,11 +140,13 @@ def reconcile(
     lander: Lander | None = None,
     launching: bool = True,
     force: bool = False,
+    pull_event: bool = False,
 ) -> Decision | None:
     """Observe what agent jobs and pull requests show (before a replan can drop a task whose
     issue a merge just closed), replan, then one engine step; with a lander, steps until
     nothing more lands. Ready tasks launch only when `launching` and `/orchestrate run` was
-    given; the launches become this job's matrix output."""
+    given; the launches become this job's matrix output. The overlap checks of the open pull
+    requests are brought up to date when work in flight moved, or on a pull request's event."""
     before = _in_flight(board)
     agents = MatrixAgents(ctx.forge, board)
     observer = _engine(ctx, board, agents, None)
@@ -161,7 +163,7 @@ def reconcile(
             decision = engine.step(hold or NEXT_RUN)
         outcome.launch = list(agents.matrix)
         outcome.merge = decision.merge
-    if _in_flight(board) != before:
+    if pull_event or _in_flight(board) != before:
         post_overlap_checks(ctx, board)
     return decision
 
@@ -173,31 +175,6 @@ def _clear_labels(ctx: Context, number: int) -> None:
         return
     for label in status_label_change(issue.labels, None).remove:
         ctx.forge.remove_label(number, label)
-
-
-def post_overlap_checks(ctx: Context, board: Board) -> None:
-    """The `orchestrate/overlap` check run on every open task pull request: the files it
-    changes that another task in flight changes too, or is predicted to touch."""
-    state = board.state
-    if state.plan is None:
-        return
-    for task_id, task_state in state.tasks.items():
-        if task_state.status not in IN_FLIGHT or not task_state.head_sha:
-            continue
-        if task_id not in state.pulls or task_id not in state.plan.merge_order:
-            continue
-        shared = overlaps(
-            task_id, task_state.files, state.plan, state.tasks, ctx.config.merge.mergeable
-        )
-        check = overlap_check(
-            task_id,
-            task_state.head_sha,
-            shared,
-            state.plan,
-            state.pulls,
-            len(task_state.files),
-        )
-        ctx.forge.put_check_run(check)
 
 
 def publish(ctx: Context, board: Board, outcome: Outcome) -> None:

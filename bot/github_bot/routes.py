@@ -30,6 +30,7 @@ ROUTES: dict[tuple[str, str | None], Handler] = {
     ("issue_comment", "created"): on_comment,
     ("pull_request", "opened"): on_reconcile,
     ("pull_request", "synchronize"): on_reconcile,
+    ("pull_request", "reopened"): on_reconcile,
     ("pull_request", "closed"): on_reconcile,
     ("check_run", "completed"): on_reconcile,
     ("workflow_run", "completed"): on_reconcile,

@@ -49,6 +49,7 @@ class DashboardView:
     running: bool = False  # `/orchestrate run` was given: ready tasks start on their own
     threshold: str = ""  # the conflict threshold the plan used, and why
     spend: str = ""  # what the agents cost so far, against the budget
+    collisions: Mapping[str, Sequence[str]] = field(default_factory=dict)  # people's pulls
 
 
 def summary_line(states: Mapping[str, TaskState]) -> str:
@@ -98,6 +99,14 @@ def _sections(view: DashboardView) -> list[tuple[str, str]]:
     ]
     if view.problems:
         sections.append(("problems", "### Problems\n\n" + _bullets(view.problems)))
+    if view.collisions:
+        lines = [
+            f"#{number} " + "; ".join(found)
+            for number, found in sorted(view.collisions.items(), key=lambda item: int(item[0]))
+        ]
+        sections.append(
+            ("collisions", "### Open pull requests that meet tasks in flight\n\n" + _bullets(lines))
+        )
     if view.plan is not None:
         why = f"\n{md(view.threshold, 500)}.\n" if view.threshold else ""
         sections.append(("plan", "### Plan\n\n" + plan_markdown(view.plan) + why))
@@ -201,40 +210,6 @@ def agent_check_output(state: TaskState, title: str) -> tuple[str, str, str]:
     tail = state.log_tail.replace("~~~", "~ ~ ~")[-20_000:]
     text = f"Last lines of the agent's log:\n\n~~~\n{tail}\n~~~\n" if tail else ""
     return heading, summary, text
-
-
-def overlap_check_output(
-    task_id: str,
-    shared: Mapping[str, Sequence[str]],
-    order: Sequence[str],
-    pulls: Mapping[str, int],
-    changed: int,
-) -> tuple[str, str, str]:
-    """(title, summary, conclusion) of the `orchestrate/overlap` check run: the files this
-    task's pull request changes that other tasks in flight change or will likely touch."""
-    if not shared:
-        title = "No overlap with the other tasks in flight"
-        summary = (
-            f"This pull request changes {changed} file(s); no other running task changes them "
-            "or is predicted to."
-        )
-        return title, summary, "success"
-    names = ", ".join(f"#{other}" for other in shared)
-    title = f"Overlaps with {len(shared)} task(s) in flight: {names}"
-    position = order.index(task_id) if task_id in order else len(order)
-    rows = ["| task | pull request | shared files | lands |", "|---|---|---|---|"]
-    for other, files in shared.items():
-        lands = "before this one" if order.index(other) < position else "after this one"
-        pull = f"#{pulls[other]}" if other in pulls else "-"
-        listed = ", ".join(f"`{md(f, 120)}`" for f in files[:5])
-        more = f" (+{len(files) - 5} more)" if len(files) > 5 else ""
-        rows.append(f"| #{other} | {pull} | {listed}{more} | {lands} |")
-    summary = "\n".join(rows) + (
-        "\n\nThe merge queue lands tasks in plan order and rebases each onto what landed "
-        "before it; a task whose rebase conflicts is sent back to its agent, which redoes it "
-        "on the new base."
-    )
-    return title, summary, "neutral"
 
 
 # -- job summary ------------------------------------------------------------------------------

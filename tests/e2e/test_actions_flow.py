@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from act import ACT, WORKFLOW, Act
 from fakegithub import FakeGitHub, Repo
+from fakegithub.model import CheckRun
 from github_mode import BOT_TOKEN
 
 from bot.cli import main as orchestrate
+from bot.collisions import OVERLAP_CHECK as OVERLAP
 from bot.forge.issues import TASK_LABEL
 from bot.render.dashboard import DASHBOARD_MARKER
 from bot.state import decode_state
@@ -74,6 +76,11 @@ def _user_repository(repo: Repo, workdir: Path, capsys: pytest.CaptureFixture[st
     return clone
 
 
+def _overlap_checks(repo: Repo, branch: str) -> list[CheckRun]:
+    head = repo.git.branch_sha(branch)
+    return [c for c in repo.check_runs.values() if c.head_sha == head and c.name == OVERLAP]
+
+
 def _tree(repo: Repo) -> dict[str, str]:
     names = git(repo.git.path, "ls-tree", "-r", "--name-only", "main").split()
     return {name: git(repo.git.path, "show", f"main:{name}") for name in names}
@@ -98,6 +105,22 @@ def test_init_then_the_whole_loop_under_act(
         run = act.run(labeled[-1], BOT_TOKEN)  # one is enough: the coordinator is level-triggered
         assert run.code == 0, run.step_output()[-4000:]
         fake.take_deliveries()  # what the bot caused: no workflow starts for those
+        # a person's pull request creates the file task 1 is about to create
+        fake.add_collaborator(repo, "bob", "write")
+        fake.push(repo, "bob/farewell", {"src/farewell.py": "def bye():\n    return 'ciao'\n"},
+                  "bob's farewell", user="bob")  # fmt: skip
+        fake.state.create_pull(
+            repo, fake.state.user("bob"), title="A farewell", head="bob/farewell", base="main"
+        )
+        [opened] = fake.take_deliveries("pull_request")
+        fake.take_deliveries()
+        run = act.run(opened, BOT_TOKEN)
+        assert run.code == 0, run.step_output()[-4000:]
+        fake.take_deliveries()
+        [check] = _overlap_checks(repo, "bob/farewell")  # task 1 is predicted to create it
+        assert check.conclusion == "neutral", run.step_output()[-4000:]
+        assert "task #\u200b1" in check.output["summary"]
+        assert "predicted only" in check.output["summary"]
         home = max(repo.issues)
         fake.comment(repo, home, "/orchestrate run", user="alice")
         [pending] = fake.take_deliveries("issue_comment")
@@ -128,4 +151,7 @@ def test_init_then_the_whole_loop_under_act(
     redone = [t for t in ("3", "4") if state["tasks"][t].get("redos") == 1]
     assert len(redone) == 1
     assert tree["src/shared.py"] == ("V = 3\n" if redone == ["3"] else "V = 4\n")
-    assert len(act.runs) >= 3  # label, command, at least one dispatch to go on
+    assert len(act.runs) >= 4  # label, pull request, command, at least one dispatch to go on
+    # once task 1 had landed, nothing in flight met the person's pull request any more
+    check = _overlap_checks(repo, "bob/farewell")[-1]
+    assert check.conclusion == "success" and "task #" not in check.output["summary"]

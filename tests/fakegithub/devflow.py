@@ -218,7 +218,12 @@ class DevFlow:
             if fields.get(key) is not None:
                 setattr(run, key, fields[key])
         if fields.get("output"):
-            run.output = {**run.output, **fields["output"]}
+            output = dict(fields["output"])
+            notes = output.pop("annotations", None) or []
+            if len(notes) > 50:
+                raise invalid("Only 50 annotations are allowed per request", "CheckRun")
+            run.output = {**run.output, **output}
+            run.annotations.extend(notes)  # GitHub appends; they are never taken back
         if fields.get("conclusion"):
             run.conclusion, run.status = fields["conclusion"], "completed"
         if run.status == "completed":

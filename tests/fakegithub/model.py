@@ -126,6 +126,7 @@ class CheckRun:
     details_url: str | None = None
     external_id: str | None = None
     output: dict[str, Any] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fakegithub.model import CheckRun, Pull, Repo, Workflow
 from fakegithub.render import (
     HTML,
@@ -136,13 +138,28 @@ def check_run(r: Repo, run: CheckRun, api: str) -> JSON:
             "title": output["title"],
             "summary": output["summary"],
             "text": output["text"],
-            "annotations_count": 0,
+            "annotations_count": len(run.annotations),
             "annotations_url": f"{url}/annotations",
         },
         "name": run.name,
         "check_suite": {"id": run.id + 500000},
         "app": integration(run.app, api),
         "pull_requests": [pull_minimal(r, p, api) for p in pulls],
+    }
+
+
+def annotation(r: Repo, run: CheckRun, note: dict[str, Any]) -> JSON:
+    return {
+        "path": note["path"],
+        "start_line": note["start_line"],
+        "end_line": note["end_line"],
+        "start_column": note.get("start_column"),
+        "end_column": note.get("end_column"),
+        "annotation_level": note["annotation_level"],
+        "title": note.get("title"),
+        "message": note["message"],
+        "raw_details": note.get("raw_details"),
+        "blob_href": f"{HTML}/{r.full_name}/blob/{run.head_sha}/{note['path']}",
     }
 
 

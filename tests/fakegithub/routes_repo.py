@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakegithub import render, render_git
 from fakegithub.app import Ctx, Reply, route
-from fakegithub.model import ApiError, Repo, invalid, not_found
+from fakegithub.model import ApiError, CheckRun, Repo, invalid, not_found
 
 REPO = "/repos/{owner}/{repo}"
 PULL = REPO + "/pulls/{pull_number}"
@@ -179,13 +179,25 @@ def create_check_run(ctx: Ctx) -> Reply:
     return Reply(201, render_git.check_run(repo, run, ctx.api))
 
 
-@route("GET", REPO + "/check-runs/{check_run_id}")
-def get_check_run(ctx: Ctx) -> Reply:
+def _check_run(ctx: Ctx) -> tuple[Repo, CheckRun]:
     repo = ctx.repo()
     run = repo.check_runs.get(ctx.int_param("check_run_id"))
     if run is None:
         raise not_found()
+    return repo, run
+
+
+@route("GET", REPO + "/check-runs/{check_run_id}")
+def get_check_run(ctx: Ctx) -> Reply:
+    repo, run = _check_run(ctx)
     return Reply(body=render_git.check_run(repo, run, ctx.api))
+
+
+@route("GET", REPO + "/check-runs/{check_run_id}/annotations")
+def list_check_run_annotations(ctx: Ctx) -> Reply:
+    repo, run = _check_run(ctx)
+    notes = [render_git.annotation(repo, run, note) for note in run.annotations]
+    return Reply(body=notes, paginate=True)
 
 
 @route("PATCH", REPO + "/check-runs/{check_run_id}")

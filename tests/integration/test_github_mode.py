@@ -11,8 +11,8 @@ from fakegithub.fixtures import make_client
 from fakegithub.model import CheckRun
 from github_mode import Run, agent_job_done, deliver, deliver_all, observed
 
+from bot.collisions import OVERLAP_CHECK as OVERLAP
 from bot.forge.issues import DASHBOARD_LABEL
-from bot.github_bot.checks import OVERLAP_CHECK as OVERLAP
 from bot.render.dashboard import DASHBOARD_MARKER, TASK_MARKER
 from bot.state import decode_state
 
@@ -236,16 +236,16 @@ def test_secrets_never_reach_comments_or_the_summary(
 
 
 def _overlap_check(repo: Repo, sha: str) -> CheckRun:
-    [check] = [c for c in repo.check_runs.values() if c.head_sha == sha and c.name == OVERLAP]
-    return check
+    """The check run GitHub shows for `sha`: the newest of the name."""
+    return [c for c in repo.check_runs.values() if c.head_sha == sha and c.name == OVERLAP][-1]
 
 
 def test_pull_requests_show_overlaps_with_other_tasks_in_flight(
     fake_github: FakeGitHub, project: Repo, tmp_path: Path
 ) -> None:
-    """Task 2's agent also edits src/report.py, which task 1 owns: once both pull requests
-    are open, each shows the overlap in its `orchestrate/overlap` check, with the landing
-    order; before that, task 1's check is green."""
+    """Task 2's agent also edits src/report.py, which task 1 owns, on the same line: once both
+    pull requests are open, each shows it in its `orchestrate/overlap` check, with git's
+    verdict and the landing order; before that, task 1's check is green."""
     fake = fake_github
     _label_three(fake, project)
     deliver_all(fake, project, tmp_path / "labels")
@@ -266,13 +266,19 @@ def test_pull_requests_show_overlaps_with_other_tasks_in_flight(
     runs = deliver_all(fake, project, tmp_path / "pr2")
     assert all(run.outcome.error is None for run in runs)
     mine = _overlap_check(project, second)
-    assert mine.conclusion == "neutral"
-    assert mine.output["title"] == "Overlaps with 1 task(s) in flight: #1"
-    assert "`src/report.py`" in mine.output["summary"]
-    assert "before this one" in mine.output["summary"]
-    theirs = _overlap_check(project, first)  # updated in place, not a second run
-    assert theirs.conclusion == "neutral" and "#2" in theirs.output["title"]
-    assert "after this one" in theirs.output["summary"]
+    assert mine.conclusion == "failure"  # it really conflicts with task 1, which lands first
+    assert mine.output["title"] == "Conflicts with task #1"
+    assert "**conflicts**: `src/report.py` lines 2" in mine.output["summary"]
+    assert "| before this one |" in mine.output["summary"]
+    [note] = mine.annotations
+    assert (note["path"], note["start_line"], note["end_line"]) == ("src/report.py", 2, 2)
+    assert note["annotation_level"] == "failure" and note["title"] == "Conflicts with task #1"
+    [theirs] = [  # its own check was made anew: it has a note now, and notes cannot be removed
+        c for c in project.check_runs.values() if c.head_sha == first and c.name == OVERLAP
+    ][-1:]
+    assert theirs.conclusion == "neutral" and theirs.output["title"] == "Conflicts with task #2"
+    assert "not before this one" in theirs.output["summary"]
+    assert [n["annotation_level"] for n in theirs.annotations] == ["warning"]
     state = decode_state(
         next(c.body for c in project.comments.values() if DASHBOARD_MARKER in c.body)
     )
