@@ -46,6 +46,7 @@ class Work:
     predicted: frozenset[str] = frozenset()  # the files it is likely to touch, not yet seen
     order: int | None = None  # its place in the plan's merge order (tasks only)
     url: str = ""
+    fetched: bool = True  # git has its head to merge (else only its files are known)
 
     @property
     def files(self) -> frozenset[str]:
@@ -88,7 +89,13 @@ def collisions(
         if not shared:
             continue
         conflicts = None
-        if subject.head and other.head and mine & other.changed:
+        if (
+            subject.head
+            and other.head
+            and subject.fetched
+            and other.fetched
+            and mine & other.changed
+        ):
             answer = verdict(subject.head, other.head)
             if answer is not None:
                 conflicts = {p: lines for p, lines in answer.items() if p in mine}

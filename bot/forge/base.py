@@ -56,6 +56,7 @@ class PullInfo:
     merge_sha: str = ""
     title: str = ""
     author: str = ""
+    fork: bool = False  # its head lives in another repository
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,12 @@ def _pull(data: Mapping[str, Any], head_branch: str = "") -> PullInfo:
         merge_sha=str(data.get("merge_commit_sha") or ""),
         title=str(data.get("title") or ""),
         author=str((data.get("user") or {}).get("login") or ""),
+        fork=_repo_name(head) != _repo_name(base),
     )
+
+
+def _repo_name(end: Mapping[str, Any]) -> str:
+    return str((end.get("repo") or {}).get("full_name") or "").lower()
 
 
 def _is_sha(ref: str) -> bool:

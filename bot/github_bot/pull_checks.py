@@ -23,7 +23,7 @@ from bot.collisions import (
     collisions,
     overlap_check,
 )
-from bot.forge.base import PullInfo
+from bot.forge.base import ForgeError, PullInfo
 from bot.github_bot.board import Board
 from bot.github_bot.context import Context
 from bot.gitops import GitError, GitRepo
@@ -44,16 +44,25 @@ class PullGit:
     repo: GitRepo
     env: dict[str, str]
 
-    def fetch(self, base: str, pulls: Sequence[PullInfo]) -> str | None:
-        """Fetch the base and every pull request's head; the base's commit, None when the
-        fetch failed (the checks then rest on what the API says)."""
+    def fetch(self, base: str, pulls: Sequence[PullInfo]) -> tuple[str | None, set[int]]:
+        """Fetch the base and every pull request's head (a fork's through GitHub's
+        `refs/pull/N/head`): the base's commit (None when the fetch failed), and the pull
+        requests whose head was fetched as the API showed it."""
         refspecs = [f"+refs/heads/{base}:{FETCHED}/base"]
-        refspecs += [f"+refs/heads/{p.head}:{FETCHED}/{p.number}" for p in pulls]
+        for pull in pulls:
+            source = f"refs/pull/{pull.number}/head" if pull.fork else f"refs/heads/{pull.head}"
+            refspecs.append(f"+{source}:{FETCHED}/{pull.number}")
         try:
             self.repo.fetch(REMOTE, refspecs, self.env)
-            return self.repo.resolve(f"{FETCHED}/base")
+            tip = self.repo.resolve(f"{FETCHED}/base")
         except GitError:
-            return None
+            return None, set()
+        fetched = set()
+        for pull in pulls:
+            with contextlib.suppress(GitError):
+                if self.repo.resolve(f"{FETCHED}/{pull.number}") == pull.head_sha:
+                    fetched.add(pull.number)
+        return tip, fetched
 
     def changed(self, base: str, head: str) -> frozenset[str]:
         return frozenset(self.repo.changed_since_fork(base, head))
@@ -91,20 +100,17 @@ def gather(
     """Every piece of work in flight: tasks (with their pull requests) and people's open pull
     requests, each with the files it changes (from git where the heads were fetched)."""
     task_of = {number: task_id for task_id, number in board.state.pulls.items()}
-    base = git.fetch(ctx.config.base, pulls) if git is not None and pulls else None
+    base, fetched = git.fetch(ctx.config.base, pulls) if git and pulls else (None, set())
     works: list[Work] = []
     with_pull: set[str] = set()
     for pull in pulls:
-        changed: frozenset[str] = frozenset()
-        if git is not None and base is not None:
-            with contextlib.suppress(GitError):
-                changed = git.changed(base, pull.head_sha)
+        changed, merged = _files(ctx, git, base, pull, pull.number in fetched)
         task_id = task_of.get(pull.number)
         if task_id is not None:
             work = _task_work(ctx, board, task_id, pull)
             if work is not None:
                 with_pull.add(task_id)
-                works.append(_with_changes(work, changed))
+                works.append(replace(_with_changes(work, changed), fetched=merged))
             continue
         works.append(
             Work(
@@ -115,12 +121,24 @@ def gather(
                 head=pull.head_sha,
                 changed=changed,
                 url=pull.url,
+                fetched=merged,
             )
         )
     for task_id in board.state.tasks:
         if task_id not in with_pull and (work := _task_work(ctx, board, task_id, None)):
             works.append(work)
     return works
+
+
+def _files(
+    ctx: Context, git: PullGit | None, base: str | None, pull: PullInfo, fetched: bool
+) -> tuple[frozenset[str], bool]:
+    """The files a pull request changes, and whether git has its head to merge (when its
+    head was not fetched as the API shows it, the files come from the API, and no verdict)."""
+    if git is not None and base is not None and fetched:
+        with contextlib.suppress(GitError):
+            return git.changed(base, pull.head_sha), True
+    return frozenset(ctx.forge.pull_files(pull.number)), False
 
 
 def _with_changes(work: Work, changed: frozenset[str]) -> Work:
@@ -162,8 +180,13 @@ def post_overlap_checks(ctx: Context, board: Board) -> None:
         wanted = (subject.head, check_digest(check))
         last = state.pull_checks.get(str(subject.pull))
         seen[str(subject.pull)] = wanted
-        if last != wanted:  # a head never checked before has no check run to look for
+        if last == wanted:
+            continue
+        try:  # a head never checked before has no check run to look for
             ctx.forge.put_check_run(check, new_head=last is None or last[0] != subject.head)
+        except ForgeError as error:  # e.g. a fork's pull request with a read-only token
+            board.notes.append(f"the overlap check on #{subject.pull} was not written: {error}")
+            seen.pop(str(subject.pull))
     state.pull_checks = seen  # closed pull requests drop out
     state.collisions = {pull: found for pull, found in colliding.items() if found}
 

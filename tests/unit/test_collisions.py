@@ -95,3 +95,30 @@ def test_git_names_the_conflicting_lines_of_our_side(tmp_path: Path):
     assert repo.conflict_lines("ours", "far") == {}
     assert repo.conflict_lines("ours", "no-such-branch") is None
     assert repo.changed_since_fork("main", "far") == ("a.txt",)
+
+
+def test_pull_request_heads_are_fetched_in_one_go_and_checked_against_the_api(tmp_path: Path):
+    from bot.forge.base import PullInfo
+    from bot.github_bot.pull_checks import PullGit
+
+    remote = tmp_path / "remote"
+    _git(tmp_path, "init", "-q", "-b", "main", str(remote))
+    for key, value in (("user.name", "t"), ("user.email", "t@e")):
+        _git(remote, "config", key, value)
+    (remote / "a.txt").write_text("a\n")
+    _git(remote, "add", ".")
+    _git(remote, "commit", "-qm", "base")
+    _git(remote, "checkout", "-qb", "feature")
+    (remote / "a.txt").write_text("b\n")
+    _git(remote, "commit", "-qam", "feature")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=remote, capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    _git(tmp_path, "clone", "-q", "--branch", "main", str(remote), str(tmp_path / "checkout"))
+    git = PullGit(GitRepo(tmp_path / "checkout"), {})
+    current = PullInfo(number=3, head="feature", head_sha=head)
+    moved = PullInfo(number=4, head="feature", head_sha="0" * 40)  # pushed again since
+    base, fetched = git.fetch("main", [current, moved])
+    assert base is not None and fetched == {3}
+    assert git.changed(base, head) == frozenset({"a.txt"})
+    fork = PullInfo(number=5, head="feature", head_sha=head, fork=True)
+    assert git.fetch("main", [fork]) == (None, set())  # no refs/pull/5/head here: no verdicts
