@@ -10,15 +10,20 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
+
+from bot import crashpoints
 
 STATE_DIR = ".orchestrate"
 FALLBACK_IDENTITY = {"name": "orchestrate", "email": "orchestrate@localhost"}
@@ -37,9 +42,41 @@ NO_HOOKS = {
 }
 
 
+CHANGELOG_DRIVER = "orchestrate-changelog"  # bot/merge_driver.py, for `merge.union_files`
+# orchestrate's own git commands: no hooks, and the changelog driver defined
+ORCHESTRATE_GIT = {
+    **NO_HOOKS,
+    "GIT_CONFIG_COUNT": "4",
+    "GIT_CONFIG_KEY_2": f"merge.{CHANGELOG_DRIVER}.driver",
+    # -I: isolated, so a `bot/` package in the worktree (an agent could write one) is not run
+    "GIT_CONFIG_VALUE_2": f"{shlex.quote(sys.executable)} -I -m bot.merge_driver %O %A %B",
+    "GIT_CONFIG_KEY_3": f"merge.{CHANGELOG_DRIVER}.name",
+    "GIT_CONFIG_VALUE_3": "changelog lines added on both sides are kept",
+}
+
+
+def merge_file(current: Path, base: Path, other: Path, union: bool = False) -> int:
+    """`git merge-file` (in place in `current`): 0 when clean, else the number of conflicts."""
+    args = ["-q", *(["--union"] if union else []), str(current), str(base), str(other)]
+    status, _, _ = git.Git().merge_file(*args, with_extended_output=True, with_exceptions=False)
+    return int(status)
+
+
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.M)
 _TRAILER_TASK = re.compile(r"^Orchestrate-Task: (\S+)$", re.M)
 _TRAILER_DIGEST = re.compile(r"^Orchestrate-Digest: (\S+)$", re.M)
+
+
+class _Git(git.Git):
+    """GitPython's runner, with a crash point before each command (`bot.crashpoints`)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        crashpoints.reached("git")
+        return super().execute(*args, **kwargs)
+
+
+class _Repo(git.Repo):
+    GitCommandWrapperType = _Git
 
 
 class GitError(Exception):
@@ -75,14 +112,14 @@ class GitRepo:
         if not path.exists():
             raise GitError(f"{path}: no such directory")
         try:
-            self.repo = git.Repo(path)
+            self.repo = _Repo(path)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise GitError(f"{path}: not a git repository") from None
         if self.repo.bare or self.repo.working_tree_dir is None:
             raise GitError(f"{path}: a bare repository has no working tree to run in")
         self.root = Path(self.repo.working_tree_dir)
-        self._identity = {**self._identity_env(), **NO_HOOKS}
-        self.repo.git.update_environment(**NO_HOOKS)
+        self._identity = {**self._identity_env(), **ORCHESTRATE_GIT}
+        self.repo.git.update_environment(**ORCHESTRATE_GIT)
 
     def _identity_env(self) -> dict[str, str]:
         """Commits need an author; fall back to `orchestrate` where git has none configured."""
@@ -95,7 +132,7 @@ class GitRepo:
         return env
 
     def _git(self, cwd: Path | None = None) -> git.Git:
-        runner = git.Git(str(cwd or self.root))
+        runner = _Git(str(cwd or self.root))
         runner.update_environment(**self._identity)
         return runner
 
@@ -259,14 +296,15 @@ class GitRepo:
             exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n")
 
     def union_merge(self, patterns: Sequence[str]) -> None:
-        """Merge files matching `patterns` (changelogs) as a union of both sides' lines, in
-        every rebase orchestrate does here, through `info/attributes` (shared by worktrees)."""
+        """Merge files matching `patterns` (changelogs) with `bot.merge_driver` (lines both
+        sides added are all kept) in every rebase orchestrate does here, through
+        `info/attributes` (shared by worktrees)."""
         attributes = Path(self.repo.common_dir) / "info" / "attributes"
         attributes.parent.mkdir(parents=True, exist_ok=True)
         text = attributes.read_text() if attributes.exists() else ""
         before, _, rest = text.partition(UNION_BEGIN + "\n")
         _, _, after = rest.partition(UNION_END + "\n")
-        ours = "".join(f"{_any_case(pattern)} merge=union\n" for pattern in patterns)
+        ours = "".join(f"{_any_case(pattern)} merge={CHANGELOG_DRIVER}\n" for pattern in patterns)
         attributes.write_text(f"{before}{UNION_BEGIN}\n{ours}{UNION_END}\n{after}")
 
     # -- task worktrees ------------------------------------------------------------------
@@ -519,10 +557,10 @@ def auth_env(token: str | None, server_url: str = "https://github.com") -> dict[
         return {}
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return {
-        **NO_HOOKS,
-        "GIT_CONFIG_COUNT": "3",
-        "GIT_CONFIG_KEY_2": f"http.{server_url.rstrip('/')}/.extraheader",
-        "GIT_CONFIG_VALUE_2": f"AUTHORIZATION: basic {basic}",
+        **ORCHESTRATE_GIT,
+        "GIT_CONFIG_COUNT": "5",
+        "GIT_CONFIG_KEY_4": f"http.{server_url.rstrip('/')}/.extraheader",
+        "GIT_CONFIG_VALUE_4": f"AUTHORIZATION: basic {basic}",
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 from pydantic import ValidationError
 
-from bot import process
+from bot import crashpoints, process
 from bot.agents.presets import AgentError, argv_template, preset_of
 from bot.config import AgentConfig
 from bot.inputs import field_problem
@@ -107,7 +107,13 @@ def write_brief(run_dir: Path, document: Mapping[str, object], prompt: str) -> B
 # What orchestrate itself holds and an agent must never get (unless `agent.env` names it):
 # the forge token and the Actions runtime's tokens (an agent must not move refs on GitHub),
 # and git settings that carry the token's header.
-WITHHELD = ("GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+WITHHELD = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    crashpoints.VARIABLE,
+)
 
 
 def agent_environment(base: Mapping[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import crashpoints
 from bot.models import Task, TaskState, TaskStatus
 from bot.state import check_transition
 from bot.taskfile import TaskFileError, parse_task_file
@@ -149,6 +150,7 @@ class LocalStore:
             updated = state.model_copy(update={**fields, "status": new, "detail": detail})
             self._write(db, updated)
             self._log(db, task_id, state.status, new, detail)
+        crashpoints.reached("transition")
         return updated
 
     def update(self, task_id: str, **fields: object) -> TaskState:

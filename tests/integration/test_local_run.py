@@ -20,6 +20,15 @@ from tests.localrepo import (
 )
 
 
+def script_agent(root, name: str, *lines: str) -> str:
+    """An agent written for one test: lines of Python run in the task's worktree, with
+    `os`, `pathlib` and `time` imported and `tid` the task's id; its command."""
+    script = root / f"{name}.py"
+    head = "import os, pathlib, time\ntid = os.environ['ORCHESTRATE_TASK_ID']\n"
+    script.write_text(head + "\n".join(lines) + "\n")
+    return f"{sys.executable} {script}"
+
+
 def eight_tasks(tmp_path, method: str = "rebase"):
     """Six independent tasks and two (7, 8) whose footprints look apart but whose patches
     both rewrite shared.txt: a real conflict the predictor cannot see."""
@@ -198,18 +207,17 @@ def test_red_tests_never_merge(tmp_path, capsys):
 def test_a_conflicting_task_is_redone_on_the_new_base_after_the_others(tmp_path, capsys):
     """Two tasks append to the same file without predicting it: the second conflicts at
     merge time, goes to the back of the queue, is redone on the new base, and lands."""
-    script = tmp_path / "append_agent.py"
-    script.write_text(
-        "import os, pathlib\n"
-        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
-        "note = pathlib.Path('notes.txt')\n"
-        "note.write_text(note.read_text() + f'line from {tid}\\n')\n"
-        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')\n"
+    agent = script_agent(
+        tmp_path,
+        "append_agent",
+        "note = pathlib.Path('notes.txt')",
+        "note.write_text(note.read_text() + f'line from {tid}\\n')",
+        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')",
     )
     repo = make_repo(
         tmp_path,
         {"notes.txt": "notes\n"},
-        {"agent": {"command": f"{sys.executable} {script}"}, "merge": {"conflict_redos": 1}},
+        {"agent": {"command": agent}, "merge": {"conflict_redos": 1}},
     )
     tasks = write_tasks(
         tmp_path / "tasks",
@@ -242,18 +250,17 @@ def test_a_conflicting_task_is_redone_on_the_new_base_after_the_others(tmp_path,
 def test_changelog_edits_merge_as_a_union(tmp_path, capsys):
     """Every task appends to CHANGES.md; the plan does not serialize them for it, and the
     merge queue keeps every entry instead of reporting a conflict."""
-    script = tmp_path / "changelog_agent.py"
-    script.write_text(
-        "import os, pathlib\n"
-        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
-        "log = pathlib.Path('CHANGES.md')\n"
-        "log.write_text(log.read_text() + f'- change {tid}\\n')\n"
-        "pathlib.Path(f'mod{tid}.py').write_text('x = 1\\n')\n"
+    agent = script_agent(
+        tmp_path,
+        "changelog_agent",
+        "log = pathlib.Path('CHANGES.md')",
+        "log.write_text(log.read_text() + f'- change {tid}\\n')",
+        "pathlib.Path(f'mod{tid}.py').write_text('x = 1\\n')",
     )
     repo = make_repo(
         tmp_path,
         {"CHANGES.md": "# Changes\n"},
-        {"agent": {"command": f"{sys.executable} {script}"}, "merge": {"conflict_redos": 0}},
+        {"agent": {"command": agent}, "merge": {"conflict_redos": 0}},
     )
     tasks = write_tasks(
         tmp_path / "tasks",
@@ -270,23 +277,51 @@ def test_changelog_edits_merge_as_a_union(tmp_path, capsys):
     assert git(repo, "status", "--porcelain") == ""
 
 
+def test_a_changelog_line_two_tasks_rewrite_is_a_conflict_not_a_union(tmp_path, capsys):
+    """A union of both sides is right for entries both add, wrong for a line both rewrite
+    (it would keep both versions). Two tasks rename the same heading: the second one's rebase
+    conflicts and, with no redo left, it does not land; CHANGES.md keeps one heading."""
+    agent = script_agent(
+        tmp_path,
+        "release_agent",
+        "log = pathlib.Path('CHANGES.md')",
+        "log.write_text(log.read_text().replace('## Unreleased', f'## Release {tid}'))",
+        "pathlib.Path(f'mod{tid}.py').write_text('x = 1\\n')",
+    )
+    repo = make_repo(
+        tmp_path,
+        {"CHANGES.md": "# Changes\n\n## Unreleased\n\n- an entry\n"},
+        {"agent": {"command": agent}, "merge": {"conflict_redos": 0}},
+    )
+    tasks = write_tasks(
+        tmp_path / "tasks",
+        {f"{n}-t.md": f"---\nfiles: [mod{n}.py, CHANGES.md]\n---\n" for n in (1, 2)},
+    )
+    _, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    final = states(repo)
+    assert sorted(s.status.value for s in final.values()) == ["conflict", "merged"], out + err
+    headings = [line for line in (repo / "CHANGES.md").read_text().splitlines() if "##" in line]
+    assert len(headings) == 1 and headings[0].startswith("## Release ")
+    conflicted = next(s for s in final.values() if s.status is TaskStatus.CONFLICT)
+    assert conflicted.conflict_files == ("CHANGES.md",)
+
+
 def test_agents_whose_work_in_progress_conflicts_are_stopped_early(tmp_path, capsys):
     """Two agents rewrite the same line without predicting it. Their work in progress is
     test-merged on each heartbeat: the later one is stopped as soon as both have written,
     not after its whole run, then redone once the earlier one has landed."""
-    script = tmp_path / "rewrite_agent.py"
-    script.write_text(
-        "import os, pathlib, time\n"
-        "tid = os.environ['ORCHESTRATE_TASK_ID']\n"
-        "pathlib.Path('notes.txt').write_text(f'line from {tid}\\n')\n"
-        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')\n"
-        "time.sleep(2.5)\n"
+    agent = script_agent(
+        tmp_path,
+        "rewrite_agent",
+        "pathlib.Path('notes.txt').write_text(f'line from {tid}\\n')",
+        "pathlib.Path(f'own{tid}.txt').write_text('x\\n')",
+        "time.sleep(2.5)",
     )
     repo = make_repo(
         tmp_path,
         {"notes.txt": "notes\n"},
         {
-            "agent": {"command": f"{sys.executable} {script}", "heartbeat": "0.2s"},
+            "agent": {"command": agent, "heartbeat": "0.2s"},
             "merge": {"conflict_redos": 1},
         },
     )

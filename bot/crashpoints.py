@@ -1,0 +1,42 @@
+"""Deliberate crashes, for the crash-point harness (tests/crash_points.py) and nothing else.
+
+With `ORCHESTRATE_CRASH_AT=N:MODE` in its environment, an orchestrate process dies at its
+Nth crash point: just after a state transition is written, and just before each git command
+orchestrate itself runs. MODE `kill` is SIGKILL of the process alone, `group` SIGKILL of its
+whole process group (its agents die with it), `int` SIGINT to the group (a Ctrl-C, which the
+run handles: it stops its agents and exits). `N` 0 crashes nowhere and writes each point to
+the file `ORCHESTRATE_CRASH_LOG` (the harness counts a run's points so). Unset, `reached`
+does nothing. Agents and test commands never inherit the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+VARIABLE = "ORCHESTRATE_CRASH_AT"
+LOG = "ORCHESTRATE_CRASH_LOG"
+_seen = 0
+
+
+def reached(what: str) -> None:
+    """One crash point passed (`what`: `transition` or `git`)."""
+    global _seen
+    spec = os.environ.get(VARIABLE)
+    if not spec:
+        return
+    point, _, mode = spec.partition(":")
+    _seen += 1
+    if int(point) == 0 and os.environ.get(LOG):
+        with Path(os.environ[LOG]).open("a", encoding="utf-8") as log:
+            log.write(f"{_seen} {what}\n")
+    if _seen != int(point):
+        return
+    del os.environ[VARIABLE]  # after a Ctrl-C, the rest of the run goes on uncrashed
+    if mode == "int":
+        os.killpg(os.getpgrp(), signal.SIGINT)
+    elif mode == "group":
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)
