@@ -27,6 +27,7 @@ from bot import console as out
 from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
 from bot.agents.runner import agent_for, check_agent
+from bot.budget import spend_line
 from bot.config import Config, ConfigError, load_config, with_default_base
 from bot.engine import Notifier, budget_of
 from bot.gitops import GitError, GitRepo
@@ -37,7 +38,7 @@ from bot.planning import PlanError, plan_tasks
 from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_risk
-from bot.state import Decision, cancelled, decide, retry_problem, spend_line
+from bot.state import Decision, cancelled, decide, retry_problem
 from bot.taskfile import TaskFileError
 
 EXPECTED = (AgentError, ConfigError, GitError, PlanError, StateError, TaskFileError)

@@ -11,9 +11,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bot.budget import spend
 from bot.models import Plan, TaskState, TaskStatus
 from bot.render.plan import side_by_side_lines
-from bot.state import Decision, spend
+from bot.state import Decision
 
 STYLE = {
     TaskStatus.PLANNED: "dim",

@@ -23,15 +23,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
+from bot.budget import Budget, budget_room
 from bot.models import Footprint, Plan, TaskState, TaskStatus
 from bot.planning.changelogs import MERGEABLE, is_mergeable
 
@@ -70,66 +67,6 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class Budget:
-    max_usd: float | None = None
-    task_max_usd: float | None = None
-    max_agent_minutes: float | None = None
-
-
-@dataclass(frozen=True)
-class Spend:
-    """What the agents have cost so far: dollars where they report them, and running time."""
-
-    usd: float
-    agent_seconds: float
-    largest_attempt_usd: float  # the dearest attempt seen: what the next one may cost
-
-
-def spend(states: Mapping[str, TaskState], now: float | None) -> Spend:
-    """Spend so far; `now` None leaves out the time of agents still running (for a line that
-    does not change while nothing else does)."""
-    usd, seconds, largest = 0.0, 0.0, 0.0
-    for state in states.values():
-        usd += state.spent_usd + (state.cost_usd or 0.0)
-        largest = max(largest, state.cost_usd or 0.0)
-        seconds += state.agent_seconds
-        end = state.finished_at if state.finished_at is not None else now
-        if state.started_at is not None and end is not None:
-            seconds += max(0.0, end - state.started_at)
-    return Spend(usd, seconds, largest)
-
-
-def budget_room(states: Mapping[str, TaskState], now: float, budget: Budget) -> tuple[int, str]:
-    """How many more agents the budget lets start now (a large number when no limit binds),
-    and the reason given to the tasks it holds. The next attempt is expected to cost
-    `task_max_usd`, else as much as the dearest attempt so far."""
-    used = spend(states, now)
-    minutes = budget.max_agent_minutes
-    if minutes is not None and used.agent_seconds >= minutes * 60:
-        return 0, f"budget: {used.agent_seconds / 60:.1f} of {minutes:g} agent minutes used"
-    if budget.max_usd is None:
-        return 1_000_000, ""
-    per_task = budget.task_max_usd or used.largest_attempt_usd
-    running = sum(1 for s in states.values() if s.status is S.RUNNING and s.cost_usd is None)
-    left = budget.max_usd - used.usd - running * per_task  # set aside for agents still at it
-    room = 0 if left <= 0 else (int((left + 1e-9) // per_task) if per_task > 0 else 1_000_000)
-    return room, f"budget: ${used.usd:.2f} spent of ${budget.max_usd:.2f}"
-
-
-def spend_line(states: Mapping[str, TaskState], budget: Budget) -> str:
-    """`Spent $0.84 of $5.00; agents ran 12.3 of 60 minutes.` for the attempts that ended
-    (empty when there is nothing to say: no cost reported, no budget set)."""
-    used = spend(states, None)
-    money = f"${used.usd:.2f}" + (f" of ${budget.max_usd:.2f}" if budget.max_usd else "")
-    minutes = f"{used.agent_seconds / 60:.1f}" + (
-        f" of {budget.max_agent_minutes:g}" if budget.max_agent_minutes else ""
-    )
-    if not (used.usd or budget.max_usd or budget.max_agent_minutes):
-        return ""
-    return f"Spent {money}; agents ran {minutes} minutes."
-
-
-@dataclass(frozen=True)
 class Policy:
     """The numbers the decision needs beyond the plan: retries (per task, where a task's agent
     overrides them), redos after a merge conflict, requeues of a failure behind unfinished work
@@ -143,7 +80,7 @@ class Policy:
     mergeable: tuple[str, ...] = MERGEABLE
     stale_after: float | None = None  # no heartbeat for this long: the agent is lost
     base: str = "main"
-    budget: Budget = Budget()
+    budget: Budget = field(default_factory=Budget)
     provider: Mapping[str, str] = field(default_factory=dict)  # task id -> its agent's provider
 
     def provider_of(self, task_id: str) -> str:
@@ -593,56 +530,3 @@ def cancelled(status: TaskStatus) -> TaskStatus | None:
     """What `cancel` makes of a task: a running one, or one in review (it will not land),
     failed; a planned one blocked."""
     return {S.RUNNING: S.FAILED, S.REVIEW: S.FAILED, S.PLANNED: S.BLOCKED}.get(status)
-
-
-# -- hidden blocks: the dashboard's state, an agent job's report -----------------------------
-
-STATE_BLOCK = "state"  # the dashboard comment's machine state
-AGENT_BLOCK = "agent"  # an agent job's report, in its check run's summary
-COMPRESS_ABOVE = 40_000
-
-
-class StateBlockError(Exception):
-    """A hidden block that is present but unreadable (edited by hand, or truncated)."""
-
-
-def _pattern(kind: str) -> re.Pattern[str]:
-    return re.compile(rf"<!-- orchestrate:{kind} v1(?P<z>z?)\n(?P<data>.*?)\n-->", re.S)
-
-
-def encode_block(kind: str, data: Mapping[str, object]) -> str:
-    """A hidden block: JSON that cannot close the HTML comment early (`<`, `>`, `&` escaped),
-    compressed when large so a comment stays under GitHub's size limit."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    opening = f"<!-- orchestrate:{kind} v1"
-    if len(text) > COMPRESS_ABOVE:
-        packed = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
-        return f"{opening}z\n{packed}\n-->"
-    return f"{opening}\n{text}\n-->"
-
-
-def decode_block(kind: str, body: str) -> dict[str, object] | None:
-    """The data of the `kind` block in a body, None when it has none."""
-    match = _pattern(kind).search(body)
-    if match is None:
-        return None
-    data = match.group("data")
-    try:
-        if match.group("z"):
-            data = zlib.decompress(base64.b64decode(data)).decode()
-        decoded = json.loads(data)
-    except (ValueError, zlib.error) as exc:
-        raise StateBlockError(f"the {kind} block cannot be read: {exc}") from None
-    if not isinstance(decoded, dict):
-        raise StateBlockError(f"the {kind} block is not a JSON object")
-    return decoded
-
-
-def encode_state(data: Mapping[str, object]) -> str:
-    return encode_block(STATE_BLOCK, data)
-
-
-def decode_state(body: str) -> dict[str, object] | None:
-    """The dashboard's state in a comment body, None when it has no block."""
-    return decode_block(STATE_BLOCK, body)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from bot.agents.presets import AgentError
 from bot.agents.prompt import context_for
 from bot.agents.runner import agent_for
+from bot.budget import Budget
 from bot.config import Config
 from bot.engine.ports import (
     Agents,
@@ -29,7 +30,7 @@ from bot.engine.ports import (
 )
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import Budget, Decision, Policy, Retry, decide, overlaps
+from bot.state import Decision, Policy, Retry, decide, overlaps
 
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.blocks import StateBlockError, decode_state, encode_state
 from bot.forge.base import CommentInfo, Forge, IssueInfo
 from bot.forge.issues import DASHBOARD_LABEL, TASK_LABEL
 from bot.models import Plan, Task, TaskState
 from bot.redact import Redactor
 from bot.render.dashboard import DASHBOARD_MARKER, DashboardTooLarge, DashboardView, dashboard_body
-from bot.state import StateBlockError, decode_state, encode_state
 
 TRACKING_TITLE = "Parallel work"
 TRACKING_BODY = (

@@ -8,11 +8,11 @@ import json
 
 from pydantic import ValidationError
 
+from bot.blocks import AGENT_BLOCK, StateBlockError, decode_block, encode_block
 from bot.forge.base import CheckRunInfo, CheckRunOutput, Forge
 from bot.models import TaskState
 from bot.redact import Redactor
 from bot.render.dashboard import agent_check_output, check_conclusion
-from bot.state import AGENT_BLOCK, StateBlockError, decode_block, encode_block
 
 AGENT_CHECK = "orchestrate/agent"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.budget import spend_line
 from bot.engine import Engine, Lander, budget_of
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
@@ -24,7 +25,7 @@ from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, plan_tasks
 from bot.render.dashboard import TASK_MARKER, task_status_body
-from bot.state import IN_FLIGHT, Decision, spend_line
+from bot.state import IN_FLIGHT, Decision
 
 S = TaskStatus
 NOT_RUNNING = "ready; `/orchestrate run` starts it"

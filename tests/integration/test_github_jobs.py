@@ -15,6 +15,7 @@ import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
 from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job, next_run
 
+from bot.blocks import decode_state
 from bot.forge.github import connect
 from bot.forge.issues import TASK_LABEL
 from bot.github_bot.agent_job import _board, _cancelled
@@ -22,7 +23,6 @@ from bot.github_bot.checks import AGENT_CHECK, agent_check
 from bot.models import TaskState, TaskStatus
 from bot.redact import Redactor
 from bot.render.dashboard import DASHBOARD_MARKER
-from bot.state import decode_state
 
 CONFIG = """\
 agent: {preset: scripted}

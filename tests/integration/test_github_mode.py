@@ -11,10 +11,10 @@ from fakegithub.fixtures import make_client
 from fakegithub.model import CheckRun
 from github_mode import Run, agent_job_done, deliver, deliver_all, observed
 
+from bot.blocks import decode_state
 from bot.collisions import OVERLAP_CHECK as OVERLAP
 from bot.forge.issues import DASHBOARD_LABEL
 from bot.render.dashboard import DASHBOARD_MARKER, TASK_MARKER
-from bot.state import decode_state
 
 ISSUES = [
     ("Add a --json flag to report", "```orchestrate\nfiles: [src/report.py]\n```\n"),

@@ -1,7 +1,7 @@
 import pytest
 
+from bot.blocks import StateBlockError, decode_state, encode_state
 from bot.commands import Command, CommandError, help_markdown, parse_command
-from bot.state import StateBlockError, decode_state, encode_state
 
 
 @pytest.mark.parametrize(

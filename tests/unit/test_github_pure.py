@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.blocks import decode_state, encode_state
 from bot.engine import Moved, Progress
 from bot.events import HANDLED_EVENTS, parse_event
 from bot.forge.base import IssueInfo, PullInfo
@@ -20,7 +21,6 @@ from bot.github_bot.agents import pull_reports
 from bot.github_bot.decisions import authorize, is_own_event
 from bot.models import Estimate, Footprint, Plan, PlannedTask, TaskState, TaskStatus
 from bot.render.dashboard import COMMENT_LIMIT, DashboardView, dashboard_body, md
-from bot.state import decode_state, encode_state
 
 S = TaskStatus
 

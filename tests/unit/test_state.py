@@ -266,7 +266,7 @@ def test_retry_applies_to_ended_tasks_and_cancel_to_waiting_or_running_ones():
 
 
 def test_the_budget_lets_start_only_what_it_can_pay_for():
-    from bot.state import Budget, spend_line
+    from bot.budget import Budget, spend_line
 
     plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 5)})
     done = {"status": S.MERGED, "cost_usd": 0.4, "started_at": 0.0, "finished_at": 60.0}
@@ -310,7 +310,7 @@ def test_a_rate_limit_pauses_every_task_on_that_provider_until_the_retry():
 
 
 def test_the_budget_sets_money_aside_for_agents_still_running():
-    from bot.state import Budget
+    from bot.budget import Budget
 
     plan = plan_of(**{str(n): f"---\nfiles: [f{n}.py]\n---\n" for n in range(1, 5)})
     policy = Policy(budget=Budget(max_usd=1.0, task_max_usd=0.4))
