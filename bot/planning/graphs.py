@@ -118,21 +118,22 @@ def _shared_files(
 
 @dataclass(frozen=True)
 class RiskyPair:
-    """Two tasks that may touch a common file: the files, and the risk (None: one of them has
+    """Two tasks that may touch a common file: the files, and the risk (None: `unknown` has
     no predicted footprint, so they may conflict anywhere)."""
 
     a: str
     b: str
     files: tuple[str, ...]
     risk: PairRisk | None
+    unknown: str = ""
 
     @property
     def weight(self) -> float:
         return round(self.risk.conflict, 3) if self.risk is not None else 1.0
 
-    def conflict(self, unknown: str = "") -> Conflict:
+    def conflict(self) -> Conflict:
         if self.risk is None:
-            reason = f"task {unknown} has no predicted footprint"
+            reason = f"task {self.unknown} has no predicted footprint"
             return Conflict(a=self.a, b=self.b, files=(), reason=reason)
         return Conflict(
             a=self.a,
@@ -144,27 +145,14 @@ class RiskyPair:
         )
 
 
-def pair_risks(
-    footprints: Mapping[str, Footprint],
-    rates: ConflictRates | None = None,
-    mergeable: Sequence[str] = MERGEABLE,
-) -> list[Conflict]:
-    """Every pair of tasks that may touch a common file, with its chance of a real conflict
-    (`bot.planning.risk`). Changelog-style files matching `mergeable` never count. A task
-    whose footprint is unknown may conflict with every other task (risk 1)."""
-    unknown = {t for t, footprint in footprints.items() if footprint.unknown}
-    return [
-        pair.conflict(pair.a if pair.a in unknown else pair.b)
-        for pair in risky_pairs(footprints, rates, mergeable)
-    ]
-
-
 def risky_pairs(
     footprints: Mapping[str, Footprint],
     rates: ConflictRates | None = None,
     mergeable: Sequence[str] = MERGEABLE,
 ) -> list[RiskyPair]:
-    """`pair_risks` without the explanations (a large plan explains only the pairs it shows)."""
+    """Every pair of tasks that may touch a common file, with its chance of a real conflict
+    (`bot.planning.risk`), in input order. Changelog-style files matching `mergeable` never
+    count. A task whose footprint is unknown may conflict with every other task (risk 1)."""
     rates = rates or ConflictRates()
     ids = list(footprints)
     order = {task_id: index for index, task_id in enumerate(ids)}
@@ -181,8 +169,24 @@ def risky_pairs(
         for other in ids:
             a, b = sorted((lone, other), key=order.__getitem__)
             if other != lone and (a, b) not in pairs:
-                pairs[(a, b)] = RiskyPair(a, b, (), None)
+                pairs[(a, b)] = RiskyPair(a, b, (), None, unknown=lone)
     return [pairs[key] for key in sorted(pairs, key=lambda k: (order[k[0]], order[k[1]]))]
+
+
+def split_pairs(
+    footprints: Mapping[str, Footprint],
+    threshold: float = CONFLICT_THRESHOLD,
+    mergeable: Sequence[str] = MERGEABLE,
+    rates: ConflictRates | None = None,
+    shown: int | None = None,
+) -> tuple[list[Conflict], list[Conflict]]:
+    """(pairs kept apart: their risk of a real conflict reaches `threshold`; the riskiest
+    `shown` of the others that may touch a common file, which run side by side). Only the
+    pairs returned are explained: a large plan has many thousands of the others."""
+    risks = risky_pairs(footprints, rates, mergeable)
+    apart = [pair.conflict() for pair in risks if pair.weight >= threshold]
+    together = sorted((p for p in risks if 0 < p.weight < threshold), key=lambda p: -p.weight)
+    return apart, [pair.conflict() for pair in together[:shown]]
 
 
 def find_conflicts(
@@ -191,6 +195,5 @@ def find_conflicts(
     mergeable: Sequence[str] = MERGEABLE,
     rates: ConflictRates | None = None,
 ) -> list[Conflict]:
-    """Pairs of tasks that must not be in flight together: those whose chance of a real
-    conflict reaches `threshold` (see `pair_risks`)."""
-    return [pair for pair in pair_risks(footprints, rates, mergeable) if pair.weight >= threshold]
+    """Pairs of tasks that must not be in flight together (see `split_pairs`)."""
+    return split_pairs(footprints, threshold, mergeable, rates, shown=0)[0]

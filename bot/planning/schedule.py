@@ -19,7 +19,7 @@ import networkx as nx
 from bot.models import Conflict, Estimate, Footprint, Plan, PlannedTask, Task
 from bot.planning.changelogs import MERGEABLE
 from bot.planning.estimates import durations
-from bot.planning.graphs import dependencies, dependency_graph, risky_pairs
+from bot.planning.graphs import dependencies, dependency_graph, split_pairs
 from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates
 
 SIDE_BY_SIDE_KEPT = 50  # the riskiest pairs run side by side, kept to explain the plan
@@ -176,18 +176,9 @@ def build_plan(
     max_parallel = max(1, max_parallel)
     graph = dependency_graph(tasks, footprints)
     prints = {task.id: footprints[task.id] for task in tasks}
-    risks = risky_pairs(prints, rates, mergeable)
-    unknown = {task_id for task_id, footprint in prints.items() if footprint.unknown}
-    conflicts = [
-        pair.conflict(pair.a if pair.a in unknown else pair.b)
-        for pair in risks
-        if pair.weight >= conflict_threshold
-    ]
-    riskiest = sorted(
-        (pair for pair in risks if 0 < pair.weight < conflict_threshold),
-        key=lambda pair: -pair.weight,
+    conflicts, side_by_side = split_pairs(
+        prints, conflict_threshold, mergeable, rates, shown=SIDE_BY_SIDE_KEPT
     )
-    side_by_side = [pair.conflict() for pair in riskiest[:SIDE_BY_SIDE_KEPT]]
     length = durations(tasks)
     clashes: dict[str, set[str]] = {task.id: set() for task in tasks}
     for conflict in conflicts:

@@ -29,7 +29,7 @@ from bot.analysis import predict_footprints
 from bot.models import Footprint, Task
 from bot.planning import build_plan
 from bot.planning.changelogs import MERGEABLE, is_mergeable
-from bot.planning.graphs import pair_risks
+from bot.planning.graphs import risky_pairs
 from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, conflict_rates
 from bot.snapshot import load_past_pairs, load_snapshot
 
@@ -148,7 +148,7 @@ def score_window(
     independent, changelog, real = _labels(window)
     k = len(tasks)
     rates = _rates(repo, snapshot, cache, learnt)
-    risk = {key: c.weight for c in pair_risks(footprints, rates) for key in _pairs([c])}
+    risk = {key: c.weight for c in risky_pairs(footprints, rates) for key in _pairs([c])}
     for threshold, score in scores.items():
         score.rates.append(rates.base)
         score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
