@@ -5,7 +5,8 @@ gathers the work from the dashboard and GitHub, asks git, and writes only what c
 
 Cost on a busy repository: one request lists the open pull requests; their heads come with one
 `git fetch` (no API request) and their files and conflicts from git in the coordinator's
-checkout; a check run is written (two requests) only where what it says changed.
+checkout; a check run is written only where what it says changed (one request on a head
+seen for the first time, two on a head checked before).
 """
 
 from __future__ import annotations
