@@ -304,6 +304,11 @@ def _paused(states: Mapping[str, TaskState], now: float, policy: Policy) -> dict
     return until
 
 
+def _observed(states: Mapping[str, TaskState]) -> dict[str, set[str]]:
+    """The files each task was seen changing, now or in an attempt that conflicted."""
+    return {task_id: {*state.files, *state.conflict_files} for task_id, state in states.items()}
+
+
 def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
     """Every file a task is predicted (at any confidence) or seen to touch."""
     return set(plan.task(task_id).footprint.files) | set(observed.get(task_id, ()))
@@ -315,7 +320,7 @@ def _needed_work(
     """Unfinished tasks a failed task may have needed: ones predicted or seen to touch a file
     it is predicted or seen to touch (changelog-style files aside), with that file. Never one
     that depends on it or waits for it (that would wait forever)."""
-    observed = {t: {*s.files, *s.conflict_files} for t, s in states.items()}
+    observed = _observed(states)
     needs: nx.DiGraph[str] = nx.DiGraph((d.after, d.before) for d in plan.dependencies)
     needs.add_edges_from(
         (t, a) for t, s in states.items() if not s.status.terminal for a in s.after
@@ -483,7 +488,7 @@ def _schedule(
 ) -> Decision:
     """Block, land and launch; `held` tasks (waiting for a retry) take no slot."""
     states = {task_id: state.status for task_id, state in now_states.items()}
-    observed = {t: {*state.files, *state.conflict_files} for t, state in now_states.items()}
+    observed = _observed(now_states)
     block = tuple(
         (task_id, reason)
         for task_id in order
