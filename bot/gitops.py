@@ -1,6 +1,9 @@
 """Every git operation orchestrate performs, through GitPython. Nothing else runs git.
 
-Worktrees live under `<repo>/.orchestrate/worktrees/`, one per task, on the task's branch.
+Each task gets a checkout of its own under `<repo>/.orchestrate/checkouts/`: a repository that
+borrows this one's objects, where its agent runs and then the queue rebases and tests it.
+orchestrate reads a checkout back only by fetching from it, so nothing done in one (refs,
+hooks, config) reaches the repository.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import git
 from bot import crashpoints
 
 STATE_DIR = ".orchestrate"
+CHECKOUTS = "checkouts"  # under STATE_DIR: one per task, see `GitRepo.fresh_checkout`
 FALLBACK_IDENTITY = {"name": "orchestrate", "email": "orchestrate@localhost"}
 UNION_BEGIN = "# orchestrate merge.union_files: begin"
 UNION_END = "# orchestrate merge.union_files: end"
 
 
-# orchestrate's own git commands run no hooks: an agent shares the repository's objects and
-# could leave a hook behind for orchestrate to run (git reads this as `-c core.hooksPath=...`).
+# orchestrate's own git commands run no hooks, not even in a checkout it made itself (git reads
+# this as `-c core.hooksPath=...`).
 NO_HOOKS = {
     "GIT_CONFIG_COUNT": "2",
     "GIT_CONFIG_KEY_0": "core.hooksPath",
@@ -48,7 +52,7 @@ ORCHESTRATE_GIT = {
     **NO_HOOKS,
     "GIT_CONFIG_COUNT": "4",
     "GIT_CONFIG_KEY_2": f"merge.{CHANGELOG_DRIVER}.driver",
-    # -I: isolated, so a `bot/` package in the worktree (an agent could write one) is not run
+    # -I: isolated, so a `bot/` package in the checkout (an agent could write one) is not run
     "GIT_CONFIG_VALUE_2": f"{shlex.quote(sys.executable)} -I -m bot.merge_driver %O %A %B",
     "GIT_CONFIG_KEY_3": f"merge.{CHANGELOG_DRIVER}.name",
     "GIT_CONFIG_VALUE_3": "changelog lines added on both sides are kept",
@@ -106,7 +110,7 @@ def _first_line(exc: git.GitCommandError) -> str:
 
 
 class GitRepo:
-    """A repository orchestrate works on: its base branch, task worktrees and branches."""
+    """A repository orchestrate works on: its base branch, task checkouts and branches."""
 
     def __init__(self, path: Path) -> None:
         if not path.exists():
@@ -200,27 +204,6 @@ class GitRepo:
         out = self.repo.git.diff("--name-only", "--no-renames", "-z", old, new)
         return tuple(sorted(name for name in out.split("\0") if name))
 
-    def worktree_changes(self, worktree: Path, start: str) -> tuple[str, ...]:
-        """Files changed in `worktree` since `start`: committed, staged, unstaged, untracked."""
-        runner = self._own_worktree(worktree)
-        changed = runner.diff("--name-only", "-z", start).split("\0")
-        untracked = runner.ls_files("--others", "--exclude-standard", "-z").split("\0")
-        return tuple(sorted({name for name in (*changed, *untracked) if name}))
-
-    def snapshot_worktree(self, worktree: Path) -> str:
-        """A commit of `worktree` as it is now, on its HEAD: committed, staged, unstaged and
-        untracked work, written through a throw-away index, so the agent's own index, files
-        and refs are untouched."""
-        runner = self._own_worktree(worktree)
-        with tempfile.TemporaryDirectory(prefix="orchestrate-wip-") as scratch:
-            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            runner.read_tree("HEAD", env=env)
-            runner.add("-A", env=env)
-            tree = str(runner.write_tree(env=env))
-        fixed = {"GIT_AUTHOR_DATE": "1700000000 +0000", "GIT_COMMITTER_DATE": "1700000000 +0000"}
-        # the same work gives the same commit, so an unchanged pair is not merged again
-        return str(runner.commit_tree(tree, "-p", "HEAD", "-m", "work in progress", env=fixed))
-
     def merge_conflicts(self, ours: str, theirs: str) -> tuple[str, ...] | None:
         """The files git cannot merge when merging commits `ours` and `theirs` over their
         merge base (`git merge-tree --write-tree`: no checkout, no ref moves); () when they
@@ -298,7 +281,7 @@ class GitRepo:
     def union_merge(self, patterns: Sequence[str]) -> None:
         """Merge files matching `patterns` (changelogs) with `bot.merge_driver` (lines both
         sides added are all kept) in every rebase orchestrate does here, through
-        `info/attributes` (shared by worktrees)."""
+        `info/attributes` (each task checkout gets a copy)."""
         attributes = Path(self.repo.common_dir) / "info" / "attributes"
         attributes.parent.mkdir(parents=True, exist_ok=True)
         text = attributes.read_text() if attributes.exists() else ""
@@ -307,77 +290,126 @@ class GitRepo:
         ours = "".join(f"{_any_case(pattern)} merge={CHANGELOG_DRIVER}\n" for pattern in patterns)
         attributes.write_text(f"{before}{UNION_BEGIN}\n{ours}{UNION_END}\n{after}")
 
-    # -- task worktrees ------------------------------------------------------------------
+    # -- task checkouts ------------------------------------------------------------------
 
-    def worktree_path(self, branch: str) -> Path:
-        return self.state_dir / "worktrees" / branch.rsplit("/", 1)[-1]
+    def checkout_path(self, branch: str) -> Path:
+        return self.state_dir / CHECKOUTS / branch.rsplit("/", 1)[-1]
 
-    def fresh_worktree(self, branch: str, start: str) -> Path:
-        """A clean worktree on `branch` at `start`, whatever an earlier attempt left there."""
-        path = self.worktree_path(branch)
-        self.remove_worktree(branch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.repo.git.worktree("add", "--force", "-B", branch, str(path), start)
+    def fresh_checkout(self, branch: str, start: str) -> Path:
+        """A clean checkout of its own on `branch` at `start` (here too), whatever an earlier
+        attempt left there: see `_new_checkout`."""
+        sha = self.resolve(start)
+        path = self.checkout_path(branch)
+        self.remove_checkout(branch)
+        self.repo.git.update_ref(f"refs/heads/{branch}", sha)
+        self._new_checkout(path, sha, branch)
         return path
 
     @contextlib.contextmanager
-    def scratch_worktree(self, commit: str) -> Iterator[Path]:
-        """A detached worktree at `commit` that is removed, with whatever was written in it,
-        when the block ends."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="ask-", dir=self.state_dir))
-        self.repo.git.worktree("add", "--force", "--detach", str(path), commit)
+    def scratch_checkout(self, commit: str) -> Iterator[Path]:
+        """A checkout of its own at `commit` (detached) that is removed, with whatever was
+        written in it, when the block ends."""
+        (self.state_dir / CHECKOUTS).mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="ask-", dir=self.state_dir / CHECKOUTS))
+        shutil.rmtree(path)
         try:
+            self._new_checkout(path, self.resolve(commit), None)
             yield path
         finally:
-            self._drop_worktree(path)
+            self._drop_checkout(path)
 
-    def remove_worktree(self, branch: str) -> None:
-        self._drop_worktree(self.worktree_path(branch))
+    def _new_checkout(self, path: Path, sha: str, branch: str | None) -> None:
+        """A repository of its own at `path` that borrows this one's objects (alternates) and
+        has no remote: what runs in it (agents, tests) can move its refs, write its hooks and
+        its config, and none of that reaches this repository, which only ever reads it back
+        by fetching (`take`)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git(path.parent).init("-q", str(path))
+        shared = Path(self.repo.common_dir).resolve()
+        (path / ".git" / "objects" / "info" / "alternates").write_text(f"{shared / 'objects'}\n")
+        attributes = shared / "info" / "attributes"  # `union_merge`, for the queue's rebase
+        if attributes.exists():
+            shutil.copyfile(attributes, path / ".git" / "info" / "attributes")
+        runner = self._git(path)
+        if branch is None:
+            runner.checkout("-q", "--detach", sha)
+        else:
+            runner.checkout("-q", "-B", branch, sha)
 
-    def _drop_worktree(self, path: Path) -> None:
-        """Unregister and delete a worktree, or a leftover directory where one was."""
+    def remove_checkout(self, branch: str) -> None:
+        self._drop_checkout(self.checkout_path(branch))
+
+    def _drop_checkout(self, path: Path) -> None:
+        """Delete a checkout (files an agent made read-only included) and the index
+        orchestrate kept for it."""
         if path.exists():
-            with contextlib.suppress(git.GitCommandError):
-                self.repo.git.worktree("remove", "--force", "--force", str(path))
-        self.repo.git.worktree("prune")
-        if path.exists():  # not a registered worktree: a leftover directory
-            shutil.rmtree(path)
+            shutil.rmtree(path, onerror=_make_writable_and_retry)
+        self._index(path).unlink(missing_ok=True)
+
+    def _index(self, checkout: Path) -> Path:
+        return self.state_dir / "indexes" / checkout.name
 
     def delete_branch(self, branch: str) -> None:
         if branch in self.repo.heads:
             self.repo.git.branch("-D", branch)
 
-    def _own_worktree(self, worktree: Path) -> git.Git:
-        """A runner for `worktree`, once sure git sees it as a worktree of its own. An agent
-        that removed or rewrote its `.git` file would otherwise make git walk up into the main
-        repository, and `add -A` there would commit whatever lies in the user's checkout."""
-        runner = self._git(worktree)
+    def take(self, checkout: Path, branch: str, message: str | None = None) -> str:
+        """What `checkout` holds now, as a commit of this repository, also set as `branch`
+        here: its HEAD fetched (git's upload-pack, made to be safe on a repository someone
+        else controls), and on top of it whatever is left uncommitted, written through an
+        index of orchestrate's own with this repository's config, never the checkout's.
+        `message` None: a snapshot of work in progress, with fixed dates, so the same work
+        gives the same commit."""
         try:
-            top = Path(str(runner.rev_parse("--show-toplevel"))).resolve()
-            branch = str(runner.rev_parse("--abbrev-ref", "HEAD"))
+            self.repo.git.fetch(
+                "--quiet", "--no-tags", "--no-write-fetch-head", str(checkout),
+                f"+HEAD:refs/heads/{branch}",
+            )  # fmt: skip
         except git.GitCommandError:
-            top, branch = Path("/"), ""
-        if top != worktree.resolve() or branch != f"orchestrate/{worktree.name}":
             raise GitError(
-                f"{worktree}: no longer a worktree of its own (its .git was removed or "
-                "changed): nothing was collected from it"
-            )
-        return runner
+                f"{checkout}: no longer a checkout orchestrate can read (its .git was removed "
+                "or changed): nothing was collected from it"
+            ) from None
+        head = self.resolve(f"refs/heads/{branch}")
+        index = self._index(checkout)
+        index.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "GIT_DIR": str(Path(self.repo.git_dir).resolve()),
+            "GIT_WORK_TREE": str(checkout.resolve()),
+            "GIT_INDEX_FILE": str(index),
+        }
+        runner = self._git(checkout)
+        # `-m` keeps what the index knows of unchanged files: only changed ones are read again
+        runner.read_tree(*(["-m"] if index.exists() else []), head, env=env)
+        runner.add("-A", env=env)
+        tree = str(runner.write_tree(env=env))
+        if tree == self.resolve_tree(head):
+            return head
+        if message is None:
+            fixed = {
+                "GIT_AUTHOR_DATE": "1700000000 +0000",
+                "GIT_COMMITTER_DATE": "1700000000 +0000",
+            }
+            env = {**env, **fixed}
+            return str(runner.commit_tree(tree, "-p", head, "-m", "work in progress", env=env))
+        sha = str(runner.commit_tree(tree, "-p", head, "-m", message, env=env))
+        self.repo.git.update_ref(f"refs/heads/{branch}", sha, head)
+        return sha
 
-    def collect(self, worktree: Path, start: str, message: str) -> tuple[str, tuple[str, ...]]:
-        """Commit what the agent left uncommitted; return the head and the files changed."""
-        runner = self._own_worktree(worktree)
-        if runner.status("--porcelain"):
-            runner.add("-A")
-            runner.commit("-q", "--no-verify", "-m", message)
-        head = str(runner.rev_parse("HEAD"))
+    def resolve_tree(self, rev: str) -> str:
+        return str(self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{tree}}"))
+
+    def collect(
+        self, checkout: Path, branch: str, start: str, message: str
+    ) -> tuple[str, tuple[str, ...]]:
+        """Commit what the agent left uncommitted (`take`); the head and the files changed."""
+        head = self.take(checkout, branch, message)
         return head, self.changed_files(start, head)
 
     # -- landing -------------------------------------------------------------------------
 
-    def rebase(self, worktree: Path, onto: str) -> RebaseResult:
-        runner = self._git(worktree)
+    def rebase(self, checkout: Path, onto: str) -> RebaseResult:
+        runner = self._git(checkout)
         try:
             runner.rebase("--quiet", onto)
         except git.GitCommandError as exc:
@@ -392,22 +424,22 @@ class GitRepo:
             return RebaseResult(False, files, _first_line(exc), hunks)
         return RebaseResult(True)
 
-    def squash(self, worktree: Path, onto: str, message: str) -> None:
-        runner = self._git(worktree)
+    def squash(self, checkout: Path, onto: str, message: str) -> None:
+        runner = self._git(checkout)
         runner.reset("--soft", onto)
         runner.commit("-q", "--no-verify", "-m", message)
 
-    def merge_commit(self, worktree: Path, onto: str, branch: str, message: str) -> None:
-        runner = self._git(worktree)
+    def merge_commit(self, checkout: Path, onto: str, branch: str, message: str) -> None:
+        runner = self._git(checkout)
         head = str(runner.rev_parse("HEAD"))
         runner.checkout("-q", "--detach", onto)
         runner.merge("-q", "--no-ff", "-m", message, head)
         runner.branch("-f", branch, "HEAD")
         runner.checkout("-q", branch)
 
-    def add_trailers(self, worktree: Path, trailers: str) -> None:
-        """Append `trailers` to the message of the worktree's top commit, unless it has them."""
-        runner = self._own_worktree(worktree)
+    def add_trailers(self, checkout: Path, trailers: str) -> None:
+        """Append `trailers` to the message of the checkout's top commit, unless it has them."""
+        runner = self._git(checkout)
         message = str(runner.log("-1", "--format=%B"))
         if trailers.strip() in message:
             return
@@ -424,9 +456,6 @@ class GitRepo:
             if task and digest:
                 found.setdefault((task.group(1), digest.group(1)), sha)
         return found
-
-    def head(self, worktree: Path) -> str:
-        return str(self._git(worktree).rev_parse("HEAD"))
 
     # -- a remote (GitHub mode: the runner's checkout and the repository on GitHub) ------------
 
@@ -532,6 +561,14 @@ class GitRepo:
         lock.unlink(missing_ok=True)  # ours: we hold the run lock, and git was killed with us
         self._bring_files(old, new)
         return f"finished updating the files of {base} to {new[:10]} (a run was stopped mid-way)"
+
+
+def _make_writable_and_retry(function: Any, path: str, _: Any) -> None:
+    """`shutil.rmtree`'s error handler: a file or folder made read-only is deleted all the same."""
+    Path(path).parent.chmod(0o700)
+    with contextlib.suppress(OSError):
+        Path(path).chmod(0o700)
+    function(path)
 
 
 @contextlib.contextmanager

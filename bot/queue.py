@@ -68,16 +68,16 @@ def rebase_and_test(
     repo: GitRepo,
     config: Config,
     task: Task,
-    worktree: Path,
+    checkout: Path,
     tip: str,
     log_dir: Path,
     *,
     apply_method: bool = True,
 ) -> Tested | Landing:
-    """Rebase `worktree` onto `tip`; with `apply_method`, squash or merge as configured (the
+    """Rebase `checkout` onto `tip`; with `apply_method`, squash or merge as configured (the
     GitHub lander leaves that to the merge API); then run the test command on the result."""
     base = config.base
-    rebased = repo.rebase(worktree, tip)
+    rebased = repo.rebase(checkout, tip)
     if not rebased.ok:
         files = rebased.conflict_files
         named = ", ".join(files) if files else rebased.message
@@ -89,12 +89,12 @@ def rebase_and_test(
         )
     message = commit_message(task, config.merge.method)
     if apply_method and config.merge.method == "squash":
-        repo.squash(worktree, tip, message)
+        repo.squash(checkout, tip, message)
     elif apply_method and config.merge.method == "merge":
-        repo.merge_commit(worktree, tip, task.branch, message)
+        repo.merge_commit(checkout, tip, task.branch, message)
     else:
-        repo.add_trailers(worktree, trailers(task))  # on the top commit, for what the agent made
-    head = repo.head(worktree)
+        repo.add_trailers(checkout, trailers(task))  # on the top commit, for what the agent made
+    head = repo.take(checkout, task.branch)  # before the tests: what they do is not landed
     files = repo.changed_files(tip, head)
     refused = refusal(config, files, repo.deleted_files(tip, head), repo.file_count(tip))
     if refused is not None:
@@ -105,8 +105,8 @@ def rebase_and_test(
     log.unlink(missing_ok=True)
     ran = process.run(
         ["/bin/sh", "-c", config.merge.test_command],
-        worktree,
-        agent_environment(os.environ),  # the code under test is an agent's: no tokens
+        checkout,
+        agent_environment(os.environ, checkout),  # the code under test is an agent's: no tokens
         log,
         config.merge.test_timeout,
     )

@@ -1,6 +1,6 @@
 """The crash-point harness: a 10-task `orchestrate run` killed at one crash point, then run again
 until it finishes, and checked: each task landed exactly once, the base's tree as expected, no
-agent left running, no lock, no worktree left behind.
+agent left running, no lock, no task checkout left behind.
 
 Crash points (`bot.crashpoints`) are every state transition written and every git command
 orchestrate runs; a counting run says how many a whole run passes. Each point is tried in three
@@ -96,12 +96,16 @@ def _leftovers(found: Scenario) -> list[str]:
     problems = []
     if (found.repo / ".git" / "index.lock").exists():
         problems.append("git's index.lock left behind")
+    checkouts = found.repo / ".orchestrate" / "checkouts"
+    left = sorted(path.name for path in checkouts.iterdir()) if checkouts.exists() else []
+    if left:
+        problems.append(f"task checkout(s) left behind: {', '.join(left)}")
     worktrees = subprocess.run(
         ["git", "worktree", "list", "--porcelain"], cwd=found.repo, capture_output=True,
         text=True, check=True,
     ).stdout.count("worktree ")  # fmt: skip
     if worktrees != 1:
-        problems.append(f"{worktrees - 1} task worktree(s) left behind")
+        problems.append(f"{worktrees - 1} worktree(s) left behind")
     for proc in psutil.process_iter(["cmdline"]):
         if any(found.agent_marker in part for part in proc.info["cmdline"] or ()):
             problems.append(f"agent process {proc.pid} still running")

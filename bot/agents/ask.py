@@ -1,6 +1,6 @@
 """`plan.predictor: agent`: ask a task's agent which files it expects to touch, read-only.
 
-The agent runs in a throwaway detached worktree at the base commit, so anything it writes
+The agent runs in a throwaway detached checkout at the base commit, so anything it writes
 is discarded; it is asked to answer with paths only, and its answer is one more source of
 evidence for the predictor (bot.analysis), never the whole footprint.
 """
@@ -74,12 +74,16 @@ def expected_files(agent: AgentConfig, task: Task, repo: GitRepo, base: str) -> 
     brief.task_file.write_text(json.dumps({"task": task.model_dump(mode="json")}))
     brief.prompt_file.write_text(QUESTION.format(title=task.title, body=task.body))
     brief.log.unlink(missing_ok=True)
-    with repo.scratch_worktree(base) as worktree:
-        env = {**agent_environment(os.environ), **agent.env, "ORCHESTRATE_TASK_ID": task.id}
+    with repo.scratch_checkout(base) as checkout:
+        env = {
+            **agent_environment(os.environ, checkout),
+            **agent.env,
+            "ORCHESTRATE_TASK_ID": task.id,
+        }
         env["ORCHESTRATE_PROMPT_FILE"] = str(brief.prompt_file)
         stdin = brief.prompt_file if preset_of(agent).prompt_on_stdin else None
-        argv = argv_for(agent, brief, task, worktree)
-        ran = process.run(argv, worktree, env, brief.log, min(agent.timeout, ASK_TIMEOUT), stdin)
+        argv = argv_for(agent, brief, task, checkout)
+        ran = process.run(argv, checkout, env, brief.log, min(agent.timeout, ASK_TIMEOUT), stdin)
     paths = parse_paths(_answer(agent, brief.log)) if ran.returncode == 0 else []
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(paths))

@@ -100,7 +100,7 @@ def build_prompt(context: AgentContext) -> str:
     return f"""# Task {task.id}: {task.title}
 
 You are one of several coding agents working on this repository at the same time, each on
-its own branch and worktree. Work only in the current directory, on branch `{task.branch}`.
+its own branch and checkout. Work only in the current directory, on branch `{task.branch}`.
 Commit your work or leave it uncommitted: both are collected when you exit.
 
 ## The task

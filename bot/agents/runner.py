@@ -1,4 +1,4 @@
-"""Start an agent for a task in its worktree: resolve the command, write its brief, launch it."""
+"""Start an agent for a task in its checkout: resolve the command, write its brief, launch it."""
 
 from __future__ import annotations
 
@@ -82,12 +82,12 @@ def install_agent(agent: AgentConfig, repo_root: Path, log: Path) -> str | None:
     return None
 
 
-def argv_for(agent: AgentConfig, brief: Brief, task: Task, worktree: Path) -> list[str]:
+def argv_for(agent: AgentConfig, brief: Brief, task: Task, checkout: Path) -> list[str]:
     values = {
         "prompt_file": str(brief.prompt_file),
         "task_file": str(brief.task_file),
         "task_id": task.id,
-        "worktree": str(worktree),
+        "worktree": str(checkout),
     }
     argv = argv_template(agent)
     for key, value in values.items():
@@ -96,7 +96,7 @@ def argv_for(agent: AgentConfig, brief: Brief, task: Task, worktree: Path) -> li
 
 
 def write_brief(run_dir: Path, document: Mapping[str, object], prompt: str) -> Brief:
-    """The task file and prompt sit outside the worktree, so they are never committed."""
+    """The task file and prompt sit outside the checkout, so they are never committed."""
     run_dir.mkdir(parents=True, exist_ok=True)
     brief = Brief(run_dir / "task.json", run_dir / "prompt.md", run_dir / "agent.log")
     brief.task_file.write_text(json.dumps(document, indent=2) + "\n")
@@ -116,13 +116,19 @@ WITHHELD = (
 )
 
 
-def agent_environment(base: Mapping[str, str]) -> dict[str, str]:
-    """The environment an agent inherits: orchestrate's own, minus what it must not see."""
-    return {
+def agent_environment(base: Mapping[str, str], checkout: Path | None = None) -> dict[str, str]:
+    """The environment an agent (or the code under test) inherits: orchestrate's own, minus
+    what it must not see. In a task's `checkout`, git never looks for a repository above it,
+    so git commands there reach no other repository, even once the checkout's `.git` is gone
+    (checkouts lie inside the user's `.orchestrate/`)."""
+    env = {
         name: value
         for name, value in base.items()
-        if name not in WITHHELD and not name.startswith("GIT_CONFIG_")
+        if name not in WITHHELD and not name.startswith(("GIT_CONFIG_", "GIT_CEILING_"))
     }
+    if checkout is not None:
+        env["GIT_CEILING_DIRECTORIES"] = str(checkout.resolve().parent)
+    return env
 
 
 def slot_environment(agent: AgentConfig, task: Task, slot: int) -> dict[str, str]:
@@ -140,20 +146,20 @@ def slot_environment(agent: AgentConfig, task: Task, slot: int) -> dict[str, str
 
 
 def launch(
-    agent: AgentConfig, task: Task, worktree: Path, brief: Brief, slot: int = 0
+    agent: AgentConfig, task: Task, checkout: Path, brief: Brief, slot: int = 0
 ) -> psutil.Popen:
     env = {
-        **agent_environment(os.environ),
+        **agent_environment(os.environ, checkout),
         **slot_environment(agent, task, slot),
         "ORCHESTRATE_TASK_ID": task.id,
         "ORCHESTRATE_TASK_FILE": str(brief.task_file),
         "ORCHESTRATE_PROMPT_FILE": str(brief.prompt_file),
-        "ORCHESTRATE_WORKTREE": str(worktree),
+        "ORCHESTRATE_WORKTREE": str(checkout),
     }
-    argv = argv_for(agent, brief, task, worktree)
+    argv = argv_for(agent, brief, task, checkout)
     stdin = brief.prompt_file if preset_of(agent).prompt_on_stdin else None
     try:
-        return process.start(argv, worktree, env, brief.log, stdin=stdin)
+        return process.start(argv, checkout, env, brief.log, stdin=stdin)
     except FileNotFoundError:
         raise AgentError(f"agent command not found: '{argv[0]}'") from None
     except PermissionError:

@@ -27,13 +27,13 @@ def edits(body: str) -> list[tuple[str, str, str]]:
     return [(m.group(1), m.group(2), m.group(3)) for m in _EDIT.finditer(body)]
 
 
-def apply(worktree: Path, body: str) -> list[str]:
-    root = worktree.resolve()
+def apply(checkout: Path, body: str) -> list[str]:
+    root = checkout.resolve()
     touched = []
     for mode, name, content in edits(body):
         target = (root / name).resolve()
         if not target.is_relative_to(root):
-            raise SystemExit(f"scripted agent: refusing to write outside the worktree: {name}")
+            raise SystemExit(f"scripted agent: refusing to write outside the checkout: {name}")
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "append" and target.exists():
             content = target.read_text() + content

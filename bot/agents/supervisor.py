@@ -63,7 +63,7 @@ class Watch:
     proc: psutil.Popen
     brief: Brief
     agent: AgentConfig
-    worktree: Path
+    checkout: Path
     started: float
     stream: ClaudeStream | None = None
     cost_limit: float | None = None  # budget.task_max_usd: stopped past it
@@ -79,7 +79,7 @@ class Watch:
 
     def __post_init__(self) -> None:
         self.last_activity = self.last_beat = self.started
-        self._newest_file = latest_mtime(self.worktree)
+        self._newest_file = latest_mtime(self.checkout)
 
     @property
     def cost_usd(self) -> float | None:
@@ -138,7 +138,7 @@ class Watch:
         if now - self._last_file_check < FILE_CHECK_SECONDS:
             return
         self._last_file_check = now
-        newest = latest_mtime(self.worktree)
+        newest = latest_mtime(self.checkout)
         if newest > self._newest_file:
             self._newest_file = newest
             self.last_activity = now

@@ -152,7 +152,7 @@ def _run(
     final = _agent(run, launched, context, tip, result, clock, sleep, poll_seconds)
     if final is not None:
         _publish(run, board, launched, final, result)
-    repo.remove_worktree(task.branch)
+    repo.remove_checkout(task.branch)
 
 
 def _agent(

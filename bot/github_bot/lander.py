@@ -58,16 +58,16 @@ class PullLander:
         if self.repo.resolve(HEAD_REF) != pull.head_sha:
             return Landing(S.REVIEW, f"#{pull.number} has a new head; it lands on the next pass")
         tip = self.repo.resolve(BASE_REF)
-        worktree = self.repo.fresh_worktree(task.branch, pull.head_sha)
+        checkout = self.repo.fresh_checkout(task.branch, pull.head_sha)
         try:
             tested = rebase_and_test(
-                self.repo, self.config, task, worktree, tip, self.log_dir, apply_method=False
+                self.repo, self.config, task, checkout, tip, self.log_dir, apply_method=False
             )
             if not isinstance(tested, Tested):
                 return tested
             return self._merge(task, pull, tested)
         finally:
-            self.repo.remove_worktree(task.branch)
+            self.repo.remove_checkout(task.branch)
 
     def _pull(self, task: Task, state: TaskState) -> PullInfo | None:
         number = self.board.state.pulls.get(task.id)

@@ -1,9 +1,9 @@
-"""Local mode's `Agents`: one supervised subprocess per task, in the task's own worktree.
+"""Local mode's `Agents`: one supervised subprocess per task, in the task's own checkout.
 
 Each observation polls the processes this run started: progress and usage on every heartbeat,
 limits enforced (the whole process tree is stopped), an exited agent's changes collected onto
 its branch. A task recorded as running whose agent belongs to no live run (orchestrate was
-killed) is ended and reported as interrupted, so it restarts from a fresh worktree.
+killed) is ended and reported as interrupted, so it restarts from a fresh checkout.
 """
 
 from __future__ import annotations
@@ -65,14 +65,14 @@ class ProcessAgents:
             process.become_subreaper()  # escaped descendants come back to us, to be ended
         agent = agent_for(self.config.agent, task)
         tip = self.repo.resolve(self.start_from or self.config.base)
-        worktree = self.repo.fresh_worktree(task.branch, tip)
+        checkout = self.repo.fresh_checkout(task.branch, tip)
         run_dir = self.run_dir(task.id)
         brief = write_brief(run_dir, task_document(context), build_prompt(context))
         brief.log.unlink(missing_ok=True)
-        proc = launch(agent, task, worktree, brief, slot)
+        proc = launch(agent, task, checkout, brief, slot)
         stream = ClaudeStream() if preset_of(agent).output == "claude-stream-json" else None
         self.running[task.id] = Watch(
-            proc, brief, agent, worktree, self.clock(), stream, self.config.budget.task_max_usd
+            proc, brief, agent, checkout, self.clock(), stream, self.config.budget.task_max_usd
         )
         return {
             "detail": f"agent started (attempt {attempt}, slot {slot}, pid {proc.pid})",
@@ -130,21 +130,22 @@ class ProcessAgents:
     # -- observations ----------------------------------------------------------------------
 
     def _interrupted(self, state: TaskState) -> Moved:
-        """A task a killed run left running: end its agent, discard its worktree."""
+        """A task a killed run left running: end its agent, discard its checkout."""
         if state.pid is not None and process.same_process(state.pid, state.pid_started):
             process.kill_tree(state.pid)
-        self.repo.remove_worktree(state.branch)
+        self.repo.remove_checkout(state.branch)
         return Moved(state.id, S.PLANNED, "interrupted: orchestrate stopped mid-run; will restart")
 
     def _beat(self, task_id: str, watch: Watch, state: TaskState, now: float) -> Progress:
         """Progress, usage and what the agent has changed so far."""
         watch.last_beat = now
         fields: dict[str, object] = {**_usage(watch), "heartbeat_at": now}
-        with contextlib.suppress(GitError):  # a broken worktree is said when the agent ends
-            files = self.repo.worktree_changes(watch.worktree, state.start_sha or "HEAD")
+        with contextlib.suppress(GitError):  # a broken checkout is said when the agent ends
+            work = self.repo.take(watch.checkout, state.branch)
+            files = self.repo.changed_files(state.start_sha or work, work)
             fields["files"] = files
             if self.watch_clashes and files:
-                self.wip[task_id] = (self.repo.snapshot_worktree(watch.worktree), files)
+                self.wip[task_id] = (work, files)
         return Progress(task_id, fields)
 
     def _merge(self, ours: str, theirs: str) -> tuple[str, ...]:
@@ -233,18 +234,19 @@ class ProcessAgents:
             **_usage(watch),
         }
         if not files:
-            self.repo.remove_worktree(task.branch)
+            self.repo.remove_checkout(task.branch)
             self.repo.delete_branch(task.branch)
             return Moved(task_id, S.NOOP, "agent finished without changing anything", done)
         return Moved(task_id, S.REVIEW, f"changed {len(files)} file(s)", done)
 
     def _changes(self, task_id: str, state: TaskState) -> tuple[str | None, tuple[str, ...]]:
-        """Head and changed files of a task's worktree, committing what was left uncommitted."""
+        """Head and changed files of a task's checkout, committing what was left uncommitted."""
         task = self.tasks[task_id]
-        worktree = self.repo.worktree_path(task.branch)
-        if not worktree.exists() or state.start_sha is None:
+        checkout = self.repo.checkout_path(task.branch)
+        if not checkout.exists() or state.start_sha is None:
             return None, ()
-        return self.repo.collect(worktree, state.start_sha, commit_message(task, "rebase"))
+        message = commit_message(task, "rebase")
+        return self.repo.collect(checkout, task.branch, state.start_sha, message)
 
 
 def _scrub(log: Path, redact: Redactor) -> None:

@@ -1,5 +1,5 @@
-"""Local mode's `Lander`: rebase and test in the task's worktree, then move the base branch by
-a fast-forward or a compare-and-swap of the ref (never a force)."""
+"""Local mode's `Lander`: rebase and test in a fresh checkout of the task, then move the base
+branch by a fast-forward or a compare-and-swap of the ref (never a force)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,9 @@ class RefLander:
         if state.head_sha and self.repo.is_ancestor(state.head_sha, tip):
             self._clean_up(task)
             return Landing(TaskStatus.MERGED, f"already on {base}", state.head_sha, state.files)
-        worktree = self.repo.worktree_path(task.branch)
-        if not worktree.exists():
-            worktree = self.repo.fresh_worktree(task.branch, state.head_sha or task.branch)
-        tested = rebase_and_test(self.repo, self.config, task, worktree, tip, self.run_dir(task.id))
+        # a checkout of orchestrate's own: what the agent did to its checkout stays behind
+        checkout = self.repo.fresh_checkout(task.branch, state.head_sha or task.branch)
+        tested = rebase_and_test(self.repo, self.config, task, checkout, tip, self.run_dir(task.id))
         if not isinstance(tested, Tested):
             return tested
         self.store.update(task.id, head_sha=tested.head)  # before the base moves: for resume
@@ -47,5 +46,5 @@ class RefLander:
         )
 
     def _clean_up(self, task: Task) -> None:
-        self.repo.remove_worktree(task.branch)
+        self.repo.remove_checkout(task.branch)
         self.repo.delete_branch(task.branch)

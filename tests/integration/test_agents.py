@@ -458,12 +458,15 @@ def test_protected_paths_and_mass_deletions_never_land(tmp_path, capsys, edit, r
 
 
 def test_hooks_an_agent_leaves_behind_never_run_in_orchestrates_own_git_calls(tmp_path, capsys):
+    """The hooks go into the agent's own checkout, which orchestrate never runs git in after
+    the agent: none runs while the task lands, and none is left in the repository."""
     marker = tmp_path / "hook-ran"
+    hooks = ("post-merge", "reference-transaction", "post-rewrite", "post-checkout", "pre-commit")
     code = f"""
         import os, stat, subprocess
         common = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True,
                                 text=True, check=True).stdout.strip()
-        for hook in ("post-merge", "reference-transaction", "post-rewrite", "post-checkout"):
+        for hook in {hooks!r}:
             path = os.path.join(common, "hooks", hook)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as handle:
@@ -477,16 +480,74 @@ def test_hooks_an_agent_leaves_behind_never_run_in_orchestrates_own_git_calls(tm
     assert states(repo)["1"].status is TaskStatus.MERGED
     assert (repo / "a.txt").read_text() == "changed\n"  # main was fast-forwarded
     assert not marker.exists(), marker.read_text()
+    assert not [hook for hook in hooks if (repo / ".git" / "hooks" / hook).exists()]
 
 
-def test_an_agent_that_breaks_its_worktree_never_commits_in_the_users_checkout(tmp_path, capsys):
-    """The agent deletes its worktree's .git file: git would walk up to the main repository,
-    and `add -A` there would commit the user's untracked notes onto main. Nothing is collected;
+def test_an_agent_cannot_move_the_base_or_any_other_branch(tmp_path, capsys):
+    """The agent commits, then points `main` and another task's branch at its commit and makes
+    a branch of its own: all in its own checkout. `main` moves only when the task lands, to a
+    commit the queue made (with the task's trailer), and no other ref appears."""
+    code = """
+        import subprocess
+        def git(*args):
+            subprocess.run(["git", *args], check=True)
+        open("a.txt", "w").write("changed\\n")
+        git("commit", "-qam", "straight onto main")
+        git("update-ref", "refs/heads/main", "HEAD")
+        git("branch", "-f", "orchestrate/2-other", "HEAD")
+        git("branch", "sneaky", "HEAD")
+        git("tag", "v-sneaky")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
+    before = git(repo, "rev-parse", "main")
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 0, out + err
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert git(repo, "rev-parse", "main^") == before
+    assert "Orchestrate-Task: 1" in git(repo, "log", "-1", "--format=%B", "main")
+    assert git(repo, "for-each-ref", "--format=%(refname)") == "refs/heads/main"
+
+
+def test_git_config_an_agent_writes_never_runs_in_orchestrates_git_calls(tmp_path, capsys):
+    """Filter drivers, a diff program and an fsmonitor set in the agent's own `.git/config`
+    (with a committed `.gitattributes` naming the filter, and the work left uncommitted, so
+    orchestrate has to add it): orchestrate reads the checkout with the repository's config,
+    so none of them runs, and the content lands as the agent wrote it."""
+    marker = tmp_path / "config-ran"
+    code = f"""
+        import subprocess
+        def git(*args):
+            subprocess.run(["git", *args], check=True)
+        run = "sh -c 'echo ran >> {marker}; cat'"
+        git("config", "filter.evil.clean", run)
+        git("config", "filter.evil.smudge", run)
+        git("config", "filter.evil.process", "sh -c 'echo ran >> {marker}'")
+        git("config", "diff.external", "sh -c 'echo ran >> {marker}'")
+        git("config", "core.fsmonitor", "sh -c 'echo ran >> {marker}'")
+        open(".gitattributes", "w").write("* filter=evil\\n")
+        open("a.txt", "w").write("changed\\n")
+    """
+    repo, tasks = one_task(tmp_path, script_agent(tmp_path, code), files="[a.txt, .gitattributes]")
+    result, out, err = run(capsys, repo, tasks)
+    assert result == 0, out + err
+    assert states(repo)["1"].status is TaskStatus.MERGED
+    assert git(repo, "show", "main:a.txt") == "changed"
+    assert not marker.exists(), marker.read_text()
+
+
+def test_an_agent_that_deletes_its_checkouts_git_never_reaches_the_users_repository(
+    tmp_path, capsys
+):
+    """The agent deletes its checkout's `.git`, then runs `git add -A` and `git commit`: git
+    would walk up to the user's repository and commit the untracked notes there. It finds no
+    repository (orchestrate bounds the search at the checkout); orchestrate collects nothing;
     the task fails; main and the notes are untouched."""
     code = """
-        import os
-        os.remove(".git")
+        import shutil, subprocess
+        shutil.rmtree(".git")
         open("a.txt", "w").write("changed\\n")
+        subprocess.run(["git", "add", "-A"])
+        subprocess.run(["git", "commit", "-qm", "in the user's repository?"])
     """
     repo, tasks = one_task(tmp_path, script_agent(tmp_path, code))
     (repo / "private-notes.txt").write_text("do not commit me\n")
@@ -494,7 +555,8 @@ def test_an_agent_that_breaks_its_worktree_never_commits_in_the_users_checkout(t
     result, out, err = run(capsys, repo, tasks)
     assert result == 1, out + err
     state = states(repo)["1"]
-    assert state.status is TaskStatus.FAILED and "no longer a worktree of its own" in state.detail
+    assert state.status is TaskStatus.FAILED
+    assert "no longer a checkout orchestrate can read" in state.detail
     assert git(repo, "rev-parse", "main") == before
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? private-notes.txt"
 

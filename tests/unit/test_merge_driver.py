@@ -41,8 +41,8 @@ def test_changes_apart_merge_plainly_and_a_rewritten_line_stays_a_conflict(tmp_p
     assert "<<<<<<<" in merged and "# C 1.0" in merged and "# C 2.0" in merged
 
 
-def test_orchestrates_rebase_runs_its_own_driver_never_one_from_the_worktree(tmp_path: Path):
-    """An agent's worktree may hold a `bot/merge_driver.py` of its own: the driver runs
+def test_orchestrates_rebase_runs_its_own_driver_never_one_from_the_checkout(tmp_path: Path):
+    """A task's checkout may hold a `bot/merge_driver.py` of its own: the driver runs
     isolated (`python -I`), so the rebase runs orchestrate's, and the entries are all kept."""
     import subprocess
 
@@ -53,18 +53,19 @@ def test_orchestrates_rebase_runs_its_own_driver_never_one_from_the_worktree(tmp
         subprocess.run(["git", "config", key, value], cwd=repo.root, check=True)
     repo.union_merge(["changes*"])
     base = repo.resolve("main")
-    worktree = repo.fresh_worktree("orchestrate/1-t", base)
-    (worktree / "CHANGES.md").write_text("# C\n- from the task\n- a\n")
-    repo.collect(worktree, base, "task")
+    checkout = repo.fresh_checkout("orchestrate/1-t", base)
+    (checkout / "CHANGES.md").write_text("# C\n- from the task\n- a\n")
+    repo.collect(checkout, "orchestrate/1-t", base, "task")
+    checkout = repo.fresh_checkout("orchestrate/1-t", "orchestrate/1-t")  # the queue's own
     marker = tmp_path / "hijacked"  # left untracked (say, ignored), so a rebase keeps it
-    (worktree / "bot").mkdir()
-    (worktree / "bot" / "__init__.py").write_text("")
-    (worktree / "bot" / "merge_driver.py").write_text(
+    (checkout / "bot").mkdir()
+    (checkout / "bot" / "__init__.py").write_text("")
+    (checkout / "bot" / "merge_driver.py").write_text(
         f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
     )
     (repo.root / "CHANGES.md").write_text("# C\n- on main\n- a\n")
     subprocess.run(["git", "commit", "-qam", "main moved"], cwd=repo.root, check=True)
-    result = repo.rebase(worktree, "main")
+    result = repo.rebase(checkout, repo.resolve("main"))
     assert result.ok, result.message
     assert not marker.exists()
-    assert (worktree / "CHANGES.md").read_text() == "# C\n- on main\n- from the task\n- a\n"
+    assert (checkout / "CHANGES.md").read_text() == "# C\n- on main\n- from the task\n- a\n"
