@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +120,21 @@ def same_process(pid: int | None, started: float | None) -> bool:
         return abs(psutil.Process(pid).create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
+
+
+def mask_file(log: Path, redact: Callable[[str], str]) -> None:
+    """Mask secrets in a log once its writer has ended (an agent's, the tests', an installer's),
+    as everywhere else orchestrate writes; the file is replaced whole, so a kill leaves either
+    version."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    masked = redact(text)
+    if masked != text:
+        partial = log.with_name(log.name + ".part")
+        partial.write_text(masked, encoding="utf-8")
+        partial.replace(log)
 
 
 def tail(log: Path, lines: int = 30, max_bytes: int = 16_384) -> str:

@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.engine.ports import Landing
 from bot.gitops import GitRepo
 from bot.models import Task, TaskStatus
+from bot.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def rebase_and_test(
     log_dir: Path,
     *,
     apply_method: bool = True,
+    redact: Redactor | None = None,
 ) -> Tested | Landing:
     """Rebase `checkout` onto `tip`; with `apply_method`, squash or merge as configured (the
     GitHub lander leaves that to the merge API); then run the test command on the result."""
@@ -110,6 +112,7 @@ def rebase_and_test(
         log,
         config.merge.test_timeout,
     )
+    process.mask_file(log, redact or Redactor())
     if ran.timed_out or ran.returncode != 0:
         why = "timed out" if ran.timed_out else f"exited {ran.returncode}"
         return Landing(

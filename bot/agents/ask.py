@@ -20,6 +20,7 @@ from bot.agents.runner import Brief, agent_environment, argv_for
 from bot.config import AgentConfig
 from bot.gitops import GitRepo
 from bot.models import Task
+from bot.redact import Redactor
 
 ASK_TIMEOUT = 300.0
 MAX_HINTS = 30
@@ -84,6 +85,7 @@ def expected_files(agent: AgentConfig, task: Task, repo: GitRepo, base: str) -> 
         stdin = brief.prompt_file if preset_of(agent).prompt_on_stdin else None
         argv = argv_for(agent, brief, task, checkout)
         ran = process.run(argv, checkout, env, brief.log, min(agent.timeout, ASK_TIMEOUT), stdin)
+    process.mask_file(brief.log, Redactor.from_env(agent.secrets, {**os.environ, **agent.env}))
     paths = parse_paths(_answer(agent, brief.log)) if ran.returncode == 0 else []
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(paths))

@@ -7,7 +7,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +58,9 @@ def check_agent(agent: AgentConfig, repo_root: Path) -> None:
 INSTALL_TIMEOUT = 600.0
 
 
-def install_agent(agent: AgentConfig, repo_root: Path, log: Path) -> str | None:
+def install_agent(
+    agent: AgentConfig, repo_root: Path, log: Path, redact: Callable[[str], str] = str
+) -> str | None:
     """Install the preset's program where it is missing (a fresh Actions runner): its own
     installer (npm, pip), never through a shell. None when it can be started now, else why
     not (one line)."""
@@ -72,7 +74,9 @@ def install_agent(agent: AgentConfig, repo_root: Path, log: Path) -> str | None:
             return str(missing)
         if installer[0] == "pip":
             installer = [sys.executable, "-m", *installer]
+        log.unlink(missing_ok=True)
         ran = process.run(installer, repo_root, agent_environment(os.environ), log, INSTALL_TIMEOUT)
+        process.mask_file(log, redact)
         if ran.returncode != 0:
             return f"{missing}; `{preset.installs}` failed: {process.tail(log, lines=3)}"
     try:

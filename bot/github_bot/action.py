@@ -242,7 +242,7 @@ def merge_queue(
     repo.union_merge(ctx.config.merge.union_files)
     git_env = auth_env(env.token, env.server_url)
     log_dir = repo.state_dir / "merge"
-    lander = PullLander(ctx.forge, repo, ctx.config, board, git_env, log_dir)
+    lander = PullLander(ctx.forge, repo, ctx.config, board, git_env, log_dir, ctx.redact)
     decision = reconcile(ctx, board, outcome, lander=lander, launching=False)
     publish(ctx, board, outcome)
     if decision is None or not board.state.running:

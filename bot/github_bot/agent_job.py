@@ -175,7 +175,8 @@ def _agent(
     )  # fmt: skip
     try:
         agent = agent_for(ctx.config.agent, task)
-        problem = install_agent(agent, run.repo.root, run.repo.state_dir / "agent-install.log")
+        install_log = run.repo.state_dir / "agent-install.log"
+        problem = install_agent(agent, run.repo.root, install_log, ctx.redact)
         if problem is not None:
             raise AgentError(problem)
         started = agents.start(task, context, launched.attempt, launched.slot or 0)

@@ -19,6 +19,7 @@ from bot.github_bot.board import Board
 from bot.gitops import GitRepo
 from bot.models import Task, TaskState, TaskStatus
 from bot.queue import Tested, rebase_and_test
+from bot.redact import Redactor
 
 S = TaskStatus
 REMOTE = "origin"
@@ -34,6 +35,7 @@ class PullLander:
         board: Board,
         git_env: dict[str, str],
         log_dir: Path,
+        redact: Redactor | None = None,
     ) -> None:
         self.forge = forge
         self.repo = repo
@@ -41,6 +43,7 @@ class PullLander:
         self.board = board
         self.git_env = git_env
         self.log_dir = log_dir
+        self.redact = redact or Redactor()
 
     def land(self, task: Task, state: TaskState) -> Landing:
         pull = self._pull(task, state)
@@ -61,7 +64,14 @@ class PullLander:
         checkout = self.repo.fresh_checkout(task.branch, pull.head_sha)
         try:
             tested = rebase_and_test(
-                self.repo, self.config, task, checkout, tip, self.log_dir, apply_method=False
+                self.repo,
+                self.config,
+                task,
+                checkout,
+                tip,
+                self.log_dir,
+                apply_method=False,
+                redact=self.redact,
             )
             if not isinstance(tested, Tested):
                 return tested

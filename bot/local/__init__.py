@@ -29,7 +29,8 @@ def local_engine(
     machine: Callable[[Config], str | None] | None = None,
 ) -> Engine:
     """The engine over local adapters, as `orchestrate run` and `orchestrate merge` use it."""
-    agents = ProcessAgents(repo, config, tasks, redact=redact or Redactor())
+    redact = redact or Redactor()
+    agents = ProcessAgents(repo, config, tasks, redact=redact)
     if machine is not None:
         agents.machine = machine
     return Engine(
@@ -38,7 +39,7 @@ def local_engine(
         config,
         store,
         agents,
-        RefLander(repo, config, store, agents.run_dir),
+        RefLander(repo, config, store, agents.run_dir, redact),
         notifier or Silent(),
-        redact=redact or Redactor(),
+        redact=redact,
     )

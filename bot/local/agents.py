@@ -109,7 +109,7 @@ class ProcessAgents:
                 process.reap_group(watch.proc.pid)  # children that outlived the agent
                 watch.observe(now)  # the last lines, including a final result message
                 reports.append(self._exited(task_id, watch, states[task_id], code))
-            _scrub(watch.brief.log, self.redact)
+            process.mask_file(watch.brief.log, self.redact)
             process.end_orphans({w.proc.pid for w in self.running.values()})
         if beats and self.watch_clashes:
             reports.extend(self._clashes(states))
@@ -247,20 +247,6 @@ class ProcessAgents:
             return None, ()
         message = commit_message(task, "rebase")
         return self.repo.collect(checkout, task.branch, state.start_sha, message)
-
-
-def _scrub(log: Path, redact: Redactor) -> None:
-    """Mask secrets in an ended agent's raw log on disk, as everywhere else orchestrate writes;
-    the file is replaced whole, so a kill leaves either version."""
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    masked = redact(text)
-    if masked != text:
-        partial = log.with_suffix(".log.part")
-        partial.write_text(masked, encoding="utf-8")
-        partial.replace(log)
 
 
 def _usage(watch: Watch) -> dict[str, object]:

@@ -12,16 +12,25 @@ from bot.gitops import GitRepo
 from bot.local.store import LocalStore
 from bot.models import Task, TaskState, TaskStatus
 from bot.queue import Tested, rebase_and_test
+from bot.redact import Redactor
 
 RunDir = Callable[[str], Path]  # a task id -> the folder of its logs
 
 
 class RefLander:
-    def __init__(self, repo: GitRepo, config: Config, store: LocalStore, run_dir: RunDir) -> None:
+    def __init__(
+        self,
+        repo: GitRepo,
+        config: Config,
+        store: LocalStore,
+        run_dir: RunDir,
+        redact: Redactor | None = None,
+    ) -> None:
         self.repo = repo
         self.config = config
         self.store = store
         self.run_dir = run_dir
+        self.redact = redact or Redactor()
 
     def land(self, task: Task, state: TaskState) -> Landing:
         base = self.config.base
@@ -31,7 +40,9 @@ class RefLander:
             return Landing(TaskStatus.MERGED, f"already on {base}", state.head_sha, state.files)
         # a checkout of orchestrate's own: what the agent did to its checkout stays behind
         checkout = self.repo.fresh_checkout(task.branch, state.head_sha or task.branch)
-        tested = rebase_and_test(self.repo, self.config, task, checkout, tip, self.run_dir(task.id))
+        tested = rebase_and_test(
+            self.repo, self.config, task, checkout, tip, self.run_dir(task.id), redact=self.redact
+        )
         if not isinstance(tested, Tested):
             return tested
         self.store.update(task.id, head_sha=tested.head)  # before the base moves: for resume

@@ -171,6 +171,25 @@ def test_secrets_are_masked_in_log_state_and_output(tmp_path, capsys, monkeypatc
     assert list((repo / ".orchestrate/runs").rglob("agent.log"))
 
 
+def test_secrets_the_tests_print_are_masked_in_the_test_log(tmp_path, capsys, monkeypatch):
+    """The test command runs code the agent wrote: what it prints is masked in `test.log` on
+    disk and in the state, like the agent's own log."""
+    token = "ghp_" + "Z9y8X7w6" * 5
+    monkeypatch.setenv("MY_SERVICE_PASSWORD", "hunter2-very-secret")
+    agent = script_agent(
+        tmp_path, "open('a.txt', 'w').write('changed\\n')", {"secrets": ["MY_SERVICE_PASSWORD"]}
+    )
+    test = f"echo token {token}; echo password $MY_SERVICE_PASSWORD; exit 1"
+    repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": agent, "merge": {"test_command": test}})
+    tasks = write_tasks(tmp_path / "tasks", {"1-task.md": "---\nfiles: [a.txt]\n---\nEdit.\n"})
+    run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED and "token ***" in state.log_tail
+    [log] = (repo / ".orchestrate/runs").rglob("test.log")
+    assert "token ***" in log.read_text() and "password ***" in log.read_text()
+    assert token not in log.read_text() and "hunter2-very-secret" not in log.read_text()
+
+
 def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path, capsys):
     code = "import sys\nprint('cannot start', flush=True)\nsys.exit(1)\n"
     agent = script_agent(tmp_path, code, {"retries": 2, "retry_backoff": "0.1s"})
@@ -291,6 +310,7 @@ def test_predictor_agent_asks_each_agent_read_only_and_uses_its_answer(tmp_path,
         print("- `src/b.py`")
         print("2. docs/new_page.md")
         print("Some chatter that is not a path.")
+        print("token ghp_" + "Q1w2E3r4" * 5)
     """
     agent = script_agent(tmp_path, code)
     repo = make_repo(
@@ -310,7 +330,9 @@ def test_predictor_agent_asks_each_agent_read_only_and_uses_its_answer(tmp_path,
     assert "asking the agent which files task 1 will touch" in err
     assert (repo / "src/b.py").read_text() == "b = 2\n"  # nothing it wrote survived
     assert git(repo, "status", "--porcelain") == ""
-    assert git(repo, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
+    assert not list((repo / ".orchestrate" / "checkouts").iterdir())  # the scratch one is gone
+    [answer] = (repo / ".orchestrate" / "ask").rglob("answer.log")
+    assert "token ***" in answer.read_text() and "Q1w2E3r4" not in answer.read_text()
     cli(capsys, *argv)
     assert calls.read_text() == "asked\n"  # the second plan used the cached answer
 
@@ -575,3 +597,31 @@ def test_a_process_an_agent_detaches_with_setsid_does_not_outlive_the_run(tmp_pa
     assert run(capsys, repo, tasks)[0] == 0
     assert states(repo)["1"].status is TaskStatus.MERGED
     assert not agents_alive(marker)
+
+
+def test_a_preset_missing_on_a_runner_is_installed_and_its_log_masked(tmp_path, monkeypatch):
+    """`install_agent` (the agent job on a fresh runner): the preset's own installer (`npm`,
+    a stand-in here) puts the program on `PATH`; what the installer printed is masked on disk."""
+    from bot.agents.runner import install_agent
+    from bot.config import AgentConfig
+    from bot.redact import Redactor
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(
+        "#!/bin/sh\n"
+        f"printf '#!/bin/sh\\necho claude\\n' > {bin_dir}/claude && chmod +x {bin_dir}/claude\n"
+        "echo npm notice token ghp_" + "P0o9I8u7" * 5 + "\n"
+    )
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    log = tmp_path / "agent-install.log"
+    assert install_agent(AgentConfig(preset="claude"), tmp_path, log, Redactor()) is None
+    assert (bin_dir / "claude").exists()
+    assert "token ***" in log.read_text() and "P0o9I8u7" not in log.read_text()
+    npm.write_text("#!/bin/sh\necho 'npm error 404' >&2\nexit 1\n")
+    (bin_dir / "claude").unlink()
+    problem = install_agent(AgentConfig(preset="claude"), tmp_path, log, Redactor())
+    assert problem is not None and "agent command not found: 'claude'" in problem
+    assert "failed: npm error 404" in problem
