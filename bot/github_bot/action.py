@@ -139,7 +139,11 @@ def job_context(
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Context, GitHubForge, str | None]:
     """What every GitHub job works with: the forge, the config (a bad one is reported and the
-    defaults used), the redactor, the clock. Returns (context, forge, config problem)."""
+    defaults used), the redactor, the clock. Returns (context, forge, config problem). A
+    folder that is not a checkout is allowed (checks rest on the API); one that is not there
+    is a mistake in the workflow."""
+    if not repo_dir.is_dir():
+        raise ActionError(f"{repo_dir}: no such directory")
     config, config_problem = _config(repo_dir)
     secrets = {*config.agent.secrets, "GITHUB_TOKEN"}
     values = {**(os.environ if environ is None else environ), "GITHUB_TOKEN": env.token}

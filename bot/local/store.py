@@ -58,6 +58,9 @@ def load_tasks(directory: Path) -> list[Task]:
     return tasks
 
 
+BUSY_SECONDS = 30.0  # how long a write waits for another process's lock on the state file
+
+
 class StateError(Exception):
     """The state file cannot be used; the message says how to recover."""
 
@@ -66,7 +69,8 @@ def _unusable(path: Path, exc: Exception) -> StateError:
     first = (str(exc).splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return StateError(
-            f"{path}: locked by another process for over 30s ({first}); wait for it, or end it"
+            f"{path}: locked by another process for over {BUSY_SECONDS:g}s ({first}); wait for "
+            "it, or end it"
         )
     return StateError(
         f"{path}: not a state orchestrate can read ({first}); move it aside to start over "
@@ -81,7 +85,7 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -94,13 +98,19 @@ class LocalStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")  # waits up to BUSY_SECONDS for another writer
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
         try:
             yield self._db
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
 
     # -- task states ---------------------------------------------------------------------
 

@@ -557,16 +557,22 @@ def test_git_config_an_agent_writes_never_runs_in_orchestrates_git_calls(tmp_pat
     assert not marker.exists(), marker.read_text()
 
 
+@pytest.mark.parametrize(
+    "breakage",
+    ['shutil.rmtree(".git")', 'shutil.rmtree(".git"); open(".git", "w").write("gitdir: /nope\\n")'],
+    ids=["deleted", "replaced by a bad gitfile"],
+)
 def test_an_agent_that_deletes_its_checkouts_git_never_reaches_the_users_repository(
-    tmp_path, capsys
+    tmp_path, capsys, breakage
 ):
-    """The agent deletes its checkout's `.git`, then runs `git add -A` and `git commit`: git
-    would walk up to the user's repository and commit the untracked notes there. It finds no
-    repository (orchestrate bounds the search at the checkout); orchestrate collects nothing;
-    the task fails; main and the notes are untouched."""
-    code = """
+    """The agent deletes its checkout's `.git` (or puts a gitfile there that leads nowhere),
+    then runs `git add -A` and `git commit`: git would walk up to the user's repository and
+    commit the untracked notes there. It finds no repository (orchestrate bounds the search at
+    the checkout); orchestrate collects nothing; the task fails, and nothing is left running;
+    main and the notes are untouched."""
+    code = f"""
         import shutil, subprocess
-        shutil.rmtree(".git")
+        {breakage}
         open("a.txt", "w").write("changed\\n")
         subprocess.run(["git", "add", "-A"])
         subprocess.run(["git", "commit", "-qm", "in the user's repository?"])

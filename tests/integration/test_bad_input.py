@@ -207,3 +207,44 @@ def test_a_reused_id_with_new_words_is_new_work(tmp_path, capsys):
     assert code == 0, out + err
     assert (repo / "a.txt").read_text() == "c\n"
     assert states(repo)["1"].status is TaskStatus.MERGED
+
+
+def test_a_second_run_while_one_is_active_is_refused(finished, capsys):
+    """Another `orchestrate run` holds the run lock: refused at once, nothing changed."""
+    import fcntl
+
+    repo, tasks = finished
+    before = (git(repo, "rev-parse", "main"), states(repo))
+    with (repo / ".orchestrate" / "lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 2, out + err
+    active = f"another orchestrate run is active in {repo}; wait for it to finish"
+    assert err == f"orchestrate: error: {active}\n"
+    assert (git(repo, "rev-parse", "main"), states(repo)) == before
+
+
+def test_a_state_file_another_process_keeps_locked_is_a_one_line_error(
+    finished, capsys, monkeypatch
+):
+    """Something (a `sqlite3` shell, say) holds the state file's write lock: after the wait,
+    one line that says so and what to do; the state is unchanged once the lock goes."""
+    import sqlite3
+
+    from bot.local import store
+
+    repo, tasks = finished
+    before = states(repo)
+    monkeypatch.setattr(store, "BUSY_SECONDS", 0.2)
+    other = sqlite3.connect(repo / ".orchestrate" / "state.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 2, out + err
+    [line] = err.splitlines()
+    assert line.startswith(f"orchestrate: error: {repo}/.orchestrate/state.db: locked by another")
+    assert line.endswith("wait for it, or end it") and "over 0.2s" in line
+    assert states(repo) == before

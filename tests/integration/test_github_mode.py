@@ -193,7 +193,11 @@ def test_repeated_label_event_changes_nothing(
 
 
 def test_orchestrate_event_verb(
-    fake_github: FakeGitHub, project: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_github: FakeGitHub,
+    project: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from bot.cli import main
 
@@ -214,6 +218,10 @@ def test_orchestrate_event_verb(
     assert "launch=false" in output.read_text()
     assert "GitHub API requests:" in summary.read_text()
     assert "z" * 36 not in output.read_text() + summary.read_text()
+    capsys.readouterr()
+    assert main(["event", "--repo", str(tmp_path / "no-checkout")]) == 2  # no traceback either
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == f"orchestrate: error: {tmp_path / 'no-checkout'}: no such directory"
     monkeypatch.delenv("GITHUB_TOKEN")
     assert main(["event"]) == 2  # a missing variable is a usage error, not a traceback
 
