@@ -337,6 +337,28 @@ def _needed_work(
     return found
 
 
+def _landed_since(
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
+) -> dict[str, str]:
+    """Tasks that landed after a failed task started, changing a file it is predicted or seen
+    to touch (changelog-style files aside), with that file: the failure may be the work they
+    brought not being there yet, and it is there now."""
+    started = states[task_id].started_at
+    if started is None:
+        return {}
+    observed = _observed(states)
+    mine = {f for f in _footprint_files(task_id, plan, observed) if not is_mergeable(f, mergeable)}
+    found: dict[str, str] = {}
+    for other in plan.merge_order:
+        state = states[other]
+        if other == task_id or state.status is not S.MERGED or (state.finished_at or 0) < started:
+            continue
+        shared = sorted(mine & (observed[other] or _footprint_files(other, plan, observed)))
+        if shared:
+            found[other] = shared[0]
+    return found
+
+
 def _requeues(
     order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], now: float, policy: Policy
 ) -> list[Requeue]:
@@ -349,10 +371,23 @@ def _requeues(
         if state.status is S.FAILED and state.retryable:
             rule = policy.retry_for(task_id)
             attempt = state.attempt - state.redos - state.waits  # since the last fresh start
-            needed = (
-                {} if state.rate_limited else _needed_work(task_id, plan, states, policy.mergeable)
-            )
-            if needed and state.waits < policy.failure_waits:
+            landed, needed = {}, {}
+            if not state.rate_limited and state.waits < policy.failure_waits:
+                landed = _landed_since(task_id, plan, states, policy.mergeable)
+                needed = {} if landed else _needed_work(task_id, plan, states, policy.mergeable)
+            if landed:
+                who = ", ".join(landed)
+                file = next(iter(landed.values()))
+                found.append(
+                    Requeue(
+                        task_id,
+                        f"failed ({state.detail}) after {who} landed a change to {file} it may "
+                        f"build on; tried again at once on the new {policy.base} "
+                        f"(wait {state.waits + 1} of {policy.failure_waits})",
+                        {"waits": state.waits + 1, "after": (), "retryable": False},
+                    )
+                )
+            elif needed:
                 who = ", ".join(needed)
                 file = next(iter(needed.values()))
                 found.append(

@@ -122,6 +122,31 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
     assert retry.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
 
 
+def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_base():
+    """2 started, then 1 landed a change to new.py, which 2 may touch, and 2 failed: what it
+    needed may be what 1 brought, so it goes again now (one wait), not after the others."""
+    plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
+    landed = {"status": S.MERGED, "files": ("a.py", "new.py"), "finished_at": 50.0}
+    given = statuses(plan, t1=landed, t2={**failed, "started_at": 40.0, "finished_at": 60.0})
+    [requeue] = decide(plan, given, 60.0).requeue
+    assert requeue.fields == {"waits": 1, "after": (), "retryable": False}
+    assert requeue.detail == (
+        "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
+        "once on the new main (wait 1 of 1)"
+    )
+    # landed before 2 started: 2 had it already, so this is an ordinary failure
+    given["2"] = given["2"].model_copy(update={"started_at": 55.0})
+    assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
+    # what 1 really changed is what counts, once it is known: not new.py, nothing to retry for
+    given = statuses(
+        plan,
+        t1={**landed, "files": ("a.py",)},
+        t2={**failed, "started_at": 40.0, "finished_at": 60.0},
+    )
+    assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
+
+
 def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
     plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
     failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
