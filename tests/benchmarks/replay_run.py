@@ -256,12 +256,15 @@ def write_patches(window: Window, clone: Path, patches: Path) -> None:
 
 
 def write_config(scratch: Path, slots: int, work: float) -> Path:
-    """The run's config: `slots` agents at once, each the agent in `scratch`; defaults else."""
+    """The run's config: `slots` agents at once, each the agent in `scratch`; defaults else,
+    except the machine gate: agents that sleep use no CPU, and a benchmark that shares the
+    machine with other work would otherwise measure that work, not the schedule."""
     agent, patches = scratch / "agent.py", scratch / "patches"
     command = shlex.join([sys.executable, str(agent), str(patches), str(work)])
     path = scratch / f"orchestrate-p{slots}.yml"
     path.write_text(
-        f"max_parallel: {slots}\nagent:\n  preset: command\n  command: {json.dumps(command)}\n",
+        f"max_parallel: {slots}\nagent:\n  preset: command\n  command: {json.dumps(command)}\n"
+        "resources: {max_cpu_percent: 100, max_memory_percent: 100}\n",
         encoding="utf-8",
     )
     return path
