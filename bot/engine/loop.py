@@ -35,6 +35,10 @@ from bot.state import Decision, Policy, Retry, decide, overlaps
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")
 STALE_MARGIN = 900.0  # beyond the agent's timeout: time for a runner to pick up the job
+# Agents start after the landings that are ready, from the base they bring (as on GitHub, where
+# the merge job lands before the coordinator starts agents), unless landings in a row (slow
+# tests) have already kept free slots waiting this long.
+LANDING_HOLD = 60.0
 CLEARED_CLASH: dict[str, object] = {"clashes": (), "base_clash": False, "clash_files": ()}
 
 
@@ -112,6 +116,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.policy = policy_of(self.config, self.tasks.values())
         self.last = Decision()  # the last step's decision, as carried out
+        self._landing_since: float | None = None  # when the landings in a row began
 
     # -- the step ------------------------------------------------------------------------
 
@@ -135,8 +140,10 @@ class Engine:
             self.agents.halt(stopped.task_id)
             self._set(stopped.task_id, S.CONFLICT, stopped.detail, **CLEARED_CLASH,
                       conflict_files=stopped.files, finished_at=now, pid=None)  # fmt: skip
+        landing = decision.merge is not None and self.lander is not None
         if decision.merge is not None and self.lander is not None:
             self._land(decision.merge)
+        hold = hold or self._after_landing(landing, now)
         waiting = dict(decision.waiting)
         launched: list[str] = []
         for task_id in decision.launch:
@@ -196,6 +203,18 @@ class Engine:
             if isinstance(cleaned.get(key), str):
                 cleaned[key] = self.redact(str(cleaned[key]))
         return cleaned
+
+    def _after_landing(self, landed: bool, now: float) -> str | None:
+        """Why ready tasks wait for the next pass: this one landed, and the next may land more
+        first, so agents start from the newest base (bounded by `LANDING_HOLD`)."""
+        if not landed:
+            self._landing_since = None
+            return None
+        if self._landing_since is None:
+            self._landing_since = now
+        if now - self._landing_since >= LANDING_HOLD:
+            return None
+        return f"starts after the landing under way, from the new {self.config.base}"
 
     def _no_room(self, launched: list[str]) -> str | None:
         """One agent may always run, or nothing would ever finish; beyond it, the agents'

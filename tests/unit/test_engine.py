@@ -256,5 +256,38 @@ def test_each_running_agent_has_a_slot_of_its_own_and_a_freed_slot_is_reused():
     engine.step()
     assert agents.slots == [("1", 0), ("2", 1)]
     assert store.rows["1"].slot == 0 and store.rows["2"].slot == 1
-    engine.step()  # 1 lands: its slot is free for the next task
+    engine.step()  # 1 lands: its slot is free for the next task, started in the next pass
+    engine.step()
     assert agents.slots[-1] == ("3", 0)
+
+
+def test_agents_start_after_the_landings_that_are_ready_unless_they_keep_slots_waiting_long():
+    """1 and 2 finish together, 3 waits for a slot: the pass that lands 1 starts nothing, the
+    next lands 2, and 3 starts in the pass after, from the base with both. When landings in a
+    row have kept slots free for `LANDING_HOLD`, agents start beside them."""
+    from bot.engine.loop import LANDING_HOLD
+
+    texts = {
+        n: f"---\nfiles: [{f}]\n---\n" for n, f in (("1", "a.py"), ("2", "b.py"), ("3", "c.py"))
+    }
+    engine, store, agents, lander, _, now = _engine(texts, Config(max_parallel=2))
+    agents.script = {"1": [_done("1", ("a.py",))], "2": [_done("2", ("b.py",))]}
+    lander.outcomes = {t: [Landing(S.MERGED, "landed", "m" + t, ())] for t in "12"}
+    engine.step()
+    assert agents.started == [("1", 1), ("2", 1)]
+    engine.step()  # both end; 1 lands; 3 could start but waits for the next landing
+    assert lander.landed == ["1"] and len(agents.started) == 2
+    assert store.waiting["3"] == "starts after the landing under way, from the new main"
+    engine.step()
+    assert lander.landed == ["1", "2"] and len(agents.started) == 2
+    engine.step()
+    assert agents.started[-1] == ("3", 1)
+
+    engine, store, agents, lander, _, now = _engine(texts, Config(max_parallel=2))
+    agents.script = {"1": [_done("1", ("a.py",))], "2": [_done("2", ("b.py",))]}
+    lander.outcomes = {t: [Landing(S.MERGED, "landed", "m" + t, ())] for t in "12"}
+    engine.step()
+    engine.step()  # 1 lands ...
+    now[0] += LANDING_HOLD  # ... and its tests took a minute: 3 no longer waits for 2's
+    engine.step()
+    assert lander.landed == ["1", "2"] and agents.started[-1] == ("3", 1)
