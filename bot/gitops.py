@@ -327,9 +327,9 @@ class GitRepo:
         self._git(path.parent).init("-q", str(path))
         shared = Path(self.repo.common_dir).resolve()
         (path / ".git" / "objects" / "info" / "alternates").write_text(f"{shared / 'objects'}\n")
-        attributes = shared / "info" / "attributes"  # `union_merge`, for the queue's rebase
-        if attributes.exists():
-            shutil.copyfile(attributes, path / ".git" / "info" / "attributes")
+        for name in ("info/attributes", "shallow"):  # `union_merge`; a shallow clone's bounds
+            if (shared / name).exists():
+                shutil.copyfile(shared / name, path / ".git" / name)
         runner = self._git(path)
         if branch is None:
             runner.checkout("-q", "--detach", sha)

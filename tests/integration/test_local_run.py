@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -86,6 +87,25 @@ def test_eight_tasks_land_once_each_in_plan_order_and_the_real_conflict_is_repor
     for n in merged:
         assert (repo / f"mod{n}.txt").read_text() == f"module {n} done\n"
     assert "conflict" in out and "shared.txt" in out
+
+
+def test_a_shallow_clone_lands_its_tasks(tmp_path, capsys):
+    """The user's repository is a shallow clone (CI checkouts often are): task checkouts carry
+    its bounds, so the queue's rebases onto a moved base work there too."""
+    (tmp_path / "source").mkdir()
+    source, tasks = eight_tasks(tmp_path / "source")
+    for n in (1, 2):  # some history below the clone's single commit
+        git(source, "commit", "-q", "--allow-empty", "-m", f"older {n}")
+    repo = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{source}", str(repo)], check=True
+    )
+    for key, value in (("user.name", "Test"), ("user.email", "test@example.com")):
+        git(repo, "config", key, value)
+    assert git(repo, "rev-parse", "--is-shallow-repository") == "true"
+    code, out, err = cli(capsys, "run", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 1, out + err  # 7 and 8 really conflict; conflict_redos is 0 here
+    assert len(landed_tasks(repo)) == 7
 
 
 @pytest.mark.parametrize("method", ["squash", "merge"])
