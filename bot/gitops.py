@@ -353,13 +353,9 @@ class GitRepo:
         if branch in self.repo.heads:
             self.repo.git.branch("-D", branch)
 
-    def take(self, checkout: Path, branch: str, message: str | None = None) -> str:
-        """What `checkout` holds now, as a commit of this repository, also set as `branch`
-        here: its HEAD fetched (git's upload-pack, made to be safe on a repository someone
-        else controls), and on top of it whatever is left uncommitted, written through an
-        index of orchestrate's own with this repository's config, never the checkout's.
-        `message` None: a snapshot of work in progress, with fixed dates, so the same work
-        gives the same commit."""
+    def fetch_head(self, checkout: Path, branch: str) -> str:
+        """The commit `checkout`'s HEAD is at, fetched into this repository as `branch` (git's
+        upload-pack, made to be safe on a repository someone else controls)."""
         try:
             self.repo.git.fetch(
                 "--quiet", "--no-tags", "--no-write-fetch-head", str(checkout),
@@ -370,7 +366,16 @@ class GitRepo:
                 f"{checkout}: no longer a checkout orchestrate can read (its .git was removed "
                 "or changed): nothing was collected from it"
             ) from None
-        head = self.resolve(f"refs/heads/{branch}")
+        return self.resolve(f"refs/heads/{branch}")
+
+    def take(self, checkout: Path, branch: str, message: str | None = None) -> str:
+        """What `checkout` holds now, as a commit of this repository, also set as `branch`
+        here: its HEAD (`fetch_head`), and on top of it whatever is left uncommitted, written
+        through an index of orchestrate's own with this repository's config, never the
+        checkout's.
+        `message` None: a snapshot of work in progress, with fixed dates, so the same work
+        gives the same commit."""
+        head = self.fetch_head(checkout, branch)
         index = self._index(checkout)
         index.parent.mkdir(parents=True, exist_ok=True)
         env = {

@@ -96,7 +96,7 @@ def rebase_and_test(
         repo.merge_commit(checkout, tip, task.branch, message)
     else:
         repo.add_trailers(checkout, trailers(task))  # on the top commit, for what the agent made
-    head = repo.take(checkout, task.branch)  # before the tests: what they do is not landed
+    head = repo.fetch_head(checkout, task.branch)  # before the tests, which cannot change it
     files = repo.changed_files(tip, head)
     refused = refusal(config, files, repo.deleted_files(tip, head), repo.file_count(tip))
     if refused is not None:
