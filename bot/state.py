@@ -510,8 +510,9 @@ def decide(
 
 
 def _requeued(states: Mapping[str, TaskState]) -> set[str]:
-    """Tasks redone or waiting behind others: they come after the rest in the merge order."""
-    return {t for t, s in states.items() if (s.redos or s.waits) and not s.status.terminal}
+    """Tasks redone or waiting behind others: they come after the rest in the merge order (one
+    tried again at once, after the work it needed landed, keeps its place)."""
+    return {t for t, s in states.items() if (s.redos or s.after) and not s.status.terminal}
 
 
 def _schedule(

@@ -135,6 +135,10 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
         "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
         "once on the new main (wait 1 of 1)"
     )
+    # tried again at once, it keeps its place: it starts before 3, which comes after it
+    plan3 = _plan_with(1, **{"1": {"a.py": 1.0}, "2": {"b.py": 1.0}, "3": {"c.py": 1.0}})
+    again = statuses(plan3, t1=S.MERGED, t2={"status": S.PLANNED, "waits": 1, "attempt": 1})
+    assert decide(plan3, again, 60.0).launch == ("2",)
     # landed before 2 started: 2 had it already, so this is an ordinary failure
     given["2"] = given["2"].model_copy(update={"started_at": 55.0})
     assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
