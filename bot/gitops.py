@@ -384,10 +384,13 @@ class GitRepo:
             "GIT_INDEX_FILE": str(index),
         }
         runner = self._git(checkout)
-        # `-m` keeps what the index knows of unchanged files: only changed ones are read again
-        runner.read_tree(*(["-m"] if index.exists() else []), head, env=env)
-        runner.add("-A", env=env)
-        tree = str(runner.write_tree(env=env))
+        try:
+            # `-m` keeps what the index knows of unchanged files: only changed ones are read
+            runner.read_tree(*(["-m"] if index.exists() else []), head, env=env)
+            runner.add("-A", env=env)
+            tree = str(runner.write_tree(env=env))
+        except git.GitCommandError as exc:  # a running agent moved a file under our feet
+            raise GitError(f"{checkout}: could not read its files: {_first_line(exc)}") from None
         if tree == self.resolve_tree(head):
             return head
         if message is None:
