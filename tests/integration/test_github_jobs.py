@@ -17,7 +17,7 @@ from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_j
 
 from bot.blocks import decode_state
 from bot.forge.github import connect
-from bot.forge.issues import TASK_LABEL
+from bot.forge.issues import ALL_STATUS_LABELS, STATUS_LABELS, TASK_LABEL
 from bot.github_bot.agent_job import _board, _cancelled
 from bot.github_bot.checks import AGENT_CHECK, agent_check
 from bot.models import TaskState, TaskStatus
@@ -362,3 +362,33 @@ def test_a_report_from_another_app_is_not_believed(
     fake.state.create_check_run(fake_repo, other_app, fields)
     next_run(fake, fake_repo, tmp_path / "next")
     assert _state(fake_repo)["1"]["status"] == "running"
+
+
+def test_a_merge_the_dashboard_did_not_record_is_found_by_the_next_run(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The merge job merged the pull request (its issue closed, its branch deleted) but never
+    wrote the dashboard (GitHub failed, or the job was killed): the board still says running.
+    The next run reads the pull request and records the merge, instead of dropping the task
+    whose issue left the `parallel` set."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
+    agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    fake.fail_next(502, method="PATCH", route="/repos/{owner}/{repo}/issues/comments/{comment_id}")
+    assert merge_job(fake_repo, tmp_path / "m1").error is not None
+    assert fake_repo.issues[1].state == "closed" and _state(fake_repo)["1"]["status"] == "running"
+    issue = fake.create_issue(fake_repo, "Set three", ISSUES["Set three"], user="alice")
+    fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    fake.take_deliveries()  # the plan goes on without task 1: its issue is closed
+
+    schedule = Delivery("schedule", None, {"schedule": "23 * * * *"}, "schedule-1")
+    deliver(fake, fake_repo, schedule, tmp_path / "next")
+    task = _state(fake_repo)["1"]
+    [pull] = fake_repo.pulls
+    assert task["status"] == "merged" and f"#{pull} merged" in str(task["detail"])
+    assert _state(fake_repo)["4"]["status"] == "running"  # the new task, launched
+    assert [lb.name for lb in fake_repo.issues[1].labels if lb.name in ALL_STATUS_LABELS] == [
+        STATUS_LABELS[TaskStatus.MERGED]
+    ]
+    [status] = [c for c in fake_repo.comments.values() if c.issue_number == 1]
+    assert "`merged`" in status.body
