@@ -193,8 +193,12 @@ def _agent(
             "pid": started.get("pid"),
         }
     )
-    _beat(run, running, force=True)
-    final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+    try:
+        _beat(run, running, force=True)
+        final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+    except KeyboardInterrupt:  # a Ctrl-C, or the run was cancelled: the agent goes with it
+        agents.stop()
+        raise
     return final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
 
 

@@ -11,14 +11,25 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
-from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job, next_run
+from github_mode import (
+    BOT_TOKEN,
+    NOW,
+    agent_job,
+    checkout,
+    deliver,
+    deliver_all,
+    job_env,
+    merge_job,
+    next_run,
+)
 
 from bot.blocks import decode_state
 from bot.forge.github import connect
 from bot.forge.issues import ALL_STATUS_LABELS, STATUS_LABELS, TASK_LABEL
-from bot.github_bot.agent_job import _board, _cancelled
+from bot.github_bot.agent_job import _board, _cancelled, run_agent_job
 from bot.github_bot.checks import AGENT_CHECK, agent_check
 from bot.models import TaskState, TaskStatus
 from bot.redact import Redactor
@@ -392,3 +403,30 @@ def test_a_merge_the_dashboard_did_not_record_is_found_by_the_next_run(
     ]
     [status] = [c for c in fake_repo.comments.values() if c.issue_number == 1]
     assert "`merged`" in status.body
+
+
+def test_an_interrupted_agent_job_stops_its_agent(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """A Ctrl-C (a cancelled run's SIGINT) while the agent works: the job ends its agent
+    before it exits, as a local run does, rather than leave it to the runner."""
+    config = {"agent": {"preset": "scripted", "env": {"ORCHESTRATE_SCRIPTED_DELAY": "30"}}}
+    run = _one_task(fake_github, fake_repo, tmp_path, json.dumps(config), FILES)
+    workdir = tmp_path / "a1"
+    env = job_env(fake_repo, workdir, comment=int(run.outputs["dashboard-comment"]))
+
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_agent_job(env, checkout(fake_repo, workdir), "1", environ={}, sleep=interrupt)
+    [check] = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert check.status == "in_progress"  # the agent had started
+    assert [p.pid for p in psutil.process_iter() if _works_in(p, workdir)] == []
+
+
+def _works_in(proc: psutil.Process, folder: Path) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE and Path(proc.cwd()).is_relative_to(folder)
+    except psutil.Error:
+        return False
