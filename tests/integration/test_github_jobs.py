@@ -27,6 +27,7 @@ from github_mode import (
 )
 
 from bot.blocks import decode_state
+from bot.forge.base import ForgeError
 from bot.forge.github import connect
 from bot.forge.issues import ALL_STATUS_LABELS, STATUS_LABELS, TASK_LABEL
 from bot.github_bot.agent_job import _board, _cancelled, run_agent_job
@@ -430,3 +431,22 @@ def _works_in(proc: psutil.Process, folder: Path) -> bool:
         return proc.status() != psutil.STATUS_ZOMBIE and Path(proc.cwd()).is_relative_to(folder)
     except psutil.Error:
         return False
+
+
+def test_an_agent_job_stopped_after_its_push_leaves_no_check_run_in_progress(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The job pushed the agent's result and stopped before it opened the pull request
+    (GitHub failed; or the job was killed). Its re-run starts over from a new marker, so the
+    first marker's check run was concluded before the branch left it: none stays in
+    progress on a commit no branch shows."""
+    run = _one_task(fake_github, fake_repo, tmp_path, CONFIG, FILES)
+    comment = int(run.outputs["dashboard-comment"])
+    fake_github.fail_next(502, method="POST", route="/repos/{owner}/{repo}/pulls", times=2)
+    with pytest.raises(ForgeError):
+        agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    assert fake_repo.pulls == {}
+    again = agent_job(fake_repo, "1", tmp_path / "a2", comment)
+    assert again.pull is not None and again.state is not None
+    runs = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert len(runs) == 3 and [c.status for c in runs] == ["completed"] * 3
