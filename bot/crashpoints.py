@@ -1,12 +1,15 @@
-"""Deliberate crashes, for the crash-point harness (tests/crash_points.py) and nothing else.
+"""Deliberate crashes, for the crash-point harnesses (tests/crash_points.py for local mode,
+tests/crash_points_github.py for GitHub mode) and nothing else.
 
 With `ORCHESTRATE_CRASH_AT=N:MODE` in its environment, an orchestrate process dies at its
-Nth crash point: just after a state transition is written, and just before each git command
-orchestrate itself runs. MODE `kill` is SIGKILL of the process alone, `group` SIGKILL of its
-whole process group (its agents die with it), `int` SIGINT to the group (a Ctrl-C, which the
-run handles: it stops its agents and exits). `N` 0 crashes nowhere and writes each point to
-the file `ORCHESTRATE_CRASH_LOG` (the harness counts a run's points so). Unset, `reached`
-does nothing. Agents and test commands never inherit the variable.
+Nth crash point: just after a state transition is written (local mode's state store, GitHub
+mode's dashboard comment), just before each git command orchestrate itself runs, and just
+before each request it sends to GitHub. MODE `kill` is SIGKILL of the process alone, `group`
+SIGKILL of its whole process group, `int` SIGINT to the group (a Ctrl-C, which a run
+handles: it stops its agents and exits). Agents run in sessions of their own, so neither
+signal reaches them. `N` 0 crashes nowhere and writes each point to the file
+`ORCHESTRATE_CRASH_LOG` (the harnesses count a run's points so). Unset, `reached` does
+nothing. Agents and test commands never inherit the variable.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ _seen = 0
 
 
 def reached(what: str) -> None:
-    """One crash point passed (`what`: `transition` or `git`)."""
+    """One crash point passed (`what`: `transition`, `git` or `forge`)."""
     global _seen
     spec = os.environ.get(VARIABLE)
     if not spec:

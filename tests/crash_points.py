@@ -1,6 +1,6 @@
 """The crash-point harness: a 10-task `orchestrate run` killed at one crash point, then run again
 until it finishes, and checked: each task landed exactly once, the base's tree as expected, no
-agent left running, no lock, no task checkout left behind.
+agent left running, no lock, no worktree left behind.
 
 Crash points (`bot.crashpoints`) are every state transition written and every git command
 orchestrate runs; a counting run says how many a whole run passes. Each point is tried in three
@@ -8,29 +8,35 @@ ways: SIGKILL of orchestrate alone, SIGKILL of its whole process group, and SIGI
 (Ctrl-C). `tests/integration/test_crash_points.py` tries a sample in the default suite; this
 script tries them all and prints the number of points tried:
 
-    .venv/bin/python tests/crash_points.py [--step K] [--modes kill,group,int]
+    .venv/bin/python tests/crash_points.py [--step K] [--modes kill,group,int] [--jobs J]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.crashpoints import LOG, VARIABLE
+from tests.crashing import (
+    Outcome,
+    agents_running,
+    arguments,
+    checkout_leftovers,
+    environment,
+    points_to_try,
+    report,
+    settle,
+    trials,
+)
 from tests.localrepo import landed_tasks, make_patch, make_repo, patch_agent, states, write_tasks
 
 TASKS = 10
-MODES = ("kill", "group", "int")
 
 
 @dataclass
@@ -43,8 +49,7 @@ class Scenario:
     def run(self, extra_env: dict[str, str] | None = None, timeout: float = 120) -> int:
         """`orchestrate run` as a user starts it, in a session of its own (a group kill
         reaches it and its agents, never this harness)."""
-        env = {k: v for k, v in os.environ.items() if k not in (VARIABLE, LOG)}
-        env.update(extra_env or {})
+        env = environment(extra_env)
         with (self.root / "runs.log").open("a") as log:
             done = subprocess.run(
                 [sys.executable, "-m", "bot.cli", "run", "--repo", str(self.repo),
@@ -83,33 +88,9 @@ def count_points(root: Path) -> int:
     return len(log.read_text().splitlines())
 
 
-@dataclass
-class Outcome:
-    point: int
-    mode: str
-    first_exit: int = 0  # the crashed run's exit status (-9: killed)
-    runs: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
 def _leftovers(found: Scenario) -> list[str]:
-    problems = []
-    if (found.repo / ".git" / "index.lock").exists():
-        problems.append("git's index.lock left behind")
-    checkouts = found.repo / ".orchestrate" / "checkouts"
-    left = sorted(path.name for path in checkouts.iterdir()) if checkouts.exists() else []
-    if left:
-        problems.append(f"task checkout(s) left behind: {', '.join(left)}")
-    worktrees = subprocess.run(
-        ["git", "worktree", "list", "--porcelain"], cwd=found.repo, capture_output=True,
-        text=True, check=True,
-    ).stdout.count("worktree ")  # fmt: skip
-    if worktrees != 1:
-        problems.append(f"{worktrees - 1} worktree(s) left behind")
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(found.agent_marker in part for part in proc.info["cmdline"] or ()):
-            problems.append(f"agent process {proc.pid} still running")
-    return problems
+    running = [f"agent process {pid} still running" for pid in agents_running(found.agent_marker)]
+    return checkout_leftovers(found.repo) + running
 
 
 def check(found: Scenario) -> list[str]:
@@ -143,43 +124,25 @@ def crash_then_finish(root: Path, point: int, mode: str, tries: int = 4) -> Outc
         outcome.runs += 1
     if code != 0:
         outcome.problems.append(f"no run finished after the crash (last exit {code})")
-    deadline = time.monotonic() + 5  # processes SIGKILLed with their group are reaped late
-    while time.monotonic() < deadline and _leftovers(found):
-        time.sleep(0.1)
+    settle(lambda: _leftovers(found))
     outcome.problems.extend(check(found))
     return outcome
 
 
-def sweep(root: Path, points: list[int], modes: tuple[str, ...]) -> list[Outcome]:
-    outcomes = []
-    for mode in modes:
-        for point in points:
-            outcomes.append(crash_then_finish(root / f"{mode}-{point}", point, mode))
-    return outcomes
+def sweep(root: Path, points: list[int], modes: tuple[str, ...], jobs: int = 1) -> list[Outcome]:
+    chosen = [(root / f"{mode}-{point}", point, mode) for mode in modes for point in points]
+    return trials(crash_then_finish, chosen, jobs)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--step", type=int, default=1, help="try every K-th point")
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/orchestrate-crash-points"))
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.split("\n\n")[0], Path("/tmp/orchestrate-crash-points"), argv)
     started = time.monotonic()
     total = count_points(args.workdir / "count")
-    points = list(range(1, total + 1, args.step))
+    points = points_to_try(total, args.step)
     modes = tuple(args.modes.split(","))
     print(f"a whole run passes {total} crash points; trying {len(points)} of them x {modes}")
-    outcomes = sweep(args.workdir, points, modes)
-    failed = [o for o in outcomes if o.problems]
-    for outcome in failed:
-        print(f"point {outcome.point} ({outcome.mode}): " + "; ".join(outcome.problems))
-    runs = sum(o.runs for o in outcomes)
-    print(
-        f"{len(outcomes)} crash points tried ({runs} runs of orchestrate, "
-        f"{time.monotonic() - started:.0f} s): {len(outcomes) - len(failed)} converged, "
-        f"{len(failed)} did not"
-    )
-    return 1 if failed else 0
+    outcomes = sweep(args.workdir, points, modes, args.jobs)
+    return report(outcomes, "runs of orchestrate", started)
 
 
 if __name__ == "__main__":

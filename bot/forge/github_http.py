@@ -24,6 +24,7 @@ import requests
 from github import GithubException
 from github.Requester import Requester
 
+from bot import crashpoints
 from bot.forge.base import ForgeError
 
 T = TypeVar("T")
@@ -107,6 +108,7 @@ class GitHubHttp:
     # -- requests -----------------------------------------------------------------------------
 
     def _send(self, verb: str, url: str, params: Params | None, body: Any) -> tuple[Any, Any]:
+        crashpoints.reached("forge")
         self.requests += 1
         parameters = {k: str(v) for k, v in (params or {}).items()} or None
         headers, data = self._requester.requestJsonAndCheck(verb, url, parameters, input=body)

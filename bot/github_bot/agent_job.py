@@ -194,8 +194,12 @@ def _agent(
             "pid": started.get("pid"),
         }
     )
-    _beat(run, running, force=True)
-    final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+    try:
+        _beat(run, running, force=True)
+        final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+    except KeyboardInterrupt:  # a Ctrl-C, or the run was cancelled: the agent goes with it
+        agents.stop()
+        raise
     return final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
 
 
@@ -215,11 +219,13 @@ def _publish(
         result.state = final
         result.messages.append(f"#{task.id}: cancelled while its agent ran; no pull request")
         return
+    # The marker's check run ends before the branch leaves it: a job stopped after the push
+    # would leave it in progress where no branch shows it, and its re-run could not find it.
+    forge.put_check_run(_superseded(marker, head))
     if not run.repo.push(REMOTE, head, task.branch, marker, run.git_env):
         raise AgentJobError(f"{task.branch} moved while the agent ran; its work was kept here")
     result.pull = _pull_request(forge, task, run.ctx.config.base, final)
     forge.put_check_run(run.check(final, head, result.pull.number), new_head=True)
-    forge.put_check_run(_superseded(marker, head))
 
 
 def _beat(run: _Run, state: TaskState, force: bool = False) -> None:

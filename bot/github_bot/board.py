@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot import crashpoints
 from bot.blocks import StateBlockError, decode_state, encode_state
 from bot.forge.base import CommentInfo, Forge, IssueInfo
 from bot.forge.issues import DASHBOARD_LABEL, TASK_LABEL
@@ -160,9 +161,10 @@ def save_board(forge: Forge, board: Board, redact: Redactor) -> bool:
     body = render_board(board, redact)
     if board.comment is None:
         board.comment = forge.create_comment(board.home, body)
-        return True
-    if board.comment.body == body:
+    elif board.comment.body == body:
         return False
-    forge.edit_comment(board.comment.id, body)
-    board.comment = CommentInfo(board.comment.id, body, board.comment.author)
+    else:
+        forge.edit_comment(board.comment.id, body)
+        board.comment = CommentInfo(board.comment.id, body, board.comment.author)
+    crashpoints.reached("transition")
     return True

@@ -74,6 +74,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
         return False
     tasks, blocked = with_blocked_by(ctx, board, tasks, fresh=force)
     state.problems.extend(blocked)
+    merged_meanwhile(ctx, board, {task.id for task in tasks})
     state.tasks, dropped = task_states(state.tasks, tasks)
     state.titles = {
         **{k: v for k, v in state.titles.items() if k in state.tasks},
@@ -97,6 +98,27 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
         state.status_comments.pop(task_id, None)
         state.status_digests.pop(task_id, None)
     return True
+
+
+def merged_meanwhile(ctx: Context, board: Board, current: set[str]) -> None:
+    """A task in flight whose issue left the set because its pull request merged, unseen by
+    the board (a merge job stopped after the merge, before it wrote the dashboard; or someone
+    merged it and its branch, where the report was, is gone): recorded as merged, so it is
+    kept as history rather than dropped. One request per such task, none in a usual run."""
+    store = BoardStore(board)
+    for task_id, state in list(board.state.tasks.items()):
+        if task_id in current or state.status not in IN_FLIGHT:
+            continue
+        pull = ctx.forge.find_pull(state.branch)
+        if pull is None or not pull.merged:
+            continue
+        board.state.pulls[task_id] = pull.number
+        if state.status is S.RUNNING:
+            store.transition(task_id, S.REVIEW, f"pull request #{pull.number} opened", pid=None)
+        detail = f"pull request #{pull.number} merged"
+        store.transition(
+            task_id, S.MERGED, detail, merged_sha=pull.merge_sha or None, finished_at=ctx.now
+        )
 
 
 def _engine(
@@ -183,7 +205,7 @@ def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
     state = board.state
     planned = set(state.plan.merge_order) if state.plan is not None else set(state.tasks)
     for task_id, task_state in state.tasks.items():
-        if task_id not in planned:
+        if task_id not in planned and not _said_otherwise(ctx, board, task_id):
             continue  # finished and closed: its labels and comment were written when it ended
         number = int(task_id)
         issue = ctx.forge.get_issue(number)
@@ -201,6 +223,24 @@ def publish(ctx: Context, board: Board, outcome: Outcome) -> None:
     outcome.board = board
 
 
+def _status_text(ctx: Context, board: Board, task_id: str) -> str:
+    state = board.state
+    body = task_status_body(
+        state.tasks[task_id],
+        ctx.issue_url(board.home),
+        state.pulls.get(task_id),
+        board.waiting.get(task_id, ""),
+    )
+    return ctx.redact(body)
+
+
+def _said_otherwise(ctx: Context, board: Board, task_id: str) -> bool:
+    """The task's status comment says what its state no longer does: it ended unseen, as its
+    issue left the plan (`merged_meanwhile`)."""
+    written = board.state.status_digests.get(task_id)
+    return written is not None and written != digest(_status_text(ctx, board, task_id))
+
+
 def _status_comment(ctx: Context, board: Board, task_id: str) -> None:
     """The task's one status comment, from its first start on (the dashboard shows planned
     tasks), edited in place when what it says changes."""
@@ -210,13 +250,7 @@ def _status_comment(ctx: Context, board: Board, task_id: str) -> None:
         return
     if status is S.REVIEW and task_id in state.status_comments:
         return  # the pull request shows on the issue by itself; the comment waits for the end
-    body = task_status_body(
-        state.tasks[task_id],
-        ctx.issue_url(board.home),
-        state.pulls.get(task_id),
-        board.waiting.get(task_id, ""),
-    )
-    body = ctx.redact(body)
+    body = _status_text(ctx, board, task_id)
     wanted = digest(body)
     if state.status_digests.get(task_id) == wanted:
         return

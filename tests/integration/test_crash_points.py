@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash_points import MODES, count_points, crash_then_finish
+from tests.crash_points import count_points, crash_then_finish
+from tests.crashing import MODES
 
 SPREAD = (0.15, 0.5, 0.85)  # where in the run, as a share of its crash points
 

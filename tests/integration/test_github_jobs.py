@@ -11,14 +11,26 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from fakegithub import Delivery, FakeGitHub, Repo
-from github_mode import BOT_TOKEN, NOW, agent_job, deliver, deliver_all, merge_job, next_run
+from github_mode import (
+    BOT_TOKEN,
+    NOW,
+    agent_job,
+    checkout,
+    deliver,
+    deliver_all,
+    job_env,
+    merge_job,
+    next_run,
+)
 
 from bot.blocks import decode_state
+from bot.forge.base import ForgeError
 from bot.forge.github import connect
-from bot.forge.issues import TASK_LABEL
-from bot.github_bot.agent_job import _board, _cancelled
+from bot.forge.issues import ALL_STATUS_LABELS, STATUS_LABELS, TASK_LABEL
+from bot.github_bot.agent_job import _board, _cancelled, run_agent_job
 from bot.github_bot.checks import AGENT_CHECK, agent_check
 from bot.models import TaskState, TaskStatus
 from bot.redact import Redactor
@@ -362,3 +374,79 @@ def test_a_report_from_another_app_is_not_believed(
     fake.state.create_check_run(fake_repo, other_app, fields)
     next_run(fake, fake_repo, tmp_path / "next")
     assert _state(fake_repo)["1"]["status"] == "running"
+
+
+def test_a_merge_the_dashboard_did_not_record_is_found_by_the_next_run(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The merge job merged the pull request (its issue closed, its branch deleted) but never
+    wrote the dashboard (GitHub failed, or the job was killed): the board still says running.
+    The next run reads the pull request and records the merge, instead of dropping the task
+    whose issue left the `parallel` set."""
+    fake = fake_github
+    run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
+    agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
+    fake.fail_next(502, method="PATCH", route="/repos/{owner}/{repo}/issues/comments/{comment_id}")
+    assert merge_job(fake_repo, tmp_path / "m1").error is not None
+    assert fake_repo.issues[1].state == "closed" and _state(fake_repo)["1"]["status"] == "running"
+    issue = fake.create_issue(fake_repo, "Set three", ISSUES["Set three"], user="alice")
+    fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    fake.take_deliveries()  # the plan goes on without task 1: its issue is closed
+
+    schedule = Delivery("schedule", None, {"schedule": "23 * * * *"}, "schedule-1")
+    deliver(fake, fake_repo, schedule, tmp_path / "next")
+    task = _state(fake_repo)["1"]
+    [pull] = fake_repo.pulls
+    assert task["status"] == "merged" and f"#{pull} merged" in str(task["detail"])
+    assert _state(fake_repo)["4"]["status"] == "running"  # the new task, launched
+    assert [lb.name for lb in fake_repo.issues[1].labels if lb.name in ALL_STATUS_LABELS] == [
+        STATUS_LABELS[TaskStatus.MERGED]
+    ]
+    [status] = [c for c in fake_repo.comments.values() if c.issue_number == 1]
+    assert "`merged`" in status.body
+
+
+def test_an_interrupted_agent_job_stops_its_agent(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """A Ctrl-C (a cancelled run's SIGINT) while the agent works: the job ends its agent
+    before it exits, as a local run does, rather than leave it to the runner."""
+    config = {"agent": {"preset": "scripted", "env": {"ORCHESTRATE_SCRIPTED_DELAY": "30"}}}
+    run = _one_task(fake_github, fake_repo, tmp_path, json.dumps(config), FILES)
+    workdir = tmp_path / "a1"
+    env = job_env(fake_repo, workdir, comment=int(run.outputs["dashboard-comment"]))
+
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_agent_job(env, checkout(fake_repo, workdir), "1", environ={}, sleep=interrupt)
+    [check] = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert check.status == "in_progress"  # the agent had started
+    assert [p.pid for p in psutil.process_iter() if _works_in(p, workdir)] == []
+
+
+def _works_in(proc: psutil.Process, folder: Path) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE and Path(proc.cwd()).is_relative_to(folder)
+    except psutil.Error:
+        return False
+
+
+def test_an_agent_job_stopped_after_its_push_leaves_no_check_run_in_progress(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The job pushed the agent's result and stopped before it opened the pull request
+    (GitHub failed; or the job was killed). Its re-run starts over from a new marker, so the
+    first marker's check run was concluded before the branch left it: none stays in
+    progress on a commit no branch shows."""
+    run = _one_task(fake_github, fake_repo, tmp_path, CONFIG, FILES)
+    comment = int(run.outputs["dashboard-comment"])
+    fake_github.fail_next(502, method="POST", route="/repos/{owner}/{repo}/pulls", times=2)
+    with pytest.raises(ForgeError):
+        agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    assert fake_repo.pulls == {}
+    again = agent_job(fake_repo, "1", tmp_path / "a2", comment)
+    assert again.pull is not None and again.state is not None
+    runs = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
+    assert len(runs) == 3 and [c.status for c in runs] == ["completed"] * 3
