@@ -1,6 +1,6 @@
 """The crash-point harness: a 10-task `orchestrate run` killed at one crash point, then run again
 until it finishes, and checked: each task landed exactly once, the base's tree as expected, no
-agent left running, no lock, no worktree left behind.
+agent left running, no lock, no task checkout left behind.
 
 Crash points (`bot.crashpoints`) are every state transition written and every git command
 orchestrate runs; a counting run says how many a whole run passes. Each point is tried in three
@@ -14,6 +14,7 @@ script tries them all and prints the number of points tried:
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -62,8 +63,10 @@ class Scenario:
 
 def scenario(root: Path) -> Scenario:
     """Ten tasks, each finishing its own module; 9 and 10 also rewrite shared.txt, which no
-    prediction sees: a real conflict, redone on the new base."""
-    root.mkdir(parents=True, exist_ok=True)
+    prediction sees: a real conflict, redone on the new base. `root` starts empty: what an
+    earlier sweep left there would be run on again."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     files = {f"mod{n}.txt": f"module {n}\n" for n in range(1, TASKS + 1)}
     repo = make_repo(
         root,

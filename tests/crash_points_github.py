@@ -1,7 +1,7 @@
 """The crash-point harness of GitHub mode: the Actions jobs of a 10-task run against the fake
 GitHub, one job killed at one crash point, then what GitHub does after a failed job, and checked:
 each issue closed by exactly one merged pull request, the base's tree as expected, no agent left
-running, no lock, no worktree left behind.
+running, no lock, no task checkout left behind.
 
 The fake is served on 127.0.0.1, backed by a real bare repository. The harness plays GitHub:
 it delivers a collaborator's `/orchestrate run` comment to the coordinator (`orchestrate
