@@ -321,13 +321,10 @@ class Pipeline:
         }
         return (states, self.repo.git.branch_sha("main"), len(self.repo.pulls))
 
-    def point_counts(self) -> list[int]:
-        """Crash points each job passed (a counting run)."""
-        counts = []
-        for job in self.jobs:
-            log = self.root / f"points-{job.index}.log"
-            counts.append(len(log.read_text().splitlines()) if log.exists() else 0)
-        return counts
+    def points(self) -> list[list[str]]:
+        """The crash points each job passed, in order, by kind (a counting run)."""
+        logs = [self.root / f"points-{job.index}.log" for job in self.jobs]
+        return [[line.split()[1] for line in log.read_text().splitlines()] for log in logs]
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -434,20 +431,27 @@ def _leftovers(pipe: Pipeline) -> list[str]:
 class Count:
     tasks: int
     jobs: list[str]  # each job's name, in order
-    points: list[int]  # the crash points each passed
+    points: list[list[str]]  # the kind of each crash point each job passed, in order
     problems: list[str]  # of the uncrashed pipeline itself
 
     @property
     def total(self) -> int:
-        return sum(self.points)
+        return sum(len(points) for points in self.points)
 
     def locate(self, point: int) -> tuple[int, int]:
         """(job index, the job's own point) of the pipeline's `point`th crash point."""
-        for index, count in enumerate(self.points):
-            if point <= count:
+        for index, points in enumerate(self.points):
+            if point <= len(points):
                 return index, point
-            point -= count
+            point -= len(points)
         raise ValueError("past the pipeline's last crash point")
+
+    def first(self, job: str, kind: str) -> int:
+        """The pipeline's point that is the first of `kind` in the first job named `job`."""
+        index = self.jobs.index(job)
+        return (
+            sum(len(points) for points in self.points[:index]) + self.points[index].index(kind) + 1
+        )
 
 
 def count_points(root: Path, tasks: int = TASKS) -> Count:
@@ -459,7 +463,7 @@ def count_points(root: Path, tasks: int = TASKS) -> Count:
     redone = [t for t, s in pipe.states().items() if s.get("redos")]
     if len(redone) != 1 or int(redone[0]) < tasks - 1:
         problems.append(f"expected one of the last two tasks redone, got {redone}")
-    return Count(tasks, [job.name for job in pipe.jobs], pipe.point_counts(), problems)
+    return Count(tasks, [job.name for job in pipe.jobs], pipe.points(), problems)
 
 
 def crash_then_finish(root: Path, count: Count, point: int, mode: str) -> Outcome:
