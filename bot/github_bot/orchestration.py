@@ -74,7 +74,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
         return False
     tasks, blocked = with_blocked_by(ctx, board, tasks, fresh=force)
     state.problems.extend(blocked)
-    merged_meanwhile(ctx, board, {task.id for task in tasks})
+    _merged_meanwhile(ctx, board, {task.id for task in tasks})
     state.tasks, dropped = task_states(state.tasks, tasks)
     state.titles = {
         **{k: v for k, v in state.titles.items() if k in state.tasks},
@@ -100,7 +100,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     return True
 
 
-def merged_meanwhile(ctx: Context, board: Board, current: set[str]) -> None:
+def _merged_meanwhile(ctx: Context, board: Board, current: set[str]) -> None:
     """A task in flight whose issue left the set because its pull request merged, unseen by
     the board (a merge job stopped after the merge, before it wrote the dashboard; or someone
     merged it and its branch, where the report was, is gone): recorded as merged, so it is
@@ -256,7 +256,7 @@ def _status_text(ctx: Context, board: Board, task_id: str) -> str:
 
 def _said_otherwise(ctx: Context, board: Board, task_id: str) -> bool:
     """The task's status comment says what its state no longer does: it ended unseen, as its
-    issue left the plan (`merged_meanwhile`)."""
+    issue left the plan (`_merged_meanwhile`)."""
     written = board.state.status_digests.get(task_id)
     return written is not None and written != digest(_status_text(ctx, board, task_id))
 
