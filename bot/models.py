@@ -212,3 +212,4 @@ class TaskState(BaseModel):
     digest: str = ""  # of the task's text when this state was made for it (Task.digest)
     spent_usd: float = 0.0  # what earlier attempts cost (this attempt's is `cost_usd`)
     agent_seconds: float = 0.0  # how long earlier attempts' agents ran
+    launched_by: str = ""  # GitHub mode: the Actions run (GITHUB_RUN_ID) that launched it

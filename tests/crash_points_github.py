@@ -190,39 +190,43 @@ class Pipeline:
 
     def _workflow_run(self, delivery: Delivery) -> None:
         """coordinate -> one agent job per matrix entry -> merge queue, as the workflow's
-        `needs:` and `if:` have it; failed jobs re-run, with the jobs that need them."""
+        `needs:` and `if:` have it; failed jobs re-run (the run's next attempt), with the
+        jobs that need them."""
         folder = self.root / f"run{self._runs}"
         self._runs += 1
         folder.mkdir()
         event = folder / "event.json"
         event.write_text(json.dumps(delivery.payload))
-        env = {"GITHUB_EVENT_NAME": delivery.event, "GITHUB_EVENT_PATH": str(event)}
+        run = {"GITHUB_RUN_ID": str(1000 + self._runs), "GITHUB_RUN_ATTEMPT": "1"}
+        env = {"GITHUB_EVENT_NAME": delivery.event, "GITHUB_EVENT_PATH": str(event), **run}
         name = f"coordinate ({delivery.event})"
         coordinate = self._job(name, ["event"], env, folder / "c")
-        for _ in range(RERUNS):
+        for attempt in range(2, RERUNS + 2):
             if coordinate.code == 0:
                 break
+            run["GITHUB_RUN_ATTEMPT"] = env["GITHUB_RUN_ATTEMPT"] = str(attempt)
             coordinate = self._job(name, ["event"], env, coordinate.checkout)
         if coordinate.code != 0:
             return
         out = coordinate.outputs
-        comment = {"ORCHESTRATE_DASHBOARD_COMMENT": out.get("dashboard-comment", "")}
         legs = [str(e["task"]) for e in json.loads(out.get("matrix") or "{}").get("include", [])]
 
         def agent(task: str) -> Job:
-            return self._job(f"agent #{task}", ["agent", "--task", task], comment, folder / task)
+            env = {"ORCHESTRATE_DASHBOARD_COMMENT": out.get("dashboard-comment", ""), **run}
+            return self._job(f"agent #{task}", ["agent", "--task", task], env, folder / task)
 
         def merge() -> Job | None:
             if out.get("launch") != "true" and not out.get("merge"):
                 return None
-            return self._job("merge queue", ["merge", "--github"], {}, folder / "m")
+            return self._job("merge queue", ["merge", "--github"], run, folder / "m")
 
         codes = {task: agent(task).code for task in legs}
         merged = merge()
-        for _ in range(RERUNS):
+        for attempt in range(int(run["GITHUB_RUN_ATTEMPT"]) + 1, RERUNS + 2):
             failed = [task for task, code in codes.items() if code != 0]
             if not failed and (merged is None or merged.code == 0):
                 break
+            run["GITHUB_RUN_ATTEMPT"] = str(attempt)
             codes.update({task: agent(task).code for task in failed})
             merged = merge()
 
@@ -317,13 +321,10 @@ class Pipeline:
         }
         return (states, self.repo.git.branch_sha("main"), len(self.repo.pulls))
 
-    def point_counts(self) -> list[int]:
-        """Crash points each job passed (a counting run)."""
-        counts = []
-        for job in self.jobs:
-            log = self.root / f"points-{job.index}.log"
-            counts.append(len(log.read_text().splitlines()) if log.exists() else 0)
-        return counts
+    def points(self) -> list[list[str]]:
+        """The crash points each job passed, in order, by kind (a counting run)."""
+        logs = [self.root / f"points-{job.index}.log" for job in self.jobs]
+        return [[line.split()[1] for line in log.read_text().splitlines()] for log in logs]
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -333,18 +334,31 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def _checkout(repo: Repo, path: Path) -> None:
-    """What actions/checkout leaves a job: a clone of the default branch. On a runner that ran
-    this job before (a re-run), it reuses the workspace as actions/checkout does: the stale
-    index.lock removed, fetched, the default branch checked out by force."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _git(path.parent, "clone", "--quiet", str(repo.git.path), str(path))
-        for key, value in (("user.name", "runner"), ("user.email", "runner@example.com")):
-            _git(path, "config", key, value)
+    """What actions/checkout leaves a job: a clone of the default branch. A runner that ran
+    the job before (a re-run on a self-hosted runner) still has its workspace, which
+    actions/checkout reuses as it does: stale locks removed, every local branch deleted,
+    `git clean -ffdx`, fetched; when a branch cannot be deleted (a task worktree holds it),
+    it clones afresh instead."""
+    if path.exists():
+        for lock in ("index.lock", "shallow.lock"):
+            (path / ".git" / lock).unlink(missing_ok=True)
+        _git(path, "checkout", "--quiet", "--detach")
+        for branch in _git(path, "branch", "--format=%(refname:short)").split():
+            if subprocess.run(
+                ["git", "branch", "-D", branch], cwd=path, capture_output=True
+            ).returncode:
+                shutil.rmtree(path)
+                break
+    if path.exists():
+        _git(path, "clean", "-ffdx", "--quiet")
+        _git(path, "reset", "--hard", "--quiet")
+        _git(path, "fetch", "--quiet", "origin")
+        _git(path, "checkout", "--quiet", "--force", "-B", "main", "origin/main")
         return
-    (path / ".git" / "index.lock").unlink(missing_ok=True)
-    _git(path, "fetch", "--quiet", "origin")
-    _git(path, "checkout", "--quiet", "--force", "-B", "main", "origin/main")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _git(path.parent, "clone", "--quiet", str(repo.git.path), str(path))
+    for key, value in (("user.name", "runner"), ("user.email", "runner@example.com")):
+        _git(path, "config", key, value)
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -417,20 +431,27 @@ def _leftovers(pipe: Pipeline) -> list[str]:
 class Count:
     tasks: int
     jobs: list[str]  # each job's name, in order
-    points: list[int]  # the crash points each passed
+    points: list[list[str]]  # the kind of each crash point each job passed, in order
     problems: list[str]  # of the uncrashed pipeline itself
 
     @property
     def total(self) -> int:
-        return sum(self.points)
+        return sum(len(points) for points in self.points)
 
     def locate(self, point: int) -> tuple[int, int]:
         """(job index, the job's own point) of the pipeline's `point`th crash point."""
-        for index, count in enumerate(self.points):
-            if point <= count:
+        for index, points in enumerate(self.points):
+            if point <= len(points):
                 return index, point
-            point -= count
+            point -= len(points)
         raise ValueError("past the pipeline's last crash point")
+
+    def first(self, job: str, kind: str) -> int:
+        """The pipeline's point that is the first of `kind` in the first job named `job`."""
+        index = self.jobs.index(job)
+        return (
+            sum(len(points) for points in self.points[:index]) + self.points[index].index(kind) + 1
+        )
 
 
 def count_points(root: Path, tasks: int = TASKS) -> Count:
@@ -442,7 +463,7 @@ def count_points(root: Path, tasks: int = TASKS) -> Count:
     redone = [t for t, s in pipe.states().items() if s.get("redos")]
     if len(redone) != 1 or int(redone[0]) < tasks - 1:
         problems.append(f"expected one of the last two tasks redone, got {redone}")
-    return Count(tasks, [job.name for job in pipe.jobs], pipe.point_counts(), problems)
+    return Count(tasks, [job.name for job in pipe.jobs], pipe.points(), problems)
 
 
 def crash_then_finish(root: Path, count: Count, point: int, mode: str) -> Outcome:

@@ -43,8 +43,10 @@ def deliver(
     *,
     tag: str = "run",
     now: float = NOW,
+    run: tuple[str, int] = ("", 1),
 ) -> Run:
-    """Run `orchestrate event` on one delivery, as the workflow would."""
+    """Run `orchestrate event` on one delivery, as the workflow would; `run`: the Actions
+    run's id and attempt (GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT)."""
     workdir.mkdir(parents=True, exist_ok=True)
     event_path = workdir / f"{tag}-event.json"
     event_path.write_text(json.dumps(delivery.payload))
@@ -59,6 +61,8 @@ def deliver(
         output_path=output,
         summary_path=summary,
         bot_login=fake.bot.login,  # the workflow names it (GITHUB_TOKEN cannot ask)
+        run_id=run[0],
+        run_attempt=run[1],
     )
     slept: list[float] = []
     before = fake.total_requests

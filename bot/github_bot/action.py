@@ -24,7 +24,7 @@ from bot.forge.github import DEFAULT_API, GitHubForge, connect
 from bot.github_bot.board import find_home, load_board, view_of
 from bot.github_bot.context import Context, Outcome
 from bot.github_bot.lander import PullLander
-from bot.github_bot.orchestration import NEXT_RUN, publish, reconcile
+from bot.github_bot.orchestration import NEXT_RUN, publish, reconcile, relaunch
 from bot.github_bot.routes import handle_event
 from bot.gitops import GitError, GitRepo, auth_env
 from bot.models import TaskStatus
@@ -50,6 +50,8 @@ class ActionsEnv:
     bot_login: str | None = None
     workflow: str | None = None  # this run's workflow file, to dispatch it again
     dashboard_comment: int | None = None  # the coordinator's output, for agent jobs
+    run_id: str = ""  # GITHUB_RUN_ID: the workflow run, the same in each of its attempts
+    run_attempt: int = 1  # GITHUB_RUN_ATTEMPT: 2 and on are re-runs
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], needs_event: bool = True) -> ActionsEnv:
@@ -77,6 +79,8 @@ class ActionsEnv:
             bot_login=env.get("ORCHESTRATE_BOT_LOGIN") or None,
             workflow=workflow if workflow and workflow.endswith((".yml", ".yaml")) else None,
             dashboard_comment=_number(env.get("ORCHESTRATE_DASHBOARD_COMMENT")),
+            run_id=env.get("GITHUB_RUN_ID", ""),
+            run_attempt=_number(env.get("GITHUB_RUN_ATTEMPT")) or 1,
         )
 
 
@@ -166,6 +170,7 @@ def job_context(
         repository=env.repository,
         checkout=checkout,
         git_env=auth_env(env.token, env.server_url),
+        run=env.run_id,
     )
     return ctx, forge, config_problem
 
@@ -202,6 +207,11 @@ def run_event(
         raise ActionError(f"{env.event_path}: cannot read the event payload: {exc}") from None
     ctx, forge, problem = job_context(env, repo_dir, sleep=sleep, clock=clock, environ=environ)
     outcome = handle_event(ctx, env.event_name, payload if isinstance(payload, dict) else {})
+    if env.run_attempt > 1 and env.run_id and outcome.error is None:
+        try:
+            relaunch(ctx, outcome)
+        except ForgeError as exc:
+            outcome.error = ctx.redact(f"GitHub request failed: {exc}")
     return outcome, finish(env, ctx, forge, outcome, problem)
 
 

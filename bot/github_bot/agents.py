@@ -32,10 +32,16 @@ RESULT_FIELDS = (
 )
 
 
-def matrix_entry(task: Task, attempt: int) -> dict[str, str | int]:
+def matrix_entry(task_id: str, branch: str, attempt: int) -> dict[str, str | int]:
     """One matrix job. Only values the bot made (ids, branch from a slug), never issue text:
     a matrix value may end up in a workflow expression."""
-    return {"task": task.id, "issue": int(task.id), "branch": task.branch, "attempt": attempt}
+    return {"task": task_id, "issue": int(task_id), "branch": branch, "attempt": attempt}
+
+
+def reported(forge: Forge, state: TaskState) -> bool:
+    """An agent job of the task's current attempt has written its check run (it started)."""
+    found = agent_report(forge.check_run(state.branch, AGENT_CHECK))
+    return found is not None and found[0].attempt == state.attempt
 
 
 def pull_reports(state: TaskState, pull: PullInfo | None, files: tuple[str, ...]) -> list[Report]:
@@ -53,9 +59,10 @@ def pull_reports(state: TaskState, pull: PullInfo | None, files: tuple[str, ...]
 
 
 class MatrixAgents:
-    def __init__(self, forge: Forge, board: Board) -> None:
+    def __init__(self, forge: Forge, board: Board, run: str = "") -> None:
         self.forge = forge
         self.board = board
+        self.run = run  # the Actions run whose matrix this is
         self.matrix: list[dict[str, str | int]] = []
 
     def room(self) -> str | None:
@@ -71,8 +78,9 @@ class MatrixAgents:
     def start(
         self, task: Task, context: AgentContext, attempt: int, slot: int
     ) -> Mapping[str, object]:
-        self.matrix.append(matrix_entry(task, attempt))
-        return {"detail": f"launched: an agent job is starting (attempt {attempt})"}
+        self.matrix.append(matrix_entry(task.id, task.branch, attempt))
+        detail = f"launched: an agent job is starting (attempt {attempt})"
+        return {"detail": detail, "launched_by": self.run}
 
     def observe(self, states: Mapping[str, TaskState], now: float) -> Sequence[Report]:
         reports: list[Report] = []

@@ -22,8 +22,8 @@ def _no_files() -> RepoSnapshot:
 class Context:
     """The forge, the config in force, the repository snapshot (read lazily: only a replan
     needs it) and the conflict rates and threshold for it (None: the config's threshold and
-    the default rate), the redactor, the time of the event, and the job's checkout with what
-    git needs to fetch into it (None: no checkout)."""
+    the default rate), the redactor, the time of the event, the job's checkout with what
+    git needs to fetch into it (None: no checkout), and the Actions run it is part of."""
 
     forge: Forge
     config: Config = field(default_factory=Config)
@@ -35,6 +35,7 @@ class Context:
     repository: str = ""
     checkout: GitRepo | None = None
     git_env: dict[str, str] = field(default_factory=dict)
+    run: str = ""  # GITHUB_RUN_ID
     _snapshot: RepoSnapshot | None = None
 
     def repo_snapshot(self) -> RepoSnapshot:

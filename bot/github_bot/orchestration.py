@@ -16,8 +16,8 @@ from bot.budget import spend_line
 from bot.engine import Engine, Lander, budget_of
 from bot.forge.base import ForgeError
 from bot.forge.issues import TASK_LABEL, status_label_change, tasks_from_issues
-from bot.github_bot.agents import MatrixAgents
-from bot.github_bot.board import Board, digest, fingerprint, save_board
+from bot.github_bot.agents import MatrixAgents, matrix_entry, reported
+from bot.github_bot.board import Board, digest, find_home, fingerprint, load_board, save_board
 from bot.github_bot.context import Context, Outcome
 from bot.github_bot.decisions import task_states
 from bot.github_bot.pull_checks import post_overlap_checks
@@ -74,7 +74,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
         return False
     tasks, blocked = with_blocked_by(ctx, board, tasks, fresh=force)
     state.problems.extend(blocked)
-    merged_meanwhile(ctx, board, {task.id for task in tasks})
+    _merged_meanwhile(ctx, board, {task.id for task in tasks})
     state.tasks, dropped = task_states(state.tasks, tasks)
     state.titles = {
         **{k: v for k, v in state.titles.items() if k in state.tasks},
@@ -100,7 +100,7 @@ def replan(ctx: Context, board: Board, force: bool = False) -> bool:
     return True
 
 
-def merged_meanwhile(ctx: Context, board: Board, current: set[str]) -> None:
+def _merged_meanwhile(ctx: Context, board: Board, current: set[str]) -> None:
     """A task in flight whose issue left the set because its pull request merged, unseen by
     the board (a merge job stopped after the merge, before it wrote the dashboard; or someone
     merged it and its branch, where the report was, is gone): recorded as merged, so it is
@@ -171,7 +171,7 @@ def reconcile(
     given; the launches become this job's matrix output. The overlap checks of the open pull
     requests are brought up to date when work in flight moved, or on a pull request's event."""
     before = _in_flight(board)
-    agents = MatrixAgents(ctx.forge, board)
+    agents = MatrixAgents(ctx.forge, board, ctx.run)
     observer = _engine(ctx, board, agents, None)
     if observer is not None:
         observer.observe()
@@ -189,6 +189,26 @@ def reconcile(
     if pull_event or _in_flight(board) != before:
         post_overlap_checks(ctx, board)
     return decision
+
+
+def relaunch(ctx: Context, outcome: Outcome) -> None:
+    """A re-run of a coordinator (the same Actions run, a later attempt): when its first
+    attempt wrote its launches and then failed, no agent job of that run started (they need
+    it to succeed). The tasks this run launched that no agent job has reported on are output
+    again. One request per such task, on re-runs only."""
+    board = outcome.board
+    if board is None:  # the handler stopped early (a command already handled)
+        home = find_home(ctx.forge, None, create=False)
+        if home is None:
+            return
+        board = outcome.board = load_board(ctx.forge, home)
+    queued = {str(entry["task"]) for entry in outcome.launch}
+    for task_id, state in board.state.tasks.items():
+        if state.status is not S.RUNNING or state.launched_by != ctx.run or task_id in queued:
+            continue
+        if not reported(ctx.forge, state):
+            outcome.launch.append(matrix_entry(task_id, state.branch, state.attempt))
+            outcome.note(f"#{task_id}: launched again (this run's first attempt failed)")
 
 
 def _clear_labels(ctx: Context, number: int) -> None:
@@ -236,7 +256,7 @@ def _status_text(ctx: Context, board: Board, task_id: str) -> str:
 
 def _said_otherwise(ctx: Context, board: Board, task_id: str) -> bool:
     """The task's status comment says what its state no longer does: it ended unseen, as its
-    issue left the plan (`merged_meanwhile`)."""
+    issue left the plan (`_merged_meanwhile`)."""
     written = board.state.status_digests.get(task_id)
     return written is not None and written != digest(_status_text(ctx, board, task_id))
 

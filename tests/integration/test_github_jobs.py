@@ -450,3 +450,33 @@ def test_an_agent_job_stopped_after_its_push_leaves_no_check_run_in_progress(
     assert again.pull is not None and again.state is not None
     runs = [c for c in fake_repo.check_runs.values() if c.name == AGENT_CHECK]
     assert len(runs) == 3 and [c.status for c in runs] == ["completed"] * 3
+
+
+def test_a_rerun_coordinator_launches_again_what_its_failed_attempt_launched(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """The coordinator wrote its launches to the dashboard, then failed (killed, or GitHub
+    failed a later request): its matrix never reached Actions, so no agent job started. Its
+    re-run (the same run, attempt 2) outputs those tasks again; another run leaves them to
+    their own jobs, and once an agent has reported, a re-run launches nothing."""
+    fake = fake_github
+    fake.push(fake_repo, "main", FILES, "project", user="octo")
+    fake.add_collaborator(fake_repo, "alice", "write")
+    issue = fake.create_issue(fake_repo, "Add a farewell", ISSUES["Add a farewell"], user="alice")
+    fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    fake.comment(fake_repo, issue.number, "/orchestrate run", user="alice")
+    [command] = fake.take_deliveries("issue_comment")
+    fake.take_deliveries()
+    schedule = Delivery("schedule", None, {"schedule": "23 * * * *"}, "schedule-1")
+
+    def launched(delivery: Delivery, tag: str, run: tuple[str, int]) -> list[tuple[str, int]]:
+        done = deliver(fake, fake_repo, delivery, tmp_path / tag, run=run)
+        assert done.outcome.error is None, done.outcome.error
+        return [(e["task"], e["attempt"]) for e in json.loads(done.outputs["matrix"])["include"]]
+
+    assert launched(command, "first", ("77", 1)) == [("1", 1)]  # its outputs are lost
+    assert launched(schedule, "other", ("78", 1)) == []
+    assert launched(command, "again", ("77", 2)) == [("1", 1)]
+    assert _state(fake_repo)["1"]["attempt"] == 1
+    agent_job(fake_repo, "1", tmp_path / "a1")
+    assert launched(command, "third", ("77", 3)) == []
