@@ -363,8 +363,9 @@ def _requeues(
     order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], now: float, policy: Policy
 ) -> list[Requeue]:
     """Ended tasks that go back to `planned`: a transient failure while unfinished tasks may
-    still change its files (behind them, while waits are left), else with retries left (after
-    an exponential backoff); a merge conflict with redos left (at once, after the others)."""
+    still change its files (behind them, while waits are left; at once when none is unfinished
+    but one landed since it started), else with retries left (after an exponential backoff); a
+    merge conflict with redos left (at once, after the others)."""
     found = []
     for task_id in order:
         state = states[task_id]
@@ -373,21 +374,9 @@ def _requeues(
             attempt = state.attempt - state.redos - state.waits  # since the last fresh start
             landed, needed = {}, {}
             if not state.rate_limited and state.waits < policy.failure_waits:
-                landed = _landed_since(task_id, plan, states, policy.mergeable)
-                needed = {} if landed else _needed_work(task_id, plan, states, policy.mergeable)
-            if landed:
-                who = ", ".join(landed)
-                file = next(iter(landed.values()))
-                found.append(
-                    Requeue(
-                        task_id,
-                        f"failed ({state.detail}) after {who} landed a change to {file} it may "
-                        f"build on; tried again at once on the new {policy.base} "
-                        f"(wait {state.waits + 1} of {policy.failure_waits})",
-                        {"waits": state.waits + 1, "after": (), "retryable": False},
-                    )
-                )
-            elif needed:
+                needed = _needed_work(task_id, plan, states, policy.mergeable)
+                landed = {} if needed else _landed_since(task_id, plan, states, policy.mergeable)
+            if needed:
                 who = ", ".join(needed)
                 file = next(iter(needed.values()))
                 found.append(
@@ -397,6 +386,18 @@ def _requeues(
                         f"again once {'it has' if len(needed) == 1 else 'they have'} ended "
                         f"(wait {state.waits + 1} of {policy.failure_waits})",
                         {"waits": state.waits + 1, "after": tuple(needed), "retryable": False},
+                    )
+                )
+            elif landed:
+                who = ", ".join(landed)
+                file = next(iter(landed.values()))
+                found.append(
+                    Requeue(
+                        task_id,
+                        f"failed ({state.detail}) after {who} landed a change to {file} it may "
+                        f"build on; tried again at once on the new {policy.base} "
+                        f"(wait {state.waits + 1} of {policy.failure_waits})",
+                        {"waits": state.waits + 1, "after": (), "retryable": False},
                     )
                 )
             elif attempt <= rule.attempts:

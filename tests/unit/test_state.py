@@ -124,7 +124,8 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
 
 def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_base():
     """2 started, then 1 landed a change to new.py, which 2 may touch, and 2 failed: what it
-    needed may be what 1 brought, so it goes again now (one wait), not after the others."""
+    needed may be what 1 brought, so it goes again now (one wait), unless work it may need is
+    still unfinished."""
     plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
     failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
     landed = {"status": S.MERGED, "files": ("a.py", "new.py"), "finished_at": 50.0}
@@ -135,6 +136,12 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
         "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
         "once on the new main (wait 1 of 1)"
     )
+    # work still unfinished that it may need comes first: waiting for it covers both
+    plan3 = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2},
+                          "3": {"c.py": 1.0, "new.py": 0.2}})  # fmt: skip
+    given3 = statuses(plan3, t1=landed, t2={**failed, "started_at": 40.0}, t3=S.RUNNING)
+    [requeue] = decide(plan3, given3, 60.0).requeue
+    assert requeue.fields["after"] == ("3",) and "while 3 may still change new.py" in requeue.detail
     # tried again at once, it keeps its place: it starts before 3, which comes after it
     plan3 = _plan_with(1, **{"1": {"a.py": 1.0}, "2": {"b.py": 1.0}, "3": {"c.py": 1.0}})
     again = statuses(plan3, t1=S.MERGED, t2={"status": S.PLANNED, "waits": 1, "attempt": 1})
