@@ -166,10 +166,11 @@ def reconcile(
     pull_event: bool = False,
 ) -> Decision | None:
     """Observe what agent jobs and pull requests show (before a replan can drop a task whose
-    issue a merge just closed), replan, then one engine step; with a lander, steps until
-    nothing more lands. Ready tasks launch only when `launching` and `/orchestrate run` was
-    given; the launches become this job's matrix output. The overlap checks of the open pull
-    requests are brought up to date when work in flight moved, or on a pull request's event."""
+    issue a merge just closed), replan, then one engine step; with a lander, what was observed
+    is saved first, then it steps until nothing more lands. Ready tasks launch only when
+    `launching` and `/orchestrate run` was given; the launches become this job's matrix
+    output. The overlap checks of the open pull requests are brought up to date when work in
+    flight moved, or on a pull request's event."""
     before = _in_flight(board)
     agents = MatrixAgents(ctx.forge, board, ctx.run)
     observer = _engine(ctx, board, agents, None)
@@ -177,6 +178,11 @@ def reconcile(
         observer.observe()
     if replan(ctx, board, force):
         outcome.note("the task set changed: replanned")
+    if lander is not None and _in_flight(board) != before:
+        # Landing moves a branch off the commit that holds its agent's report (a rebased
+        # head is pushed): what was seen of the agent jobs is saved first, or a job stopped
+        # before its merge would leave the task waiting on a report no branch shows.
+        save_board(ctx.forge, board, ctx.redact)
     engine = _engine(ctx, board, agents, lander)
     decision = None
     if engine is not None:

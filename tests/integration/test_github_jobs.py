@@ -28,7 +28,7 @@ from github_mode import (
 
 from bot.blocks import decode_state
 from bot.forge.base import ForgeError
-from bot.forge.github import connect
+from bot.forge.github import GitHubForge, connect
 from bot.forge.issues import ALL_STATUS_LABELS, STATUS_LABELS, TASK_LABEL
 from bot.github_bot.agent_job import _board, _cancelled, run_agent_job
 from bot.github_bot.checks import AGENT_CHECK, agent_check
@@ -180,12 +180,20 @@ def test_a_rerun_agent_job_converges(
     assert "task #1" in summary and "review" in summary
 
 
-def _one_task(fake: FakeGitHub, repo: Repo, tmp_path: Path, config: str, files: dict[str, str]):
+def _one_task(
+    fake: FakeGitHub,
+    repo: Repo,
+    tmp_path: Path,
+    config: str,
+    files: dict[str, str],
+    titles: tuple[str, ...] = ("Add a farewell",),
+):
     fake.push(repo, "main", {**files, ".github/orchestrate.yml": config}, "project", user="octo")
     fake.add_collaborator(repo, "alice", "write")
     fake.add_workflow(repo, ".github/workflows/orchestrate.yml", "orchestrate")
-    issue = fake.create_issue(repo, "Add a farewell", ISSUES["Add a farewell"], user="alice")
-    fake.state.add_labels(repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    for title in titles:
+        issue = fake.create_issue(repo, title, ISSUES[title], user="alice")
+        fake.state.add_labels(repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
     deliver_all(fake, repo, tmp_path / "labels")
     fake.comment(repo, max(repo.issues), "/orchestrate run", user="alice")
     [command] = fake.take_deliveries("issue_comment")
@@ -376,29 +384,31 @@ def test_a_report_from_another_app_is_not_believed(
     assert _state(fake_repo)["1"]["status"] == "running"
 
 
-def test_a_merge_the_dashboard_did_not_record_is_found_by_the_next_run(
+def test_a_merge_the_dashboard_did_not_see_is_found_by_the_next_run(
     fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
 ) -> None:
-    """The merge job merged the pull request (its issue closed, its branch deleted) but never
-    wrote the dashboard (GitHub failed, or the job was killed): the board still says running.
-    The next run reads the pull request and records the merge, instead of dropping the task
-    whose issue left the `parallel` set."""
+    """Someone merged the task's pull request before any merge job read its agent's report,
+    and GitHub deleted the branch, where the report was: the board still says running and
+    the issue is closed. The next run reads the pull request and records the merge, instead
+    of dropping the task whose issue left the `parallel` set."""
     fake = fake_github
     run = _one_task(fake, fake_repo, tmp_path, CONFIG, FILES)
     agent_job(fake_repo, "1", tmp_path / "a1", int(run.outputs["dashboard-comment"]))
-    fake.fail_next(502, method="PATCH", route="/repos/{owner}/{repo}/issues/comments/{comment_id}")
-    assert merge_job(fake_repo, tmp_path / "m1").error is not None
+    [pull] = fake_repo.pulls.values()
+    alice = fake.state.user("alice")
+    fake.state.merge_pull(fake_repo, alice, pull.number, sha=None, method="squash",
+                          title=None, message=None)  # fmt: skip
+    fake.state.delete_ref(fake_repo, f"refs/heads/{pull.head}")
     assert fake_repo.issues[1].state == "closed" and _state(fake_repo)["1"]["status"] == "running"
     issue = fake.create_issue(fake_repo, "Set three", ISSUES["Set three"], user="alice")
-    fake.state.add_labels(fake_repo, fake.state.user("alice"), issue.number, [TASK_LABEL])
+    fake.state.add_labels(fake_repo, alice, issue.number, [TASK_LABEL])
     fake.take_deliveries()  # the plan goes on without task 1: its issue is closed
 
     schedule = Delivery("schedule", None, {"schedule": "23 * * * *"}, "schedule-1")
     deliver(fake, fake_repo, schedule, tmp_path / "next")
     task = _state(fake_repo)["1"]
-    [pull] = fake_repo.pulls
-    assert task["status"] == "merged" and f"#{pull} merged" in str(task["detail"])
-    assert _state(fake_repo)["4"]["status"] == "running"  # the new task, launched
+    assert task["status"] == "merged" and f"#{pull.number} merged" in str(task["detail"])
+    assert _state(fake_repo)[str(issue.number)]["status"] == "running"  # the new task
     assert [lb.name for lb in fake_repo.issues[1].labels if lb.name in ALL_STATUS_LABELS] == [
         STATUS_LABELS[TaskStatus.MERGED]
     ]
@@ -480,3 +490,32 @@ def test_a_rerun_coordinator_launches_again_what_its_failed_attempt_launched(
     assert _state(fake_repo)["1"]["attempt"] == 1
     agent_job(fake_repo, "1", tmp_path / "a1")
     assert launched(command, "third", ("77", 3)) == []
+
+
+def test_a_merge_job_stopped_between_its_push_and_the_merge_loses_nothing(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge queue pushed a task's rebased head, which carries no agent report, and
+    stopped before the merge (killed, cancelled). What it had seen of the agent jobs was
+    saved before it moved a branch, so the next merge job finds the task in review and lands
+    it, rather than waiting on a report that is no longer on the branch."""
+    titles = ("Add a farewell", "Set three")
+    run = _one_task(fake_github, fake_repo, tmp_path, CONFIG, FILES, titles)
+    for task in ("1", "2"):
+        agent_job(fake_repo, task, tmp_path / f"a{task}", int(run.outputs["dashboard-comment"]))
+    reported = fake_repo.git.branch_sha("orchestrate/2-set-three")
+    merge_pull, merged = GitHubForge.merge_pull, []
+
+    def stop_at_the_second(forge: GitHubForge, number: int, sha: str, method: str) -> str:
+        if merged:
+            raise KeyboardInterrupt
+        merged.append(number)
+        return merge_pull(forge, number, sha, method)
+
+    monkeypatch.setattr(GitHubForge, "merge_pull", stop_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        merge_job(fake_repo, tmp_path / "m1")
+    monkeypatch.undo()
+    assert fake_repo.git.branch_sha("orchestrate/2-set-three") != reported  # rebased, pushed
+    assert merge_job(fake_repo, tmp_path / "m2").error is None
+    assert {t: s["status"] for t, s in _state(fake_repo).items()} == {"1": "merged", "2": "merged"}
