@@ -108,8 +108,8 @@ class AgentConfig(Section):
         le=5,
         description="A transient failure while unfinished tasks may still change the same "
         "files (the work it needs may not be there yet) is tried again once they have ended "
-        "(at once, when none is unfinished but one landed after it started), this many times, before the "
-        "usual retries.",
+        "(at once, when none is unfinished but one landed after it started), this many "
+        "times, before the usual retries.",
     )
     heartbeat: Duration = Field(5.0, description="How often a running agent's state is saved.")
     stale_after: Duration | None = Field(
