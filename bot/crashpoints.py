@@ -16,27 +16,32 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 VARIABLE = "ORCHESTRATE_CRASH_AT"
 LOG = "ORCHESTRATE_CRASH_LOG"
 _seen = 0
+_counting = threading.Lock()  # the planner runs git from several threads at once
 
 
 def reached(what: str) -> None:
     """One crash point passed (`what`: `transition`, `git` or `forge`)."""
     global _seen
-    spec = os.environ.get(VARIABLE)
-    if not spec:
+    if not os.environ.get(VARIABLE):
         return
-    point, _, mode = spec.partition(":")
-    _seen += 1
-    if int(point) == 0 and os.environ.get(LOG):
-        with Path(os.environ[LOG]).open("a", encoding="utf-8") as log:
-            log.write(f"{_seen} {what}\n")
-    if _seen != int(point):
-        return
-    del os.environ[VARIABLE]  # after a Ctrl-C, the rest of the run goes on uncrashed
+    with _counting:  # one number per point, each compared once, whichever thread passes it
+        spec = os.environ.get(VARIABLE)
+        if not spec:
+            return
+        point, _, mode = spec.partition(":")
+        _seen += 1
+        if int(point) == 0 and os.environ.get(LOG):
+            with Path(os.environ[LOG]).open("a", encoding="utf-8") as log:
+                log.write(f"{_seen} {what}\n")
+        if _seen != int(point):
+            return
+        del os.environ[VARIABLE]  # after a Ctrl-C, the rest of the run goes on uncrashed
     if mode == "int":
         os.killpg(os.getpgrp(), signal.SIGINT)
     elif mode == "group":
