@@ -29,6 +29,7 @@ from tests.crashing import (
     agents_running,
     arguments,
     checkout_leftovers,
+    ctrl_c_works,
     environment,
     points_to_try,
     report,
@@ -56,7 +57,7 @@ class Scenario:
                 [sys.executable, "-m", "bot.cli", "run", "--repo", str(self.repo),
                  "--tasks", str(self.tasks)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=ctrl_c_works,
             )  # fmt: skip
         return done.returncode
 

@@ -53,6 +53,7 @@ from tests.crashing import (  # noqa: E402
     agents_running,
     arguments,
     checkout_leftovers,
+    ctrl_c_works,
     environment,
     points_to_try,
     report,
@@ -264,7 +265,7 @@ class Pipeline:
             log.flush()
             proc = subprocess.Popen(
                 argv, cwd=checkout, env=full, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=ctrl_c_works,
             )  # fmt: skip
             try:
                 job.code = proc.wait(timeout=JOB_TIMEOUT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,13 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in (VARIABLE, LOG)}
     env.update(extra or {})
     return env
+
+
+def ctrl_c_works() -> None:
+    """`preexec_fn` of every process the harnesses start: Ctrl-C as a terminal delivers it.
+    A harness started in the background of a shell (`.ci/run &`) has SIGINT ignored, and an
+    ignored SIGINT is inherited: the `int` crashes would then stop nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def agents_running(marker: str) -> list[int]:
