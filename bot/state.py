@@ -359,6 +359,32 @@ def _landed_since(
     return found
 
 
+def _failure_wait(
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], policy: Policy
+) -> Requeue | None:
+    """A transient failure that may lack other work, while waits are left: behind unfinished
+    tasks that may change its files, else at once when a related task landed after it
+    started (one retry then covers what either brought); None when neither applies."""
+    state = states[task_id]
+    if state.rate_limited or state.waits >= policy.failure_waits:
+        return None
+    count = f"(wait {state.waits + 1} of {policy.failure_waits})"
+    fields: dict[str, object] = {"waits": state.waits + 1, "retryable": False}
+    if needed := _needed_work(task_id, plan, states, policy.mergeable):
+        who, file = ", ".join(needed), next(iter(needed.values()))
+        ended = "it has" if len(needed) == 1 else "they have"
+        detail = f"failed ({state.detail}) while {who} may still change {file}; tried again "
+        return Requeue(
+            task_id, f"{detail}once {ended} ended {count}", {**fields, "after": tuple(needed)}
+        )
+    if landed := _landed_since(task_id, plan, states, policy.mergeable):
+        who, file = ", ".join(landed), next(iter(landed.values()))
+        detail = f"failed ({state.detail}) after {who} landed a change to {file} it may build on"
+        again = f"tried again at once on the new {policy.base} {count}"
+        return Requeue(task_id, f"{detail}; {again}", {**fields, "after": ()})
+    return None
+
+
 def _requeues(
     order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], now: float, policy: Policy
 ) -> list[Requeue]:
@@ -372,34 +398,9 @@ def _requeues(
         if state.status is S.FAILED and state.retryable:
             rule = policy.retry_for(task_id)
             attempt = state.attempt - state.redos - state.waits  # since the last fresh start
-            landed, needed = {}, {}
-            if not state.rate_limited and state.waits < policy.failure_waits:
-                needed = _needed_work(task_id, plan, states, policy.mergeable)
-                landed = {} if needed else _landed_since(task_id, plan, states, policy.mergeable)
-            if needed:
-                who = ", ".join(needed)
-                file = next(iter(needed.values()))
-                found.append(
-                    Requeue(
-                        task_id,
-                        f"failed ({state.detail}) while {who} may still change {file}; tried "
-                        f"again once {'it has' if len(needed) == 1 else 'they have'} ended "
-                        f"(wait {state.waits + 1} of {policy.failure_waits})",
-                        {"waits": state.waits + 1, "after": tuple(needed), "retryable": False},
-                    )
-                )
-            elif landed:
-                who = ", ".join(landed)
-                file = next(iter(landed.values()))
-                found.append(
-                    Requeue(
-                        task_id,
-                        f"failed ({state.detail}) after {who} landed a change to {file} it may "
-                        f"build on; tried again at once on the new {policy.base} "
-                        f"(wait {state.waits + 1} of {policy.failure_waits})",
-                        {"waits": state.waits + 1, "after": (), "retryable": False},
-                    )
-                )
+            wait = _failure_wait(task_id, plan, states, policy)
+            if wait is not None:
+                found.append(wait)
             elif attempt <= rule.attempts:
                 delay = rule.backoff * 2 ** (max(attempt, 1) - 1)
                 found.append(
