@@ -95,6 +95,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "retryable": False,
         "rate_limited": False,
         "log_tail": "",
+        "named_files": (),
         "progress": "",
         "cost_usd": None,
         "turns": None,

@@ -24,6 +24,7 @@ REPORTED = (
     "start_sha",
     "head_sha",
     "files",
+    "named_files",
     "progress",
     "heartbeat_at",
     "started_at",

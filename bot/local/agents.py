@@ -19,7 +19,14 @@ from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
 from bot.agents.prompt import AgentContext, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
-from bot.agents.supervisor import MachineLoad, Watch, is_rate_limited, is_transient
+from bot.agents.supervisor import (
+    NAMED_FILES,
+    MachineLoad,
+    Watch,
+    is_rate_limited,
+    is_transient,
+    paths_named,
+)
 from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitError, GitRepo
@@ -213,11 +220,19 @@ class ProcessAgents:
             "pid": None,
             "finished_at": self.clock(),
             "log_tail": tail,
+            "named_files": self._named(task_id, tail),
             "retryable": is_transient(tail, bool(files), code),
             "rate_limited": is_rate_limited(tail, code),
             **_usage(watch),
         }
         return Moved(task_id, S.FAILED, detail, fields)
+
+    def _named(self, task_id: str, tail: str) -> tuple[str, ...]:
+        """The files of the task's checkout that its agent's last words name (where a failure
+        happened: the work it lacked may be there)."""
+        checkout = self.repo.checkout_path(self.tasks[task_id].branch)
+        named = [path for path in paths_named(tail) if (checkout / path).is_file()]
+        return tuple(named[:NAMED_FILES])
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]
