@@ -99,6 +99,10 @@ class Requeue:
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
+# A task's clash fields when nothing clashes (a new attempt, a stopped agent).
+CLEARED_CLASH: dict[str, object] = {"clashes": (), "base_clash": False, "clash_files": ()}
+
+
 @dataclass(frozen=True)
 class Restart:
     """Stop a running agent whose work in progress already conflicts: it ends in `conflict`
@@ -107,6 +111,10 @@ class Restart:
     task_id: str
     detail: str
     files: tuple[str, ...]
+
+    def fields(self, now: float) -> dict[str, object]:
+        """The stopped task's fields besides its status and detail."""
+        return {**CLEARED_CLASH, "conflict_files": self.files, "finished_at": now, "pid": None}
 
 
 @dataclass(frozen=True)
@@ -473,6 +481,12 @@ def _restarts(
     return found
 
 
+def restarts(plan: Plan, states: Mapping[str, TaskState], policy: Policy) -> tuple[Restart, ...]:
+    """Running agents to stop now, their work in progress already in conflict (see
+    `_restarts`); an agent job asks it of its own task."""
+    return tuple(_restarts(effective_order(plan, _requeued(states)), states, policy))
+
+
 def decide(
     plan: Plan,
     states: Mapping[str, TaskState],
@@ -504,7 +518,7 @@ def decide(
         now_states[item.task_id] = now_states[item.task_id].model_copy(
             update={**item.fields, "status": S.PLANNED}
         )
-    restart = tuple(_restarts(effective_order(plan, _requeued(now_states)), now_states, policy))
+    restart = restarts(plan, now_states, policy)
     for stopped in restart:
         now_states[stopped.task_id] = now_states[stopped.task_id].model_copy(
             update={"status": S.CONFLICT, "conflict_files": stopped.files}

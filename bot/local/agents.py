@@ -34,9 +34,12 @@ from bot.models import Task, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.queue import commit_message
 from bot.redact import Redactor
-from bot.state import check_transition
+from bot.state import Restart, check_transition
 
 S = TaskStatus
+
+
+Wip = tuple[str, tuple[str, ...]]  # a snapshot commit of work in progress, and its files
 
 
 def _machine() -> Callable[[Config], str | None]:
@@ -54,7 +57,11 @@ class ProcessAgents:
     start_from: str | None = None  # the revision agents start from (default: the base)
     redact: Redactor = field(default_factory=Redactor)  # applied to the raw log once it ends
     watch_clashes: bool = True  # test-merge work in progress on each heartbeat
-    wip: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # commit, files
+    wip: dict[str, Wip] = field(default_factory=dict)  # the agents' here: commit, files
+    # Work in progress of agents elsewhere (GitHub mode: other runners), given this process's
+    # own on each heartbeat that checks for clashes; their own clashes are theirs to act on.
+    peers: Callable[[Mapping[str, Wip]], Mapping[str, Wip]] | None = None
+    base_ref: str | None = None  # where the base is read, when not `config.base`
     _merged: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
 
     def run_dir(self, task_id: str) -> Path:
@@ -165,23 +172,29 @@ class ProcessAgents:
 
     def _clashes(self, states: Mapping[str, TaskState]) -> list[Report]:
         """Work in progress that really conflicts, seen before merge time: each running
-        agent's against the others' that change a file it changes, and against the base as it
-        is now (tasks landed since it started). Reported as `clashes` (task ids), `base_clash`
-        and `clash_files` when they change."""
-        base = self.repo.resolve(self.config.base)
+        agent's against the others' (here, and the peers') that change a file it changes, and
+        against the base as it is now (tasks landed since it started). Reported as `clashes`
+        (task ids), `base_clash` and `clash_files` when they change."""
+        peers = self.peers(self.wip) if self.peers is not None else {}
+        wip = {**peers, **self.wip}
+        base = self.repo.resolve(self.base_ref or self.config.base)
         found: dict[str, tuple[set[str], bool, set[str]]] = {
             task_id: (set(), False, set()) for task_id in self.wip
         }
-        ids = sorted(self.wip)
+        ids = sorted(wip)
         for position, a in enumerate(ids):
-            (sha_a, files_a), start = self.wip[a], states[a].start_sha
+            sha_a, files_a = wip[a]
             for b in ids[position + 1 :]:
-                sha_b, files_b = self.wip[b]
-                if set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
+                sha_b, files_b = wip[b]
+                mine = a in found or b in found  # two peers' clash is theirs to see
+                if mine and set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
                     for one, other in ((a, b), (b, a)):
-                        found[one][0].add(other)
-                        found[one][2].update(clash)
-            if start is not None and start != base and (clash := self._merge(sha_a, base)):
+                        if one in found:
+                            found[one][0].add(other)
+                            found[one][2].update(clash)
+        for a in found:
+            start = states[a].start_sha
+            if start is not None and start != base and (clash := self._merge(self.wip[a][0], base)):
                 found[a] = (found[a][0], True, found[a][2] | set(clash))
         reports: list[Report] = []
         for task_id, (others, on_base, files) in found.items():
@@ -284,14 +297,20 @@ def supervise(
     beat: Callable[[TaskState], None],
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = 0.2,
+    restart: Callable[[TaskState], Restart | None] | None = None,
 ) -> TaskState:
     """Watch one started agent until it ends (the GitHub agent job runs one task this way):
-    `beat` gets the task's state on every heartbeat; returns the final state."""
+    `beat` gets the task's state on every heartbeat; `restart` says when its work in progress
+    clashes so that it is stopped early (it ends in `conflict`); returns the final state."""
     while True:
         for report in agents.observe({state.id: state}, agents.clock()):
             if isinstance(report, Progress):
                 state = state.model_copy(update=dict(report.fields))
                 beat(state)
+                if restart is not None and (stopped := restart(state)) is not None:
+                    agents.halt(state.id)
+                    fields = {**stopped.fields(agents.clock()), "detail": stopped.detail}
+                    return state.model_copy(update={**fields, "status": S.CONFLICT})
             else:
                 check_transition(state.status, report.status)
                 fields = {**report.fields, "status": report.status, "detail": report.detail}
