@@ -45,14 +45,14 @@ def _priority_order(
     length: Mapping[str, float],
     clashes: Mapping[str, set[str]],
 ) -> list[str]:
-    """Topological order; among ready tasks: longest remaining chain, then the most conflicted
-    (it must run alone longest, so start it early), then priority, then id."""
+    """Topological order; among ready tasks: longest remaining chain, then priority, then id.
+    So of two tasks kept apart, the older one goes first: the newer is the likelier to build
+    on it, as a change in history builds on the changes before it."""
     level = _bottom_levels(graph, length)
     priority = {task.id: task.priority for task in tasks}
-    blocked = {t: sum(length[o] for o in clashes.get(t, ())) for t in length}
     return list(
         nx.lexicographical_topological_sort(
-            graph, key=lambda n: (-level[n], -blocked[n], -priority[n], natural_key(n))
+            graph, key=lambda n: (-level[n], -priority[n], natural_key(n))
         )
     )
 

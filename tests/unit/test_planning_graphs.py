@@ -112,3 +112,18 @@ def test_estimate_uses_sizes():
     assert plan.estimate.lower_bound == 4.0
     assert plan.estimate.makespan == 4.0
     assert plan.critical_path == ("1",)
+
+
+def test_of_two_tasks_kept_apart_the_older_goes_first_even_when_the_newer_is_busier():
+    """3 may conflict with 1 and 2: it used to start first as the most conflicted; now 1 and 2,
+    older, go first and 3 follows, as a newer change is the likelier to build on older ones."""
+    shared = Footprint(files=("app.py",))
+    prints = {
+        "1": shared,
+        "2": Footprint(files=("cli.py",)),
+        "3": Footprint(files=("app.py", "cli.py")),
+    }
+    plan = build_plan([task("1"), task("2"), task("3")], prints, 4, rates=ConflictRates(base=1.0))
+    assert plan.waves == (("1", "2"), ("3",))
+    assert plan.merge_order == ("1", "2", "3")
+
