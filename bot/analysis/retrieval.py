@@ -31,8 +31,12 @@ class BM25:
         average = sum(lengths) / len(lengths) if lengths else 0.0
         return cls(dict(postings), tuple(lengths), average or 1.0)
 
+    def df(self, term: str) -> int:
+        """How many documents hold `term`."""
+        return len(self.postings.get(term, ()))
+
     def idf(self, term: str) -> float:
-        df = len(self.postings.get(term, ()))
+        df = self.df(term)
         n = len(self.lengths)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
 

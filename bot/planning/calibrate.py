@@ -18,9 +18,11 @@ from itertools import combinations
 
 from bot.analysis.footprint import RepoSnapshot, predict_footprints
 from bot.analysis.history import Commit, PastPair
-from bot.models import Footprint, Task
+from bot.analysis.kinship import alike
+from bot.models import Task
 from bot.planning.changelogs import is_mergeable
-from bot.planning.risk import ConflictRates, conflict_rates, pair_risk
+from bot.planning.graphs import risky_pairs
+from bot.planning.risk import ConflictRates, conflict_rates
 
 BLOCK = 6  # consecutive past changes replayed as if started together
 BLOCKS = 12  # so the newest 72 usable changes are replayed
@@ -55,13 +57,6 @@ def _task(index: int, commit: Commit) -> Task:
     return Task(id=str(index), slug="past", title=title or "change", body=body.strip())
 
 
-def _risk(a: Footprint, b: Footprint, rates: ConflictRates, mergeable: Sequence[str]) -> float:
-    if a.unknown or b.unknown:
-        return 1.0
-    shared = sorted(f for f in set(a.files) & set(b.files) if not is_mergeable(f, mergeable))
-    return pair_risk(a, b, shared, rates).conflict if shared else 0.0
-
-
 def _replay(
     block: Sequence[Commit],
     past: RepoSnapshot,
@@ -74,7 +69,10 @@ def _replay(
     verdict = {(p.newer, p.older): p.conflicts for p in pairs}
     rates = conflict_rates([p for p in pairs if not {p.newer, p.older} & shas], mergeable)
     alive = set(past.files)
-    footprints = predict_footprints([_task(i, c) for i, c in enumerate(block)], past)
+    tasks = [_task(i, c) for i, c in enumerate(block)]
+    footprints = predict_footprints(tasks, past)
+    texts = alike(tasks, past.history_index.messages)
+    risk = {(p.a, p.b): p.weight for p in risky_pairs(footprints, rates, mergeable, texts)}
     found: list[tuple[float, bool]] = []
     for i, j in combinations(range(len(block)), 2):  # newest first: i is the newer one
         shared = set(block[i].files) & set(block[j].files) & alive
@@ -84,7 +82,7 @@ def _replay(
             if conflicts is None:
                 continue
             truth = any(not is_mergeable(f, mergeable) for f in conflicts)
-        found.append((_risk(footprints[str(i)], footprints[str(j)], rates, mergeable), truth))
+        found.append((risk.get((str(i), str(j)), 0.0), truth))
     return found
 
 

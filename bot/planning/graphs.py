@@ -149,10 +149,12 @@ def risky_pairs(
     footprints: Mapping[str, Footprint],
     rates: ConflictRates | None = None,
     mergeable: Sequence[str] = MERGEABLE,
+    alike: Mapping[tuple[str, str], float] | None = None,
 ) -> list[RiskyPair]:
-    """Every pair of tasks that may touch a common file, with its chance of a real conflict
-    (`bot.planning.risk`), in input order. Changelog-style files matching `mergeable` never
-    count. A task whose footprint is unknown may conflict with every other task (risk 1)."""
+    """Every pair of tasks that may touch a common file or whose texts are alike (`alike`,
+    from `bot.analysis.kinship`), with its chance of a real conflict (`bot.planning.risk`),
+    in input order. Changelog-style files matching `mergeable` never count. A task whose
+    footprint is unknown may conflict with every other task (risk 1)."""
     rates = rates or ConflictRates()
     ids = list(footprints)
     order = {task_id: index for index, task_id in enumerate(ids)}
@@ -165,6 +167,13 @@ def risky_pairs(
         pairs[(a, b)] = RiskyPair(
             a, b, shared, pair_risk(footprints[a], footprints[b], shared, rates)
         )
+    for (one, other), likeness in (alike or {}).items():
+        if one not in order or other not in order or {one, other} & unknown:
+            continue
+        a, b = sorted((one, other), key=order.__getitem__)
+        found = pairs.get((a, b)) or RiskyPair(a, b, (), PairRisk(0.0, 0.0, ""))
+        assert found.risk is not None
+        pairs[(a, b)] = RiskyPair(a, b, found.files, found.risk.with_texts(likeness))
     for lone in sorted(unknown, key=order.__getitem__):
         for other in ids:
             a, b = sorted((lone, other), key=order.__getitem__)
@@ -179,11 +188,12 @@ def split_pairs(
     mergeable: Sequence[str] = MERGEABLE,
     rates: ConflictRates | None = None,
     shown: int | None = None,
+    alike: Mapping[tuple[str, str], float] | None = None,
 ) -> tuple[list[Conflict], list[Conflict]]:
     """(pairs kept apart: their risk of a real conflict reaches `threshold`; the riskiest
     `shown` of the others that may touch a common file, which run side by side). Only the
     pairs returned are explained: a large plan has many thousands of the others."""
-    risks = risky_pairs(footprints, rates, mergeable)
+    risks = risky_pairs(footprints, rates, mergeable, alike)
     apart = [pair.conflict() for pair in risks if pair.weight >= threshold]
     together = sorted((p for p in risks if 0 < p.weight < threshold), key=lambda p: -p.weight)
     return apart, [pair.conflict() for pair in together[:shown]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.analysis import RepoSnapshot, predict_footprints
+from bot.analysis.kinship import alike
 from bot.config import Config
 from bot.models import Plan, Task
 from bot.planning.calibrate import Calibration
@@ -29,4 +30,5 @@ def plan_tasks(
         mergeable=config.merge.mergeable,
         conflict_threshold=risk.threshold if risk else config.plan.threshold,
         rates=risk.rates if risk else ConflictRates(),
+        alike=alike(tasks, snapshot.history_index.messages),
     )

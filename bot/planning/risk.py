@@ -13,6 +13,10 @@ risk has two factors:
 
 P(conflict) = P(share) x the rate of the files shared, weighted by how likely each is shared.
 
+Tasks whose texts are alike (`bot.analysis.kinship`) tend to edit the same lines whatever
+their footprints say: their likeness adds `TEXT_WEIGHT x likeness` as a second, independent
+way to conflict (noisy-OR), so a pair may be kept apart on its texts alone.
+
 Serializing a pair costs the later task a wait (about one task's length); running it alongside
 costs, when they do conflict, a redo: the later agent's run again, its time and its money,
 `redo_cost` times that wait. So a pair is kept apart when `P(conflict) * redo_cost >= 1`.
@@ -31,6 +35,7 @@ from bot.planning.changelogs import is_mergeable
 DEFAULT_RATE = 0.3  # P(conflict | share) on flask, the tuning set: 0.27 (0.34 of replayable pairs)
 PRIOR_PAIRS = 10.0  # the repository's rate counts as this many past pairs
 FILE_PRIOR_PAIRS = 8.0  # a file's rate is shrunk towards the repository's with this weight
+TEXT_WEIGHT = 0.8  # P(conflict) from texts alike, per unit of cosine: calibrated on flask
 REDO_COST = 4.0  # a redo costs this many waits: serialize at P(conflict) >= 1 / REDO_COST
 CONFLICT_THRESHOLD = 1.0 / REDO_COST
 
@@ -88,7 +93,15 @@ def conflict_rates(
 class PairRisk:
     share: float  # P(both touch one of the shared files)
     conflict: float  # P(they really conflict)
-    top: str  # the shared file that weighs most
+    top: str  # the shared file that weighs most ("": they share none)
+    alike: float = 0.0  # how alike their texts are (cosine)
+    files_only: float = 0.0  # P(conflict) from the shared files alone
+
+    def with_texts(self, alike: float) -> PairRisk:
+        """The same pair once its texts' likeness counts too."""
+        text = min(1.0, TEXT_WEIGHT * alike)
+        conflict = 1.0 - (1.0 - self.conflict) * (1.0 - text)
+        return PairRisk(self.share, conflict, self.top, alike, self.conflict)
 
 
 def pair_risk(a: Footprint, b: Footprint, shared: Sequence[str], rates: ConflictRates) -> PairRisk:
@@ -106,14 +119,22 @@ def pair_risk(a: Footprint, b: Footprint, shared: Sequence[str], rates: Conflict
 
 
 def describe(risk: PairRisk, files: int) -> str:
-    """`both may touch app.py (+2 more; 40% that both do): conflict risk 12%`."""
+    """`both may touch app.py (+2 more; 40% that both do): conflict risk 12%`, and when their
+    texts count: `...: 12% from the files, texts alike (0.42): conflict risk 29%`."""
     more = f"+{files - 1} more" if files > 1 else ""
-    if risk.share >= 0.999:
+    if not risk.top:
+        where = ""
+    elif risk.share >= 0.999:
         where = f"both touch {risk.top}" + (f" ({more})" if more else "")
     else:
         likely = f"{risk.share:.0%} that both do"
         where = f"both may touch {risk.top} ({more + '; ' if more else ''}{likely})"
-    return f"{where}: conflict risk {risk.conflict:.0%}"
+    if risk.alike <= 0.0:
+        return f"{where}: conflict risk {risk.conflict:.0%}"
+    texts = f"texts alike ({risk.alike:.2f})"
+    if where:
+        texts = f"{where}: {risk.files_only:.0%} from the files, {texts}"
+    return f"{texts}: conflict risk {risk.conflict:.0%}"
 
 
 def threshold_for(redo_cost: float) -> float:

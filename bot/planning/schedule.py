@@ -43,7 +43,6 @@ def _priority_order(
     tasks: Sequence[Task],
     graph: nx.DiGraph[str],
     length: Mapping[str, float],
-    clashes: Mapping[str, set[str]],
 ) -> list[str]:
     """Topological order; among ready tasks: longest remaining chain, then priority, then id.
     So of two tasks kept apart, the older one goes first: the newer is the likelier to build
@@ -169,22 +168,24 @@ def build_plan(
     conflict_threshold: float = CONFLICT_THRESHOLD,
     mergeable: Sequence[str] = MERGEABLE,
     rates: ConflictRates | None = None,
+    alike: Mapping[tuple[str, str], float] | None = None,
 ) -> Plan:
     """Plan `tasks` on `max_parallel` workers; see the module docstring for the method. Pairs
     whose risk of a real conflict reaches `conflict_threshold` are kept apart; the others
-    that may touch a common file run side by side (`Plan.side_by_side`)."""
+    that may touch a common file run side by side (`Plan.side_by_side`). `alike`: how alike
+    pairs of task texts are (`bot.analysis.kinship.alike`), which adds to their risk."""
     max_parallel = max(1, max_parallel)
     graph = dependency_graph(tasks, footprints)
     prints = {task.id: footprints[task.id] for task in tasks}
     conflicts, side_by_side = split_pairs(
-        prints, conflict_threshold, mergeable, rates, shown=SIDE_BY_SIDE_KEPT
+        prints, conflict_threshold, mergeable, rates, shown=SIDE_BY_SIDE_KEPT, alike=alike
     )
     length = durations(tasks)
     clashes: dict[str, set[str]] = {task.id: set() for task in tasks}
     for conflict in conflicts:
         clashes[conflict.a].add(conflict.b)
         clashes[conflict.b].add(conflict.a)
-    order = _priority_order(tasks, graph, length, clashes)
+    order = _priority_order(tasks, graph, length)
     position = {task_id: index for index, task_id in enumerate(order)}
     run = _list_schedule(order, graph, clashes, length, max_parallel)
     starts = sorted(set(run.start.values()))

@@ -26,8 +26,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.analysis import predict_footprints
+from bot.analysis.kinship import alike
 from bot.models import Footprint, Task
 from bot.planning import build_plan
+from bot.planning import risk as risk_module
 from bot.planning.changelogs import MERGEABLE, is_mergeable
 from bot.planning.graphs import risky_pairs
 from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, conflict_rates
@@ -148,13 +150,18 @@ def score_window(
     independent, changelog, real = _labels(window)
     k = len(tasks)
     rates = _rates(repo, snapshot, cache, learnt)
-    risk = {key: c.weight for c in risky_pairs(footprints, rates) for key in _pairs([c])}
+    texts = alike(tasks, snapshot.history_index.messages)
+    risk = {
+        key: c.weight for c in risky_pairs(footprints, rates, alike=texts) for key in _pairs([c])
+    }
     for threshold, score in scores.items():
         score.rates.append(rates.base)
         score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
         for t in window["tasks"]:
             score.files(footprints[str(t["i"])], set(t["true_files"]))
-        plan = build_plan(tasks, footprints, 4, conflict_threshold=threshold, rates=rates)
+        plan = build_plan(
+            tasks, footprints, 4, conflict_threshold=threshold, rates=rates, alike=texts
+        )
         predicted = _pairs(plan.conflicts)
         score.independent += len(independent)
         score.independent_left += len(independent - predicted)
@@ -285,11 +292,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="do not learn conflict rates from each base's history (the default rate instead)",
     )
+    parser.add_argument(
+        "--text-weight",
+        type=float,
+        help=f"weight of texts alike in a pair's risk (default {risk_module.TEXT_WEIGHT}; 0: off)",
+    )
     parser.add_argument("--speed", type=Path, metavar="REPO", help="time planning on REPO")
     parser.add_argument("--tasks", type=int, default=200, help="tasks for --speed")
     parser.add_argument("--cache", type=Path, help="snapshot cache (default: a temporary one)")
     args = parser.parse_args(argv)
     thresholds = args.threshold or [CONFLICT_THRESHOLD]
+    if args.text_weight is not None:
+        risk_module.TEXT_WEIGHT = args.text_weight  # an experiment: the planner reads it
     with tempfile.TemporaryDirectory() as scratch:
         cache = args.cache or Path(scratch)
         if args.repo and (args.windows or args.generate):

@@ -1,6 +1,6 @@
 """Time a whole plan on a large repository, cold and warm: snapshot, learning the conflict rates
-from replayed past pairs (`plan_risk`, as `orchestrate plan` does), footprints and schedule,
-each run in a fresh interpreter.
+from replayed past pairs (`plan_risk`, as `orchestrate plan` does), then `plan_tasks` (footprints,
+texts alike, schedule), each run in a fresh interpreter.
 
 The tasks are the messages of the repository's newest first-parent changes; the base is the
 commit just before them, so the predictor sees only the history before the work it plans.
@@ -14,11 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from bot.analysis import predict_footprints
 from bot.config import Config
 from bot.models import Task
-from bot.planning import build_plan
-from bot.planning.changelogs import MERGEABLE
+from bot.planning.plan import plan_tasks
 from bot.snapshot import load_snapshot, plan_risk
 
 
@@ -36,16 +34,8 @@ def _messages(repo: Path, count: int) -> tuple[str, list[str]]:
 def _plan_once(repo: Path, base: str, tasks: list[Task], cache: Path) -> tuple[float, int, int]:
     started = time.perf_counter()
     snapshot = load_snapshot(repo, base, cache)
-    risk = plan_risk(repo, snapshot, Config(), cache_dir=cache)
-    footprints = predict_footprints(tasks, snapshot)
-    plan = build_plan(
-        tasks,
-        footprints,
-        4,
-        conflict_threshold=risk.threshold,
-        rates=risk.rates,
-        mergeable=MERGEABLE,
-    )
+    config = Config()
+    plan = plan_tasks(tasks, snapshot, config, plan_risk(repo, snapshot, config, cache_dir=cache))
     return time.perf_counter() - started, len(plan.conflicts), len(plan.waves)
 
 
