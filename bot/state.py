@@ -157,14 +157,16 @@ def _seen_overlap(
     plan: Plan,
     observed: Mapping[str, Collection[str]],
     mergeable: Sequence[str],
+    refused: Collection[str] = (),
 ) -> str | None:
     """A file one task was seen changing that the other changes too or likely touches
-    (changelog-style files aside: they are merged as a union), or None."""
+    (changelog-style files aside: they are merged as a union, unless the union was `refused`
+    there in this run), or None."""
     seen_a, seen_b = set(observed.get(a, ())), set(observed.get(b, ()))
     shared = (seen_a & (seen_b | likely_files(plan.task(b).footprint))) | (
         seen_b & likely_files(plan.task(a).footprint)
     )
-    found = sorted(f for f in shared if not is_mergeable(f, mergeable))
+    found = sorted(f for f in shared if f in refused or not is_mergeable(f, mergeable))
     return found[0] if found else None
 
 
@@ -176,6 +178,7 @@ def _wait_reason(
     observed: Mapping[str, Collection[str]],
     after: Collection[str],
     mergeable: Sequence[str],
+    refused: Collection[str] = (),
 ) -> str | None:
     """Why a planned task cannot start yet, or None when it may."""
     for dep in plan.dependencies:
@@ -193,7 +196,7 @@ def _wait_reason(
                 return f"waits for {other} ({conflict.reason})"
     for other in order[:position]:
         if other in earlier and (
-            shared := _seen_overlap(task_id, other, plan, observed, mergeable)
+            shared := _seen_overlap(task_id, other, plan, observed, mergeable, refused)
         ):
             return f"waits for {other} (it changed {shared}, which this task touches too)"
     return None
@@ -205,6 +208,7 @@ def _landing_choice(
     order: Sequence[str],
     observed: Mapping[str, Collection[str]],
     mergeable: Sequence[str],
+    refused: Collection[str] = (),
 ) -> tuple[str | None, dict[str, str]]:
     """The task to land now: the first in `order` that is in review and that no earlier task
     in flight is related to (predicted to conflict with it, or seen changing a file it
@@ -220,7 +224,7 @@ def _landing_choice(
                 continue  # ended, or not started: it will start from the new base
             why = conflicts.get(frozenset((task_id, earlier)))
             if why is None and (
-                shared := _seen_overlap(task_id, earlier, plan, observed, mergeable)
+                shared := _seen_overlap(task_id, earlier, plan, observed, mergeable, refused)
             ):
                 why = f"both change {shared}"
             if why is not None:
@@ -313,8 +317,12 @@ def _paused(states: Mapping[str, TaskState], now: float, policy: Policy) -> dict
 
 
 def _observed(states: Mapping[str, TaskState]) -> dict[str, set[str]]:
-    """The files each task was seen changing, now or in an attempt that conflicted."""
-    return {task_id: {*state.files, *state.conflict_files} for task_id, state in states.items()}
+    """The files each task was seen changing, now or in an attempt that conflicted, or that
+    the output of its failed attempt named (the files it was at work on)."""
+    return {
+        task_id: {*state.files, *state.conflict_files, *state.named_files}
+        for task_id, state in states.items()
+    }
 
 
 def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
@@ -547,6 +555,22 @@ def _requeued(states: Mapping[str, TaskState]) -> set[str]:
     return {t for t, s in states.items() if (s.redos or s.after) and not s.status.terminal}
 
 
+def _still_after(
+    state: TaskState,
+    states: Mapping[str, TaskState],
+    observed: Mapping[str, Collection[str]],
+    mergeable: Sequence[str],
+) -> tuple[str, ...]:
+    """The tasks a failure requeued behind unfinished work still waits for: none once one of
+    them has landed a change to a file its failure named (what it lacked is there now; the
+    rest was only predicted to matter)."""
+    named = {f for f in state.named_files if not is_mergeable(f, mergeable)}
+    for other in state.after:
+        if states[other].status is S.MERGED and named & set(observed.get(other, ())):
+            return ()
+    return state.after
+
+
 def _schedule(
     plan: Plan,
     now_states: Mapping[str, TaskState],
@@ -563,15 +587,22 @@ def _schedule(
         if states[task_id] is S.PLANNED and (reason := _blocker(task_id, plan, states)) is not None
     )
     blocked = {task_id for task_id, _ in block}
-    merge, waiting = _landing_choice(plan, states, order, observed, mergeable)
+    # changelog-style files git could not merge as a union in this run relate tasks again
+    refused = {
+        f
+        for state in now_states.values()
+        for f in state.conflict_files
+        if is_mergeable(f, mergeable)
+    }
+    merge, waiting = _landing_choice(plan, states, order, observed, mergeable, refused)
     running = sum(1 for status in states.values() if status is S.RUNNING)
     launch: list[str] = []
     for task_id in order:
         if states[task_id] is not S.PLANNED or task_id in blocked:
             continue
-        after = now_states[task_id].after
+        after = _still_after(now_states[task_id], now_states, observed, mergeable)
         reason = held.get(task_id) or _wait_reason(
-            task_id, plan, states, order, observed, after, mergeable
+            task_id, plan, states, order, observed, after, mergeable, refused
         )
         if reason is None and running + len(launch) >= plan.max_parallel:
             reason = f"all {plan.max_parallel} agent slots busy"

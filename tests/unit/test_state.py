@@ -179,6 +179,14 @@ def test_a_failure_that_names_its_files_is_judged_on_them():
     # the named file is one no other task is predicted or seen to touch
     given = statuses(plan, t1=landed, t2={**failed, "named_files": ("c.py",)}, t4=S.RUNNING)
     assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
+    # waiting behind 1 and 3, it goes as soon as 1 lands a change to b.py: 3 was only predicted
+    waiting = {"status": S.PLANNED, "waits": 1, "after": ("1", "3"), "named_files": ("b.py",)}
+    given = statuses(plan, t1=S.RUNNING, t2=waiting, t3=S.RUNNING, t4=S.RUNNING)
+    assert "2" not in decide(plan, given, 60.0).launch
+    given = statuses(plan, t1=landed, t2=waiting, t3=S.RUNNING, t4=S.RUNNING)
+    assert decide(plan, given, 60.0).launch == ("2",)
+    given = statuses(plan, t1={**landed, "files": ("a.py",)}, t2=waiting, t3=S.RUNNING)
+    assert "2" not in decide(plan, given, 60.0).launch  # 1 landed, but not on b.py
     # without named files, every file it may touch counts, waiting first (before this change)
     given = statuses(plan, t1=landed, t2={**failed, "named_files": ()}, t4=S.RUNNING)
     assert decide(plan, given, 60.0).requeue[0].fields["after"] == ("3", "4")
@@ -263,6 +271,21 @@ def test_a_planned_task_waits_for_an_earlier_one_seen_changing_its_likely_files(
     decision = decide(plan, statuses(plan, t1={"status": S.RUNNING, "files": ("a.py", "b.py")}))
     assert decision.launch == ()
     assert "it changed b.py" in decision.waiting["2"]
+
+
+def test_a_changelog_git_could_not_merge_as_a_union_relates_tasks_again():
+    """2 conflicted in CHANGES.rst (1 renamed the heading 2 added under): redone, it waits
+    for 3, which is seen changing CHANGES.rst too, instead of racing it there again."""
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n",
+                      "3": "---\nfiles: [c.py]\n---\n"})  # fmt: skip
+    redo = {"status": S.PLANNED, "redos": 1, "conflict_files": ("CHANGES.rst",)}
+    busy = {"status": S.RUNNING, "files": ("c.py", "CHANGES.rst")}
+    decision = decide(plan, statuses(plan, t1=S.MERGED, t2=redo, t3=busy))
+    assert decision.launch == ()
+    assert "it changed CHANGES.rst" in decision.waiting["2"]
+    # a union merge that never failed relates nobody: the redo of a conflict in b.py goes
+    calm = {**redo, "conflict_files": ("b.py",)}
+    assert decide(plan, statuses(plan, t1=S.MERGED, t2=calm, t3=busy)).launch == ("2",)
 
 
 def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up():
