@@ -19,7 +19,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -467,10 +467,14 @@ class GitRepo:
 
     # -- a remote (GitHub mode: the runner's checkout and the repository on GitHub) ------------
 
-    def fetch(self, remote: str, refspecs: Sequence[str], env: dict[str, str]) -> None:
+    def fetch(
+        self, remote: str, refspecs: Sequence[str], env: dict[str, str], prune: bool = False
+    ) -> None:
+        """Fetch `refspecs`; with `prune`, local refs they map whose source is gone go too."""
+        flags = ["--quiet", "--no-tags", *(["--prune"] if prune else [])]
         try:
             with self.repo.git.custom_environment(**env):
-                self.repo.git.fetch("--quiet", "--no-tags", remote, *refspecs)
+                self.repo.git.fetch(*flags, remote, *refspecs)
         except git.GitCommandError as exc:
             raise GitError(f"could not fetch from {remote}: {_first_line(exc)}") from None
 
@@ -499,6 +503,21 @@ class GitRepo:
                 return False
             raise GitError(f"could not push {branch}: {_first_line(exc)}") from None
         return True
+
+    def publish(self, remote: str, refs: Mapping[str, str | None], env: dict[str, str]) -> None:
+        """Point each ref on `remote` at its commit whatever it pointed at (None: delete it),
+        in one push: for refs only this process writes."""
+        targets = [f"+{sha}:{ref}" if sha else f":{ref}" for ref, sha in refs.items()]
+        try:
+            with self.repo.git.custom_environment(**env):
+                self.repo.git.push("--quiet", "--no-verify", remote, *targets)
+        except git.GitCommandError as exc:
+            raise GitError(f"could not push {', '.join(refs)}: {_first_line(exc)}") from None
+
+    def refs(self, pattern: str) -> dict[str, str]:
+        """The refs `pattern` matches (a prefix, or a glob), with the commits they point at."""
+        out = self.repo.git.for_each_ref("--format=%(refname) %(objectname)", pattern)
+        return dict(line.split(" ", 1) for line in str(out).splitlines() if line)
 
     def marker_commit(self, parent: str, message: str) -> str:
         """A commit with `parent`'s tree and `message`: it changes nothing, and gives a task

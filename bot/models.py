@@ -206,6 +206,7 @@ class TaskState(BaseModel):
     clashes: tuple[str, ...] = ()  # running tasks its work in progress really conflicts with
     base_clash: bool = False  # its work in progress conflicts with what landed since it started
     clash_files: tuple[str, ...] = ()  # the files of those conflicts
+    named_files: tuple[str, ...] = ()  # files of its checkout a failure's output names
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
     rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs

@@ -99,6 +99,10 @@ class Requeue:
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
+# A task's clash fields when nothing clashes (a new attempt, a stopped agent).
+CLEARED_CLASH: dict[str, object] = {"clashes": (), "base_clash": False, "clash_files": ()}
+
+
 @dataclass(frozen=True)
 class Restart:
     """Stop a running agent whose work in progress already conflicts: it ends in `conflict`
@@ -107,6 +111,10 @@ class Restart:
     task_id: str
     detail: str
     files: tuple[str, ...]
+
+    def fields(self, now: float) -> dict[str, object]:
+        """The stopped task's fields besides its status and detail."""
+        return {**CLEARED_CLASH, "conflict_files": self.files, "finished_at": now, "pid": None}
 
 
 @dataclass(frozen=True)
@@ -314,19 +322,32 @@ def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection
     return set(plan.task(task_id).footprint.files) | set(observed.get(task_id, ()))
 
 
-def _needed_work(
+def _failed_on(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
+) -> tuple[set[str], bool]:
+    """The files a failed task's failure is about (changelog-style files aside), and whether
+    its own output named them: the files of its checkout its agent's last words name, else
+    every file it is predicted or seen to touch."""
+    state = states[task_id]
+    named = {f for f in state.named_files if not is_mergeable(f, mergeable)}
+    if named:
+        return named, True
+    mine = _footprint_files(task_id, plan, _observed(states))
+    return {f for f in mine if not is_mergeable(f, mergeable)}, False
+
+
+def _needed_work(
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], mine: set[str]
 ) -> dict[str, str]:
-    """Unfinished tasks a failed task may have needed: ones predicted or seen to touch a file
-    it is predicted or seen to touch (changelog-style files aside), with that file. Never one
-    that depends on it or waits for it (that would wait forever)."""
+    """Unfinished tasks a failed task may have needed: ones predicted or seen to touch one of
+    `mine`, with that file. Never one that depends on it or waits for it (that would wait
+    forever)."""
     observed = _observed(states)
     needs: nx.DiGraph[str] = nx.DiGraph((d.after, d.before) for d in plan.dependencies)
     needs.add_edges_from(
         (t, a) for t, s in states.items() if not s.status.terminal for a in s.after
     )
     needs.add_nodes_from(states)
-    mine = {f for f in _footprint_files(task_id, plan, observed) if not is_mergeable(f, mergeable)}
     found: dict[str, str] = {}
     for other in plan.merge_order:
         if other == task_id or states[other].status.terminal or nx.has_path(needs, other, task_id):
@@ -338,16 +359,14 @@ def _needed_work(
 
 
 def _landed_since(
-    task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], mine: set[str]
 ) -> dict[str, str]:
-    """Tasks that landed after a failed task started, changing a file it is predicted or seen
-    to touch (changelog-style files aside), with that file: the failure may be the work they
-    brought not being there yet, and it is there now."""
+    """Tasks that landed after a failed task started, changing one of `mine`, with that file:
+    the failure may be the work they brought not being there yet, and it is there now."""
     started = states[task_id].started_at
     if started is None:
         return {}
     observed = _observed(states)
-    mine = {f for f in _footprint_files(task_id, plan, observed) if not is_mergeable(f, mergeable)}
     found: dict[str, str] = {}
     for other in plan.merge_order:
         state = states[other]
@@ -364,20 +383,25 @@ def _failure_wait(
 ) -> Requeue | None:
     """A transient failure that may lack other work, while waits are left: behind unfinished
     tasks that may change its files, else at once when a related task landed after it
-    started (one retry then covers what either brought); None when neither applies."""
+    started (one retry then covers what either brought); None when neither applies. When
+    its output named files, only those count, and a task that landed a change to one of them
+    comes first: that work is there now, and waiting for more would cost a whole run."""
     state = states[task_id]
     if state.rate_limited or state.waits >= policy.failure_waits:
         return None
     count = f"(wait {state.waits + 1} of {policy.failure_waits})"
     fields: dict[str, object] = {"waits": state.waits + 1, "retryable": False}
-    if needed := _needed_work(task_id, plan, states, policy.mergeable):
+    mine, named = _failed_on(task_id, plan, states, policy.mergeable)
+    needed = _needed_work(task_id, plan, states, mine)
+    landed = _landed_since(task_id, plan, states, mine)
+    if needed and not (named and landed):
         who, file = ", ".join(needed), next(iter(needed.values()))
         ended = "it has" if len(needed) == 1 else "they have"
         detail = f"failed ({state.detail}) while {who} may still change {file}; tried again "
         return Requeue(
             task_id, f"{detail}once {ended} ended {count}", {**fields, "after": tuple(needed)}
         )
-    if landed := _landed_since(task_id, plan, states, policy.mergeable):
+    if landed:
         who, file = ", ".join(landed), next(iter(landed.values()))
         detail = f"failed ({state.detail}) after {who} landed a change to {file} it may build on"
         again = f"tried again at once on the new {policy.base} {count}"
@@ -457,6 +481,12 @@ def _restarts(
     return found
 
 
+def restarts(plan: Plan, states: Mapping[str, TaskState], policy: Policy) -> tuple[Restart, ...]:
+    """Running agents to stop now, their work in progress already in conflict (see
+    `_restarts`); an agent job asks it of its own task."""
+    return tuple(_restarts(effective_order(plan, _requeued(states)), states, policy))
+
+
 def decide(
     plan: Plan,
     states: Mapping[str, TaskState],
@@ -488,7 +518,7 @@ def decide(
         now_states[item.task_id] = now_states[item.task_id].model_copy(
             update={**item.fields, "status": S.PLANNED}
         )
-    restart = tuple(_restarts(effective_order(plan, _requeued(now_states)), now_states, policy))
+    restart = restarts(plan, now_states, policy)
     for stopped in restart:
         now_states[stopped.task_id] = now_states[stopped.task_id].model_copy(
             update={"status": S.CONFLICT, "conflict_files": stopped.files}

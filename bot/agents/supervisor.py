@@ -50,6 +50,24 @@ def is_rate_limited(log_tail: str, exit_code: int | None) -> bool:
     return exit_code is not None and exit_code != 0 and bool(_RATE_LIMITED.search(log_tail))
 
 
+# A path as tools print it: `src/app.py`, `'tests/a.py'`, `src/app.py:12`, `/tmp/x/src/app.py`.
+_PATH = re.compile(r"[\w.+-]+(?:/[\w.+-]+)*\.\w+")
+NAMED_FILES = 20  # at most this many files taken from a failure's output
+
+
+def paths_named(log_tail: str) -> list[str]:
+    """The path-like words of an agent's output, first mention first; each absolute path also
+    as its every tail (`/tmp/x/src/app.py` gives `tmp/x/src/app.py`, ..., `src/app.py`,
+    `app.py`), so that the caller can keep those that are files of the checkout."""
+    found: dict[str, None] = {}
+    for match in _PATH.finditer(log_tail):
+        parts = match.group().split("/")
+        absolute = log_tail[match.start() - 1 : match.start()] == "/"
+        for first in range(len(parts)) if absolute else (0,):
+            found.setdefault("/".join(parts[first:]), None)
+    return [path for path in found if ".." not in path.split("/")]
+
+
 def is_transient(log_tail: str, changed_anything: bool, exit_code: int | None) -> bool:
     """Worth another attempt: the API was overloaded or limited, or the agent crashed
     before it changed anything. A timeout or a memory kill is not transient."""

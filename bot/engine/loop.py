@@ -30,7 +30,7 @@ from bot.engine.ports import (
 )
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import Decision, Policy, Retry, decide, overlaps
+from bot.state import CLEARED_CLASH, Decision, Policy, Retry, decide, overlaps
 
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")
@@ -39,7 +39,6 @@ STALE_MARGIN = 900.0  # beyond the agent's timeout: time for a runner to pick up
 # the merge job lands before the coordinator starts agents), unless landings in a row (slow
 # tests) have already kept free slots waiting this long.
 LANDING_HOLD = 60.0
-CLEARED_CLASH: dict[str, object] = {"clashes": (), "base_clash": False, "clash_files": ()}
 
 
 def budget_of(config: Config) -> Budget:
@@ -95,6 +94,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "retryable": False,
         "rate_limited": False,
         "log_tail": "",
+        "named_files": (),
         "progress": "",
         "cost_usd": None,
         "turns": None,
@@ -138,8 +138,7 @@ class Engine:
             self._set(task_id, S.BLOCKED, why)
         for stopped in decision.restart:
             self.agents.halt(stopped.task_id)
-            self._set(stopped.task_id, S.CONFLICT, stopped.detail, **CLEARED_CLASH,
-                      conflict_files=stopped.files, finished_at=now, pid=None)  # fmt: skip
+            self._set(stopped.task_id, S.CONFLICT, stopped.detail, **stopped.fields(now))
         landing = decision.merge is not None and self.lander is not None
         if decision.merge is not None and self.lander is not None:
             self._land(decision.merge)

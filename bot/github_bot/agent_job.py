@@ -7,6 +7,10 @@ and writes back only what belongs to the task: its branch (pushed with a lease),
 request (`Closes #N`) and its `orchestrate/agent` check run, whose hidden report is how the
 coordinator and the merge job learn the outcome.
 
+While the agent runs, its work in progress is shared with the other agent jobs and
+test-merged against theirs and the moving base on each heartbeat (`bot.github_bot.wip`): a
+clash the plan's rule says to stop for ends the attempt early, in `conflict`.
+
 Until the agent has committed anything, the branch points at a marker commit (the base's
 tree, one more commit), so the in-progress check run never sits on a commit of the base
 branch. A re-run of the same job converges: a finished attempt is not run again, and the pull
@@ -23,17 +27,20 @@ from pathlib import Path
 from bot.agents.presets import AgentError
 from bot.agents.prompt import AgentContext, context_for
 from bot.agents.runner import agent_for, install_agent
+from bot.engine.loop import policy_of
 from bot.forge.base import CheckRunOutput, Forge, PullInfo
 from bot.forge.issues import task_from_issue
 from bot.github_bot.action import ActionsEnv, job_context
 from bot.github_bot.board import Board, board_of, find_home, load_board
 from bot.github_bot.checks import AGENT_CHECK, agent_check, agent_report
 from bot.github_bot.context import Context
+from bot.github_bot.wip import WipExchange
 from bot.gitops import GitRepo, auth_env
 from bot.local.agents import ProcessAgents, supervise
-from bot.models import Task, TaskState, TaskStatus
+from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
 from bot.render.markdown import md
+from bot.state import Restart, restarts
 
 S = TaskStatus
 REMOTE = "origin"
@@ -70,6 +77,8 @@ class _Run:
     marker: str
     repo: GitRepo
     git_env: dict[str, str]
+    exchange: WipExchange  # work in progress shared with the other agent jobs
+    restart: Callable[[TaskState], Restart | None]  # when to stop the agent early
     last_beat: float = 0.0
 
     def check(self, state: TaskState, head: str, pull: int | None = None) -> CheckRunOutput:
@@ -141,7 +150,9 @@ def _run(
         raise AgentJobError(f"{task.branch} moved while this job started; another job runs it")
     if found is not None and found.status != "completed" and found.head_sha != marker:
         forge.put_check_run(_superseded(found.head_sha))
-    run = _Run(ctx, task, marker, repo, git_env)
+    running = {t: s.attempt for t, s in board.state.tasks.items() if s.status is S.RUNNING}
+    exchange = WipExchange(repo, REMOTE, task_id, state.attempt, running, base, BASE_REF, git_env)
+    run = _Run(ctx, task, marker, repo, git_env, exchange, _restart_rule(ctx, plan, board, task))
     context = context_for(
         task, plan, board.state.tasks, board.state.titles, base, ctx.config.merge.test_command
     )
@@ -149,7 +160,10 @@ def _run(
     launched = state.model_copy(
         update={"start_sha": tip, "started_at": now, "heartbeat_at": now, "finished_at": None}
     )
-    final = _agent(run, launched, context, tip, result, clock, sleep, poll_seconds)
+    try:
+        final = _agent(run, launched, context, tip, result, clock, sleep, poll_seconds)
+    finally:
+        exchange.withdraw()
     if final is not None:
         _publish(run, board, launched, final, result)
     repo.remove_checkout(task.branch)
@@ -171,7 +185,7 @@ def _agent(
     ctx, task = run.ctx, run.task
     agents = ProcessAgents(
         run.repo, ctx.config, {task.id: task}, clock=clock, start_from=tip, redact=ctx.redact,
-        watch_clashes=False,  # no engine here to act on them: the merge job rebases it
+        peers=run.exchange, base_ref=BASE_REF,
     )  # fmt: skip
     try:
         agent = agent_for(ctx.config.agent, task)
@@ -196,11 +210,30 @@ def _agent(
     )
     try:
         _beat(run, running, force=True)
-        final = supervise(agents, running, lambda s: _beat(run, s), sleep, poll_seconds)
+        beat = lambda s: _beat(run, s)  # noqa: E731
+        final = supervise(agents, running, beat, sleep, poll_seconds, run.restart)
     except KeyboardInterrupt:  # a Ctrl-C, or the run was cancelled: the agent goes with it
         agents.stop()
         raise
     return final.model_copy(update={"detail": ctx.redact(final.detail), "pid": None})
+
+
+def _restart_rule(
+    ctx: Context, plan: Plan, board: Board, task: Task
+) -> Callable[[TaskState], Restart | None]:
+    """The engine's rule for stopping an agent whose work in progress clashes
+    (`bot.state.restarts`), applied by the job to its own task over the dashboard as it was
+    when the job began: the coordinator cannot stop an agent job, the job can."""
+    policy = policy_of(ctx.config, [task])
+
+    def restart(state: TaskState) -> Restart | None:
+        if not (state.clashes or state.base_clash):
+            return None
+        states = {**board.state.tasks, state.id: state}
+        found = restarts(plan, states, policy)
+        return next((stop for stop in found if stop.task_id == state.id), None)
+
+    return restart
 
 
 def _publish(

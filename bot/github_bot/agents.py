@@ -69,8 +69,8 @@ class MatrixAgents:
         return None  # runners are GitHub's to schedule; `max_parallel` bounds the matrix
 
     def halt(self, task_id: str) -> None:
-        """An agent job cannot be stopped from here; its work in progress is never seen, so no
-        clash asks for it."""
+        """An agent job cannot be stopped from here: it sees its own clashes with the other
+        agent jobs' work in progress and stops itself (`bot.github_bot.wip`)."""
 
     def stop(self) -> Sequence[str]:
         return ()

@@ -24,6 +24,8 @@ REPORTED = (
     "start_sha",
     "head_sha",
     "files",
+    "named_files",
+    "conflict_files",
     "progress",
     "heartbeat_at",
     "started_at",

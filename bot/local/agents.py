@@ -19,7 +19,14 @@ from bot.agents.claude import ClaudeStream
 from bot.agents.presets import preset_of
 from bot.agents.prompt import AgentContext, build_prompt, task_document
 from bot.agents.runner import agent_for, launch, write_brief
-from bot.agents.supervisor import MachineLoad, Watch, is_rate_limited, is_transient
+from bot.agents.supervisor import (
+    NAMED_FILES,
+    MachineLoad,
+    Watch,
+    is_rate_limited,
+    is_transient,
+    paths_named,
+)
 from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
 from bot.gitops import GitError, GitRepo
@@ -27,9 +34,12 @@ from bot.models import Task, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.queue import commit_message
 from bot.redact import Redactor
-from bot.state import check_transition
+from bot.state import Restart, check_transition
 
 S = TaskStatus
+
+
+Wip = tuple[str, tuple[str, ...]]  # a snapshot commit of work in progress, and its files
 
 
 def _machine() -> Callable[[Config], str | None]:
@@ -47,7 +57,11 @@ class ProcessAgents:
     start_from: str | None = None  # the revision agents start from (default: the base)
     redact: Redactor = field(default_factory=Redactor)  # applied to the raw log once it ends
     watch_clashes: bool = True  # test-merge work in progress on each heartbeat
-    wip: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # commit, files
+    wip: dict[str, Wip] = field(default_factory=dict)  # the agents' here: commit, files
+    # Work in progress of agents elsewhere (GitHub mode: other runners), given this process's
+    # own on each heartbeat that checks for clashes; their own clashes are theirs to act on.
+    peers: Callable[[Mapping[str, Wip]], Mapping[str, Wip]] | None = None
+    base_ref: str | None = None  # where the base is read, when not `config.base`
     _merged: dict[tuple[str, str], tuple[str, ...] | None] = field(default_factory=dict)
 
     def run_dir(self, task_id: str) -> Path:
@@ -158,23 +172,29 @@ class ProcessAgents:
 
     def _clashes(self, states: Mapping[str, TaskState]) -> list[Report]:
         """Work in progress that really conflicts, seen before merge time: each running
-        agent's against the others' that change a file it changes, and against the base as it
-        is now (tasks landed since it started). Reported as `clashes` (task ids), `base_clash`
-        and `clash_files` when they change."""
-        base = self.repo.resolve(self.config.base)
+        agent's against the others' (here, and the peers') that change a file it changes, and
+        against the base as it is now (tasks landed since it started). Reported as `clashes`
+        (task ids), `base_clash` and `clash_files` when they change."""
+        peers = self.peers(self.wip) if self.peers is not None else {}
+        wip = {**peers, **self.wip}
+        base = self.repo.resolve(self.base_ref or self.config.base)
         found: dict[str, tuple[set[str], bool, set[str]]] = {
             task_id: (set(), False, set()) for task_id in self.wip
         }
-        ids = sorted(self.wip)
+        ids = sorted(wip)
         for position, a in enumerate(ids):
-            (sha_a, files_a), start = self.wip[a], states[a].start_sha
+            sha_a, files_a = wip[a]
             for b in ids[position + 1 :]:
-                sha_b, files_b = self.wip[b]
-                if set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
+                sha_b, files_b = wip[b]
+                mine = a in found or b in found  # two peers' clash is theirs to see
+                if mine and set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
                     for one, other in ((a, b), (b, a)):
-                        found[one][0].add(other)
-                        found[one][2].update(clash)
-            if start is not None and start != base and (clash := self._merge(sha_a, base)):
+                        if one in found:
+                            found[one][0].add(other)
+                            found[one][2].update(clash)
+        for a in found:
+            start = states[a].start_sha
+            if start is not None and start != base and (clash := self._merge(self.wip[a][0], base)):
                 found[a] = (found[a][0], True, found[a][2] | set(clash))
         reports: list[Report] = []
         for task_id, (others, on_base, files) in found.items():
@@ -213,11 +233,19 @@ class ProcessAgents:
             "pid": None,
             "finished_at": self.clock(),
             "log_tail": tail,
+            "named_files": self._named(task_id, tail),
             "retryable": is_transient(tail, bool(files), code),
             "rate_limited": is_rate_limited(tail, code),
             **_usage(watch),
         }
         return Moved(task_id, S.FAILED, detail, fields)
+
+    def _named(self, task_id: str, tail: str) -> tuple[str, ...]:
+        """The files of the task's checkout that its agent's last words name (where a failure
+        happened: the work it lacked may be there)."""
+        checkout = self.repo.checkout_path(self.tasks[task_id].branch)
+        named = [path for path in paths_named(tail) if (checkout / path).is_file()]
+        return tuple(named[:NAMED_FILES])
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]
@@ -269,14 +297,20 @@ def supervise(
     beat: Callable[[TaskState], None],
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = 0.2,
+    restart: Callable[[TaskState], Restart | None] | None = None,
 ) -> TaskState:
     """Watch one started agent until it ends (the GitHub agent job runs one task this way):
-    `beat` gets the task's state on every heartbeat; returns the final state."""
+    `beat` gets the task's state on every heartbeat; `restart` says when its work in progress
+    clashes so that it is stopped early (it ends in `conflict`); returns the final state."""
     while True:
         for report in agents.observe({state.id: state}, agents.clock()):
             if isinstance(report, Progress):
                 state = state.model_copy(update=dict(report.fields))
                 beat(state)
+                if restart is not None and (stopped := restart(state)) is not None:
+                    agents.halt(state.id)
+                    fields = {**stopped.fields(agents.clock()), "detail": stopped.detail}
+                    return state.model_copy(update={**fields, "status": S.CONFLICT})
             else:
                 check_transition(state.status, report.status)
                 fields = {**report.fields, "status": report.status, "detail": report.detail}

@@ -13,7 +13,9 @@ them (the window's base W). For each window:
    tasks, with a small agent (orchestrate's `command` preset) that sleeps --work seconds and
    then applies its task's patch in its worktree with `git apply --3way`. A patch that does
    not apply (the work it builds on has not landed yet) is undone and the agent exits 1,
-   naming the files: the realistic failure of starting a change too early.
+   naming the files: the realistic failure of starting a change too early. A patch whose
+   only trouble is a changelog-style file keeps both sides' lines there, as an agent adding
+   its entry to the changelog it finds would (the oracle does not count those pairs either).
 4. `orchestrate plan --json` then `orchestrate run` run with max_parallel P (--parallel), then
    again in a fresh throwaway repository with max_parallel 1: the sequential baseline with the
    same overheads. Planning runs first in both, so both runs start with a warm cache (as after
@@ -79,8 +81,12 @@ AGENT = '''\
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from fnmatch import fnmatch
 from pathlib import Path
+
+CHANGELOGS = CHANGELOG_PATTERNS
 
 
 def git(*args):
@@ -103,6 +109,28 @@ def named(stderr):
     return paths
 
 
+def changelog(path):
+    name = path.rsplit("/", 1)[-1].upper()
+    return any(fnmatch(name, pattern) for pattern in CHANGELOGS)
+
+
+def union(path):
+    """Both sides' lines of a changelog that `git apply --3way` left conflicted."""
+    stages = {}
+    for stage in (1, 2, 3):
+        shown = subprocess.run(["git", "show", f":{stage}:{path}"], capture_output=True)
+        stages[stage] = shown.stdout if shown.returncode == 0 else b""
+    with tempfile.TemporaryDirectory() as scratch:
+        names = []
+        for stage in (2, 1, 3):
+            name = Path(scratch) / str(stage)
+            name.write_bytes(stages[stage])
+            names.append(str(name))
+        merged = subprocess.run(["git", "merge-file", "-p", "--union", *names], capture_output=True)
+    Path(path).write_bytes(merged.stdout)
+    git("add", "--", path)
+
+
 patches, work = Path(sys.argv[1]), float(sys.argv[2])
 task = os.environ["ORCHESTRATE_TASK_ID"]
 if Path.cwd().resolve() != Path(os.environ["ORCHESTRATE_WORKTREE"]).resolve():
@@ -115,6 +143,10 @@ applied = git("apply", "--3way", "--whitespace=nowarn", str(patch))
 if applied.returncode == 0:
     sys.exit(0)
 unmerged = git("diff", "--name-only", "--diff-filter=U").stdout.splitlines()
+if unmerged and all(changelog(path) for path in unmerged) and not named(applied.stderr):
+    for path in unmerged:  # an agent adds its entry to the changelog it finds
+        union(path)
+    sys.exit(0)
 files = unmerged or named(applied.stderr) or ["(see above)"]
 git("reset", "-q", "--hard", "HEAD")  # undo the half-applied patch, staged files included
 git("clean", "-fdq")
@@ -453,7 +485,8 @@ def replay(
 ) -> WindowResult:
     write_tasks(window, scratch / "tasks")
     write_patches(window, args.repo, scratch / "patches")
-    (scratch / "agent.py").write_text(AGENT, encoding="utf-8")
+    agent = AGENT.replace("CHANGELOG_PATTERNS", repr(CHANGELOGS), 1)
+    (scratch / "agent.py").write_text(agent, encoding="utf-8")
     parallel = run_once(orchestrate, window, args.repo, scratch, args.parallel, args.work)
     sequential = run_once(orchestrate, window, args.repo, scratch, 1, args.work)
     return WindowResult(

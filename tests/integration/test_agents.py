@@ -191,7 +191,11 @@ def test_secrets_the_tests_print_are_masked_in_the_test_log(tmp_path, capsys, mo
 
 
 def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path, capsys):
-    code = "import sys\nprint('cannot start', flush=True)\nsys.exit(1)\n"
+    code = (
+        "import os, sys\n"
+        "print('cannot start: ' + os.path.abspath('b.txt') + ', gone.txt, a.txt:3', flush=True)\n"
+        "sys.exit(1)\n"
+    )
     agent = script_agent(tmp_path, code, {"retries": 2, "retry_backoff": "0.1s"})
     repo, tasks = one_task(tmp_path, agent)
     _, out, _ = run(capsys, repo, tasks)
@@ -199,6 +203,8 @@ def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path,
     assert state.status is TaskStatus.FAILED
     assert state.attempt == 3
     assert "cannot start" in state.log_tail
+    # the files of its checkout its last words name, by absolute or relative path
+    assert state.named_files == ("b.txt", "a.txt")
     assert "retry 1 of 2 in 0.1s" in out and "retry 2 of 2 in 0.2s" in out
 
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -206,7 +207,7 @@ import os, pathlib, runpy, sys
 seen = pathlib.Path(os.environ["FLAKY_STATE"])
 if not seen.exists():
     seen.write_text("once")
-    print("API error: 529 overloaded", flush=True)
+    print("API error: 529 overloaded while reading src/shared.py", flush=True)
     sys.exit(1)
 runpy.run_module("bot.agents.scripted", run_name="__main__")
 """
@@ -227,6 +228,8 @@ def test_a_transient_agent_failure_is_retried_by_the_loop(
     assert first.state is not None and first.state.status.value == "failed"
     assert first.state.retryable and "overloaded" in first.state.log_tail
     merge_job(fake_repo, tmp_path / "m1")
+    # what the failure named reached the dashboard through the agent job's report
+    assert _state(fake_repo)["1"]["named_files"] == ["src/shared.py"]
     [dispatch] = fake.take_deliveries("workflow_dispatch")
     fake.take_deliveries()
     run = deliver(fake, fake_repo, dispatch, tmp_path / "c2", now=time.time() + 1)
@@ -519,3 +522,104 @@ def test_a_merge_job_stopped_between_its_push_and_the_merge_loses_nothing(
     assert fake_repo.git.branch_sha("orchestrate/2-set-three") != reported  # rebased, pushed
     assert merge_job(fake_repo, tmp_path / "m2").error is None
     assert {t: s["status"] for t, s in _state(fake_repo).items()} == {"1": "merged", "2": "merged"}
+
+
+# An agent that does its task's edits, then works on until `LINGER` appears (or 20 s pass).
+LINGERING = """\
+import contextlib, os, pathlib, runpy, time
+with contextlib.suppress(SystemExit):
+    runpy.run_module("bot.agents.scripted", run_name="__main__")
+pathlib.Path(os.environ["STARTED"]).write_text("edited")
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and not pathlib.Path(os.environ["LINGER"]).exists():
+    time.sleep(0.05)
+"""
+
+
+def _lingering(fake: FakeGitHub, repo: Repo, tmp_path: Path, titles: tuple[str, ...]):
+    env = {"STARTED": str(tmp_path / "started"), "LINGER": str(tmp_path / "done")}
+    agent = {"command": f"{sys.executable} linger.py", "heartbeat": "0.05s", "env": env}
+    config = json.dumps({"agent": agent, "max_parallel": 4})
+    return _one_task(fake, repo, tmp_path, config, {**FILES, "linger.py": LINGERING}, titles)
+
+
+def _refs(repo: Repo, prefix: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["git", "-C", str(repo.git.path), "for-each-ref", "--format=%(refname) %(objectname)",
+         prefix], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_an_agent_job_whose_work_in_progress_clashes_with_an_earlier_one_stops_early(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """#1 and #2 both rewrite src/shared.py, which neither prediction sees, and run on two
+    runners at once. #1's job has pushed its work in progress; #2's job sees the clash on a
+    heartbeat and stops its agent (#1 lands first), with no pull request; it is redone once
+    #1 has landed, and nothing is left under refs/orchestrate/wip."""
+    fake = fake_github
+    run = _lingering(fake, fake_repo, tmp_path, ("Set three", "Set four"))
+    comment = int(run.outputs["dashboard-comment"])
+    assert [e["task"] for e in json.loads(run.outputs["matrix"])["include"]] == ["1", "2"]
+    # #1's agent job, running on another runner, as its last heartbeat pushed it
+    peer = fake.push(fake_repo, "scratch", {"src/shared.py": "V = 3\n"}, "wip", user="octo")
+    subprocess.run(["git", "-C", str(fake_repo.git.path), "update-ref",
+                    "refs/orchestrate/wip/1-1", peer], check=True)  # fmt: skip
+    started = time.monotonic()
+    second = agent_job(fake_repo, "2", tmp_path / "a2", comment)
+    assert time.monotonic() - started < 15, "the agent was not stopped early"
+    assert second.state is not None and second.state.status is TaskStatus.CONFLICT
+    assert second.state.detail == (
+        "its work in progress conflicts with 1's, which lands first in src/shared.py: stopped early"
+    )
+    assert second.pull is None and not fake_repo.pulls
+    assert list(_refs(fake_repo, "refs/orchestrate/wip")) == ["refs/orchestrate/wip/1-1"]
+    # #1's job: its heartbeats push its work in progress over the ref, then it ends
+    finish = threading.Timer(1.0, (tmp_path / "done").write_text, [""])
+    finish.start()
+    first = agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    finish.join()
+    assert first.state is not None and first.state.status is TaskStatus.REVIEW
+    assert _refs(fake_repo, "refs/orchestrate/wip") == {}
+    merge_job(fake_repo, tmp_path / "m1")
+    tasks = _state(fake_repo)
+    assert tasks["1"]["status"] == "merged"
+    assert tasks["2"].get("status", "planned") == "planned" and tasks["2"]["redos"] == 1
+    [dispatch] = fake.take_deliveries("workflow_dispatch")
+    fake.take_deliveries()
+    run = deliver(fake, fake_repo, dispatch, tmp_path / "c2")
+    assert [e["task"] for e in json.loads(run.outputs["matrix"])["include"]] == ["2"]
+    agent_job(fake_repo, "2", tmp_path / "a2-again", comment)
+    merge_job(fake_repo, tmp_path / "m2")
+    assert _state(fake_repo)["2"]["status"] == "merged"
+    assert _tree(fake_repo)["src/shared.py"] == "V = 4\n"
+
+
+def test_an_agent_job_stops_early_when_the_base_moves_under_its_work(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """While #1's agent works on src/shared.py, a person lands a change to the same line:
+    the job sees it on a heartbeat and stops, to be redone at once on the new base."""
+    fake = fake_github
+    run = _lingering(fake, fake_repo, tmp_path, ("Set three",))
+    comment = int(run.outputs["dashboard-comment"])
+
+    def land_a_clash() -> None:
+        deadline = time.monotonic() + 15
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        fake.push(fake_repo, "main", {"src/shared.py": "V = 9\n"}, "a person's", user="octo")
+
+    person = threading.Thread(target=land_a_clash)
+    person.start()
+    result = agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    person.join()
+    assert result.state is not None and result.state.status is TaskStatus.CONFLICT
+    assert "conflicts with what landed on main since it started in src/shared.py" in (
+        result.state.detail
+    )
+    assert result.state.conflict_files == ("src/shared.py",)
+    assert _refs(fake_repo, "refs/orchestrate/wip") == {}
+    merge_job(fake_repo, tmp_path / "m1")
+    assert _state(fake_repo)["1"].get("status", "planned") == "planned"

@@ -158,6 +158,32 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
     assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
 
 
+def test_a_failure_that_names_its_files_is_judged_on_them():
+    """2 failed naming b.py. 1 landed a change to b.py since 2 started, and 3, still running,
+    may change b.py too: what 2 lacked has landed, so it goes again at once rather than a whole
+    run later. A file the failure does not name (new.py, which 4 may still change) no longer
+    holds it back; a failure naming files nobody touches is an ordinary transient failure."""
+    plan = _plan_with(**{"1": {"a.py": 1.0, "b.py": 0.2}, "2": {"b.py": 1.0, "new.py": 0.2},
+                         "3": {"b.py": 0.3}, "4": {"new.py": 0.3}})  # fmt: skip
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1",
+              "started_at": 40.0, "finished_at": 60.0, "named_files": ("b.py",)}  # fmt: skip
+    landed = {"status": S.MERGED, "files": ("a.py", "b.py"), "finished_at": 50.0}
+    given = statuses(plan, t1=landed, t2=failed, t3=S.RUNNING, t4=S.RUNNING)
+    [requeue] = decide(plan, given, 60.0).requeue
+    assert requeue.fields["after"] == ()
+    assert requeue.detail.startswith("failed (exit 1) after 1 landed a change to b.py")
+    # nothing landed on b.py yet: it waits for 3, the one unfinished task that may change b.py
+    given = statuses(plan, t1=S.RUNNING, t2=failed, t3=S.RUNNING, t4=S.RUNNING)
+    [requeue] = decide(plan, given, 60.0).requeue
+    assert requeue.fields["after"] == ("1", "3")
+    # the named file is one no other task is predicted or seen to touch
+    given = statuses(plan, t1=landed, t2={**failed, "named_files": ("c.py",)}, t4=S.RUNNING)
+    assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
+    # without named files, every file it may touch counts, waiting first (before this change)
+    given = statuses(plan, t1=landed, t2={**failed, "named_files": ()}, t4=S.RUNNING)
+    assert decide(plan, given, 60.0).requeue[0].fields["after"] == ("3", "4")
+
+
 def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
     plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
     failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}
