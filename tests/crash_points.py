@@ -5,10 +5,11 @@ agent left running, no lock, no task checkout left behind.
 Crash points (`bot.crashpoints`) are every state transition written and every git command
 orchestrate runs; a counting run says how many a whole run passes. Each point is tried in three
 ways: SIGKILL of orchestrate alone, SIGKILL of its whole process group, and SIGINT to the group
-(Ctrl-C). `tests/integration/test_crash_points.py` tries a sample in the default suite; this
-script tries them all and prints the number of points tried:
+(Ctrl-C); with `--rotate`, in one of them, the three in turn.
+`tests/integration/test_crash_points.py` tries a sample in the default suite; this script tries
+them all and prints the number of points tried:
 
-    .venv/bin/python tests/crash_points.py [--step K] [--modes kill,group,int] [--jobs J]
+    .venv/bin/python tests/crash_points.py [--step K] [--modes kill,group,int] [--rotate] [--jobs J]
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from tests.crashing import (
     agents_running,
     arguments,
     checkout_leftovers,
+    chosen,
     ctrl_c_works,
     environment,
+    plan,
     points_to_try,
     report,
     settle,
@@ -133,8 +136,9 @@ def crash_then_finish(root: Path, point: int, mode: str, tries: int = 4) -> Outc
     return outcome
 
 
-def sweep(root: Path, points: list[int], modes: tuple[str, ...], jobs: int = 1) -> list[Outcome]:
-    chosen = [(root / f"{mode}-{point}", point, mode) for mode in modes for point in points]
+def sweep(root: Path, tried: list[tuple[int, str]], jobs: int = 1) -> list[Outcome]:
+    """Each (point, mode) of `tried`, in a folder of its own."""
+    chosen = [(root / f"{mode}-{point}", point, mode) for point, mode in tried]
     return trials(crash_then_finish, chosen, jobs)
 
 
@@ -143,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     total = count_points(args.workdir / "count")
     points = points_to_try(total, args.step)
-    modes = tuple(args.modes.split(","))
-    print(f"a whole run passes {total} crash points; trying {len(points)} of them x {modes}")
-    outcomes = sweep(args.workdir, points, modes, args.jobs)
+    modes = args.modes.split(",")
+    print(f"a whole run passes {total} crash points; {plan(points, modes, args.rotate)}")
+    outcomes = sweep(args.workdir, chosen(points, modes, args.rotate), args.jobs)
     return report(outcomes, "runs of orchestrate", started)
 
 

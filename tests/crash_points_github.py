@@ -17,7 +17,10 @@ N crashes the job in which the pipeline's Nth point falls. After a crashed job i
 the failed jobs are re-run (as "Re-run failed jobs" does: the same inputs, on the same runner,
 and the jobs that need them), and when nothing else is pending the hourly `schedule` run comes.
 
-    .venv/bin/python tests/crash_points_github.py [--step K] [--modes kill,group,int] [--jobs J]
+    .venv/bin/python tests/crash_points_github.py [--step K] [--modes kill,group,int]
+        [--rotate] [--jobs J]
+
+With `--rotate`, each point is tried in one of the modes, the modes in turn.
 """
 
 from __future__ import annotations
@@ -53,8 +56,10 @@ from tests.crashing import (  # noqa: E402
     agents_running,
     arguments,
     checkout_leftovers,
+    chosen,
     ctrl_c_works,
     environment,
+    plan,
     points_to_try,
     report,
     settle,
@@ -480,10 +485,9 @@ def crash_then_finish(root: Path, count: Count, point: int, mode: str) -> Outcom
     return outcome
 
 
-def sweep(
-    root: Path, count: Count, points: list[int], modes: tuple[str, ...], jobs: int = 1
-) -> list[Outcome]:
-    chosen = [(root / f"{mode}-{point}", count, point, mode) for mode in modes for point in points]
+def sweep(root: Path, count: Count, tried: list[tuple[int, str]], jobs: int = 1) -> list[Outcome]:
+    """Each (point, mode) of `tried`, in a folder of its own."""
+    chosen = [(root / f"{mode}-{point}", count, point, mode) for point, mode in tried]
     return trials(crash_then_finish, chosen, jobs)
 
 
@@ -495,12 +499,13 @@ def main(argv: list[str] | None = None) -> int:
         print("the uncrashed pipeline does not converge: " + "; ".join(count.problems))
         return 1
     points = points_to_try(count.total, args.step)
-    modes = tuple(args.modes.split(","))
+    modes = args.modes.split(",")
     print(
         f"a whole pipeline ({len(count.jobs)} jobs) passes {count.total} crash points; "
-        f"trying {len(points)} of them x {modes}"
+        f"{plan(points, modes, args.rotate)}"
     )
-    return report(sweep(args.workdir, count, points, modes, args.jobs), "jobs run", started)
+    tried = chosen(points, modes, args.rotate)
+    return report(sweep(args.workdir, count, tried, args.jobs), "jobs run", started)
 
 
 if __name__ == "__main__":

@@ -86,11 +86,33 @@ def arguments(description: str, workdir: Path, argv: list[str] | None) -> argpar
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--workdir", type=Path, default=workdir)
     parser.add_argument("--jobs", type=int, default=1, help="trials at once")
+    parser.add_argument(
+        "--rotate",
+        action="store_true",
+        help="try each point with one of the modes, in turn, instead of with every mode",
+    )
     return parser.parse_args(argv)
 
 
 def points_to_try(total: int, step: int) -> list[int]:
     return list(range(1, total + 1, step))
+
+
+def chosen(points: Sequence[int], modes: Sequence[str], rotate: bool) -> list[tuple[int, str]]:
+    """(point, mode) of each trial: every point with every mode, mode after mode; or, with
+    `rotate`, the k-th point with modes[k % len(modes)] alone (with `--step K`, point i is the
+    ((i - 1) // K)-th), so that a dense sweep costs one trial a point and each mode still gets
+    its share of them."""
+    if rotate:
+        return [(point, modes[k % len(modes)]) for k, point in enumerate(points)]
+    return [(point, mode) for mode in modes for point in points]
+
+
+def plan(points: Sequence[int], modes: Sequence[str], rotate: bool) -> str:
+    """How the chosen points are tried, for the harness's first line."""
+    if rotate:
+        return f"trying {len(points)} of them, each with one of {tuple(modes)} in turn"
+    return f"trying {len(points)} of them x {tuple(modes)}"
 
 
 def trials(
