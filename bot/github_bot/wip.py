@@ -1,19 +1,20 @@
 """Work in progress shared between agent jobs, through the repository on GitHub.
 
 Each agent job runs one agent on a runner of its own, so no process sees two agents' work as
-local mode's does. On each heartbeat, an agent job pushes its agent's work in progress (the
-snapshot commit `ProcessAgents` takes, never a branch) to `refs/orchestrate/wip/<task>-
-<attempt>`, and fetches the others' and the base in one fetch; `ProcessAgents` then
-test-merges them as it does locally, and the job stops its agent early when the plan's rule
-says so (`bot.state.decide`'s restarts). Refs outside `refs/heads/` start no workflow and
-open no pull request. A job deletes its own when it ends; one a crash left behind names an
-attempt the dashboard no longer runs, and is not read.
+local mode's does. On a heartbeat, at most every EVERY seconds, an agent job pushes its
+agent's work in progress (the snapshot commit `ProcessAgents` takes, never a branch) to
+`refs/orchestrate/wip/<task>-<attempt>`, and fetches the others' and the base in one fetch;
+`ProcessAgents` then test-merges them as it does locally, and the job stops its agent early
+when the plan's rule says so (`bot.state.restarts`). Refs outside `refs/heads/` start no
+workflow and open no pull request. A job deletes its own when it ends; one a crash left
+behind names an attempt the dashboard no longer runs, and is not read.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.gitops import GitError, GitRepo
@@ -21,6 +22,7 @@ from bot.local.agents import Wip
 
 WIP_REFS = "refs/orchestrate/wip"  # on the remote: each agent job's work in progress
 PEER_REFS = "refs/orchestrate/peers"  # here: the others', as fetched
+EVERY = 30.0  # seconds between two exchanges of one job
 
 
 def wip_ref(task_id: str, attempt: int) -> str:
@@ -41,6 +43,8 @@ class WipExchange:
     git_env: dict[str, str]
     pushed: str | None = None
     leftovers: tuple[str, ...] = ()  # refs of this task's earlier attempts, seen on the remote
+    clock: Callable[[], float] = time.monotonic
+    _last: tuple[float, dict[str, Wip]] | None = None  # when we last exchanged, what we saw
     _files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per commit
 
     @property
@@ -48,6 +52,16 @@ class WipExchange:
         return wip_ref(self.task_id, self.attempt)
 
     def __call__(self, own: Mapping[str, Wip]) -> dict[str, Wip]:
+        """The peers' work in progress, exchanged at most once per EVERY seconds (the agent
+        beats more often; the others' work moves at an agent's pace)."""
+        now = self.clock()
+        if self._last is not None and now - self._last[0] < EVERY:
+            return self._last[1]
+        peers = self._exchange(own)
+        self._last = (now, peers)
+        return peers
+
+    def _exchange(self, own: Mapping[str, Wip]) -> dict[str, Wip]:
         mine = own.get(self.task_id)
         refspecs = [f"+refs/heads/{self.base}:{self.base_ref}", f"+{WIP_REFS}/*:{PEER_REFS}/*"]
         try:

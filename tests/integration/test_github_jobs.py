@@ -536,6 +536,11 @@ while time.monotonic() < deadline and not pathlib.Path(os.environ["LINGER"]).exi
 """
 
 
+@pytest.fixture
+def exchange_every_beat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.github_bot.wip.EVERY", 0.0)
+
+
 def _lingering(fake: FakeGitHub, repo: Repo, tmp_path: Path, titles: tuple[str, ...]):
     env = {"STARTED": str(tmp_path / "started"), "LINGER": str(tmp_path / "done")}
     agent = {"command": f"{sys.executable} linger.py", "heartbeat": "0.05s", "env": env}
@@ -552,7 +557,7 @@ def _refs(repo: Repo, prefix: str) -> dict[str, str]:
 
 
 def test_an_agent_job_whose_work_in_progress_clashes_with_an_earlier_one_stops_early(
-    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path, exchange_every_beat: None
 ) -> None:
     """#1 and #2 both rewrite src/shared.py, which neither prediction sees, and run on two
     runners at once. #1's job has pushed its work in progress; #2's job sees the clash on a
@@ -597,7 +602,7 @@ def test_an_agent_job_whose_work_in_progress_clashes_with_an_earlier_one_stops_e
 
 
 def test_an_agent_job_stops_early_when_the_base_moves_under_its_work(
-    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path, exchange_every_beat: None
 ) -> None:
     """While #1's agent works on src/shared.py, a person lands a change to the same line:
     the job sees it on a heartbeat and stops, to be redone at once on the new base."""
