@@ -13,6 +13,7 @@ a word or two cannot look alike on a common word.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from itertools import combinations
@@ -28,9 +29,16 @@ MIN_HISTORY = 50  # past commit messages needed to tell a telling word from a co
 COMMON, MIN_COMMON = 0.75, 3  # a word in this share of the tasks (and this many) says nothing
 
 
+# What every bug report's paste holds, whatever it is about: a traceback's frame lines keep
+# their function's name only, its header goes, and so do a template's HTML comments.
+_FRAME = re.compile(r'^\s*File "[^"\n]*", line \d+, in (\S+)\s*$', re.M)
+_BOILERPLATE = re.compile(r"Traceback \(most recent call last\):|<!--.*?-->", re.S)
+
+
 def _prose(text: str) -> str:
-    """`text` without the paths and file names it mentions."""
-    text = text[:MAX_CHARS]
+    """`text` without the paths and file names it mentions, nor a traceback's or a template's
+    boilerplate."""
+    text = _BOILERPLATE.sub(" ", _FRAME.sub(r"\1", text[:MAX_CHARS]))
     for token in candidate_tokens(text):
         text = text.replace(token, " ")
     return text

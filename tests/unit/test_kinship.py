@@ -49,3 +49,25 @@ def test_paths_short_texts_and_listed_files_do_not_make_tasks_alike():
     listed = alike([task("1", same, files=("a.py",)), task("2", same, files=("b.py",))], HISTORY)
     assert listed == {}  # both list their files: their footprints are authoritative
     assert alike([task("1", same, files=("a.py",)), task("2", same)], HISTORY)[("1", "2")] > 0.5
+
+
+def test_two_bug_reports_are_not_alike_for_their_tracebacks():
+    def report(task_id: str, title: str, frames: tuple[str, str]) -> Task:
+        trace = "\n".join(
+            f'  File "/usr/lib/python3.12/site-packages/app/{name}.py", line {n}, in {name}'
+            for n, name in enumerate(frames, start=10)
+        )
+        body = f"<!-- Describe the bug -->\nTraceback (most recent call last):\n{trace}\nError"
+        return Task(id=task_id, slug="t", title=title, body=body)
+
+    tasks = [
+        report("1", "Crash when the config file is empty", ("load_config", "parse")),
+        report("2", "Wrong colour in the dark theme", ("render_theme", "pick_colour")),
+        report("3", "Empty config file crashes on start", ("load_config", "parse")),
+        task("4", "Add a --json flag to the report command"),
+        task("5", "Translate the error pages into German"),
+        task("6", "Document the plugin hooks"),
+    ]
+    found = alike(tasks, HISTORY)
+    assert max(found.get(("1", "2"), 0.0), found.get(("2", "3"), 0.0)) < 0.1
+    assert found[("1", "3")] >= 0.3  # the same failure: same words, same functions
