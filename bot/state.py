@@ -330,15 +330,18 @@ def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection
     return set(plan.task(task_id).footprint.files) | set(observed.get(task_id, ()))
 
 
+def _named(state: TaskState, mergeable: Sequence[str]) -> set[str]:
+    """The files its failure's output named, changelog-style ones aside."""
+    return {f for f in state.named_files if not is_mergeable(f, mergeable)}
+
+
 def _failed_on(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
 ) -> tuple[set[str], bool]:
     """The files a failed task's failure is about (changelog-style files aside), and whether
     its own output named them: the files of its checkout its agent's last words name, else
     every file it is predicted or seen to touch."""
-    state = states[task_id]
-    named = {f for f in state.named_files if not is_mergeable(f, mergeable)}
-    if named:
+    if named := _named(states[task_id], mergeable):
         return named, True
     mine = _footprint_files(task_id, plan, _observed(states))
     return {f for f in mine if not is_mergeable(f, mergeable)}, False
@@ -564,7 +567,7 @@ def _still_after(
     """The tasks a failure requeued behind unfinished work still waits for: none once one of
     them has landed a change to a file its failure named (what it lacked is there now; the
     rest was only predicted to matter)."""
-    named = {f for f in state.named_files if not is_mergeable(f, mergeable)}
+    named = _named(state, mergeable)
     for other in state.after:
         if states[other].status is S.MERGED and named & set(observed.get(other, ())):
             return ()

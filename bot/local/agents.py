@@ -164,10 +164,12 @@ class ProcessAgents:
 
     def _merge(self, ours: str, theirs: str) -> tuple[str, ...]:
         """Files in conflict merging two commits, changelog-style ones aside (the queue merges
-        those as a union); remembered, since work in progress is tried again every beat."""
-        if (ours, theirs) not in self._merged:
-            self._merged[(ours, theirs)] = self.repo.merge_conflicts(ours, theirs)
-        found = self._merged[(ours, theirs)] or ()
+        those as a union); remembered, since work in progress is tried again every beat (either
+        way round: the files in conflict are the same)."""
+        key = (min(ours, theirs), max(ours, theirs))
+        if key not in self._merged:
+            self._merged[key] = self.repo.merge_conflicts(ours, theirs)
+        found = self._merged[key] or ()
         return tuple(f for f in found if not is_mergeable(f, self.config.merge.mergeable))
 
     def _clashes(self, states: Mapping[str, TaskState]) -> list[Report]:
@@ -178,24 +180,19 @@ class ProcessAgents:
         peers = self.peers(self.wip) if self.peers is not None else {}
         wip = {**peers, **self.wip}
         base = self.repo.resolve(self.base_ref or self.config.base)
-        found: dict[str, tuple[set[str], bool, set[str]]] = {
-            task_id: (set(), False, set()) for task_id in self.wip
-        }
-        ids = sorted(wip)
-        for position, a in enumerate(ids):
-            sha_a, files_a = wip[a]
-            for b in ids[position + 1 :]:
-                sha_b, files_b = wip[b]
-                mine = a in found or b in found  # two peers' clash is theirs to see
-                if mine and set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
-                    for one, other in ((a, b), (b, a)):
-                        if one in found:
-                            found[one][0].add(other)
-                            found[one][2].update(clash)
-        for a in found:
-            start = states[a].start_sha
-            if start is not None and start != base and (clash := self._merge(self.wip[a][0], base)):
-                found[a] = (found[a][0], True, found[a][2] | set(clash))
+        found: dict[str, tuple[set[str], bool, set[str]]] = {}
+        for a, (sha_a, files_a) in self.wip.items():  # the peers' clashes are theirs to see
+            others: set[str] = set()
+            files: set[str] = set()
+            for b, (sha_b, files_b) in wip.items():
+                if b != a and set(files_a) & set(files_b) and (clash := self._merge(sha_a, sha_b)):
+                    others.add(b)
+                    files.update(clash)
+            start, on_base = states[a].start_sha, False
+            if start is not None and start != base and (moved := self._merge(sha_a, base)):
+                on_base = True
+                files.update(moved)
+            found[a] = (others, on_base, files)
         reports: list[Report] = []
         for task_id, (others, on_base, files) in found.items():
             fields = {

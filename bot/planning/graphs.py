@@ -15,6 +15,8 @@ from bot.planning.changelogs import MERGEABLE, is_mergeable
 from bot.planning.deps import implied_dependencies, stated_dependencies
 from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, PairRisk, describe, pair_risk
 
+NO_SHARE = PairRisk(0.0, 0.0, "")  # a pair that shares no predicted file
+
 
 class PlanError(Exception):
     """Tasks that cannot be planned: unknown dependency, cycle, duplicate id."""
@@ -171,9 +173,9 @@ def risky_pairs(
         if one not in order or other not in order or {one, other} & unknown:
             continue
         a, b = sorted((one, other), key=order.__getitem__)
-        found = pairs.get((a, b)) or RiskyPair(a, b, (), PairRisk(0.0, 0.0, ""))
-        assert found.risk is not None
-        pairs[(a, b)] = RiskyPair(a, b, found.files, found.risk.with_texts(likeness))
+        found = pairs.get((a, b))
+        both, risk = (found.files, found.risk) if found and found.risk else ((), NO_SHARE)
+        pairs[(a, b)] = RiskyPair(a, b, both, risk.with_texts(likeness))
     for lone in sorted(unknown, key=order.__getitem__):
         for other in ids:
             a, b = sorted((lone, other), key=order.__getitem__)
