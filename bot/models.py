@@ -92,6 +92,7 @@ class Footprint(Model):
     reasons: dict[str, str] = Field(default_factory=dict)
     confidence: dict[str, float] = Field(default_factory=dict)
     unknown: bool = False
+    lines: dict[str, tuple[int, ...]] = Field(default_factory=dict)  # lines its text points at
 
     @property
     def ranked(self) -> list[str]:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -110,6 +110,22 @@ def _read_blobs(repo: Path, blobs: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def _reader(repo: Path, sha: str) -> Callable[[Collection[str]], Mapping[str, str]]:
+    """Read files of `sha` on demand, in one `git cat-file --batch`; binary or oversized ones
+    are left out."""
+
+    def read(paths: Collection[str]) -> Mapping[str, str]:
+        names = {f"{sha}:{path}": path for path in paths if "\n" not in path}
+        texts = _read_blobs(repo, names)
+        return {
+            names[name]: text
+            for name, text in texts.items()
+            if len(text) <= MAX_SOURCE_BYTES and "\0" not in text
+        }
+
+    return read
+
+
 def _load_json(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
@@ -170,6 +186,7 @@ def load_snapshot(repo: Path, commit: str, cache_dir: Path | None = None) -> Rep
         symbols=_symbols(repo, stored["python"], cache),
         history=history,
         commit=sha,
+        read=_reader(repo, sha),
     )
 
 

@@ -11,13 +11,14 @@ noisy-OR. A task with no evidence at all has an unknown footprint. Pure.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.analysis.history import Commit, HistoryIndex
 from bot.analysis.imports import ImportGraph, neighbours
 from bot.analysis.mentions import FileLookup, candidate_tokens, resolve, unresolved_paths
+from bot.analysis.regions import LineIndex, pointers, task_regions
 from bot.analysis.retrieval import BM25
 from bot.analysis.sources import Evidence, companions, retrieval, similar_changes, symbols
 from bot.analysis.symbols import FileSymbols, SymbolIndex
@@ -32,14 +33,20 @@ AGENT_HINT = 0.7  # the agent, asked read-only, named the file
 IMPORT_NEIGHBOURS = True
 
 
+def _unread(paths: Collection[str]) -> Mapping[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class RepoSnapshot:
-    """What the predictor may know about the repository at the plan's base commit."""
+    """What the predictor may know about the repository at the plan's base commit. `read`
+    returns the text of some of its files (the I/O side passes one; without it, none)."""
 
     files: tuple[str, ...]
     symbols: Mapping[str, FileSymbols] = field(default_factory=dict)
     history: tuple[Commit, ...] = ()
     commit: str = ""
+    read: Callable[[Collection[str]], Mapping[str, str]] = field(default=_unread, compare=False)
 
     @cached_property
     def lookup(self) -> FileLookup:
@@ -70,11 +77,28 @@ class RepoSnapshot:
     def history_index(self) -> HistoryIndex:
         return HistoryIndex.build(self.history, self.files)
 
+    @cached_property
+    def _line_indexes(self) -> dict[str, LineIndex | None]:
+        return {}
+
+    def line_indexes(self, paths: Collection[str]) -> dict[str, LineIndex]:
+        """Token -> lines of each of `paths` that can be read (each read once)."""
+        known = self._line_indexes
+        missing = [path for path in paths if path not in known]
+        if missing:
+            texts = self.read(missing)
+            for path in missing:
+                text = texts.get(path)
+                known[path] = LineIndex.build(text) if text is not None else None
+        return {path: index for path in paths if (index := known[path]) is not None}
+
     def older_than(self, position: int) -> RepoSnapshot:
         """The same tree, with only the history from `position` on (newest first): what a
         plan made before the newer commits could have known. Reuses every index."""
-        other = RepoSnapshot(self.files, self.symbols, self.history[position:], self.commit)
-        for name in ("lookup", "symbol_index", "code_index", "import_graph"):
+        other = RepoSnapshot(
+            self.files, self.symbols, self.history[position:], self.commit, self.read
+        )
+        for name in ("lookup", "symbol_index", "code_index", "import_graph", "_line_indexes"):
             other.__dict__[name] = getattr(self, name)
         other.__dict__["history_index"] = self.history_index.older_than(position)
         return other
@@ -162,6 +186,35 @@ def predict_footprints(
     snapshot: RepoSnapshot,
     hints: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Footprint]:
-    """Footprints by task id; `hints` are the files each task's agent expects to touch."""
+    """Footprints by task id; `hints` are the files each task's agent expects to touch. Where
+    two or more footprints hold a file, each also names the lines its task's text points at
+    there (`bot.analysis.regions`)."""
     hints = hints or {}
-    return {task.id: predict_footprint(task, snapshot, hints.get(task.id, ())) for task in tasks}
+    tasks = list(tasks)
+    footprints = {
+        task.id: predict_footprint(task, snapshot, hints.get(task.id, ())) for task in tasks
+    }
+    return _with_regions(tasks, footprints, snapshot)
+
+
+def _with_regions(
+    tasks: Sequence[Task], footprints: dict[str, Footprint], snapshot: RepoSnapshot
+) -> dict[str, Footprint]:
+    """Only files held by two tasks that do point somewhere are read."""
+    tokens = {task.id: pointers(f"{task.title}\n{task.body}") for task in tasks}
+    holders: dict[str, int] = {}
+    for task in tasks:
+        if tokens[task.id]:
+            for path in footprints[task.id].files:
+                holders[path] = holders.get(path, 0) + 1
+    shared = {path for path, count in holders.items() if count > 1}
+    if not shared:
+        return footprints
+    indexes = snapshot.line_indexes(sorted(shared))
+    for task in tasks:
+        footprint = footprints[task.id]
+        held = [path for path in footprint.files if path in shared]
+        lines = task_regions(tokens[task.id], held, indexes) if tokens[task.id] else {}
+        if lines:
+            footprints[task.id] = footprint.model_copy(update={"lines": lines})
+    return footprints

@@ -44,14 +44,18 @@ class BM25:
         """Score every document that shares a term with the query.
 
         Terms found in more than `max_df` of the documents say little and are skipped (in
-        corpora of at least MIN_DOCS documents: in a tiny one every term is frequent).
+        corpora of at least MIN_DOCS documents: in a tiny one every term is frequent), unless
+        the query has no other: "Version 0.28.0" is still best matched by past releases.
         """
         result: dict[int, float] = defaultdict(float)
         n = len(self.lengths)
-        for term in set(query):
-            posting = self.postings.get(term)
-            if not posting or (n >= MIN_DOCS and len(posting) > max_df * n):
-                continue
+        known = {t: self.postings[t] for t in dict.fromkeys(query) if t in self.postings}
+        rare = {
+            term: posting
+            for term, posting in known.items()
+            if n < MIN_DOCS or len(posting) <= max_df * n
+        }
+        for term, posting in (rare or known).items():
             idf = self.idf(term)
             for doc, tf in posting:
                 norm = K1 * (1 - B + B * self.lengths[doc] / self.average)

@@ -103,3 +103,17 @@ def test_past_pairs_are_replayed_side_by_side_by_git_and_cached(tmp_path: Path) 
     risk = plan_risk(repo, snapshot, Config(), cache_dir=cache)
     assert (risk.rates.pairs, risk.rates.conflicts) == (3, 1)
     assert plan_risk(repo, snapshot, Config(), cache_dir=cache) == risk  # cached per base
+
+
+def test_snapshot_reads_files_as_they_were_at_its_commit(repo: Path, tmp_path: Path) -> None:
+    (repo / "logo.png").write_bytes(b"\x89PNG\0\0binary")
+    (repo / "README.md").write_text("changed in the working tree\n")
+    older = load_snapshot(repo, "HEAD~1", tmp_path / "cache")
+    texts = older.read(["pkg/core.py", "README.md", "logo.png", "missing.txt"])
+    assert texts == {
+        "pkg/core.py": '"""Core."""\nclass Engine:\n    def run(self): ...\n',
+        "README.md": "hi\n",
+    }
+    _git(repo, "add", "logo.png")
+    _git(repo, "commit", "-q", "-m", "a logo")
+    assert load_snapshot(repo, "HEAD", tmp_path / "cache").read(["logo.png"]) == {}

@@ -1,0 +1,114 @@
+"""Where in a file a task will edit: the lines its text points at. Pure.
+
+Sharing a file is not a conflict: git merges edits to different lines of one file, and refuses
+only edits to the same or adjacent lines. A task's text often names the very line it will
+change: `Bump black from 22.8.0 to 22.10.0` points at `black==22.8.0` in requirements.txt,
+`Bump actions/checkout from 3 to 4` at each `uses: actions/checkout@v3`, `Expose FunctionAuth
+in __all__` at the `__all__` list. Only distinctive tokens point: version strings, `code`
+between backticks, and names shaped like code (dotted, slashed, snake_case, camelCase). A token
+found on many lines of a file points nowhere in it; a task pointing at many lines of a file
+may edit anywhere in it, and has no region there.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+MOST_LINES_PER_TOKEN = 3  # a token on more lines of a file than this is not an anchor in it
+MOST_LINES = 6  # a task pointing at more lines of a file than this may edit anywhere in it
+GAP = 1  # edits this many lines apart or closer are adjacent: git will not merge them
+
+_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:[a-z]+\d*)?)(?![\w]|\.\d)")
+_TICKED = re.compile(r"`+([^`\n]{2,80})`+")
+_NAME = re.compile(r"[A-Za-z_][\w]*(?:[./-][A-Za-z_][\w]*)*")
+_PART = re.compile(r"[./-]")
+# links, e-mail addresses, and trailers (`Co-authored-by: ...`)
+_NOISE = re.compile(r"\w+://\S+|\S+@\S+|^[A-Za-z-]+-by:.*$", re.MULTILINE)
+
+
+def _code_shaped(token: str) -> bool:
+    """snake_case, dotted, slashed, hyphenated or camelCase: a name, not an English word."""
+    if token.startswith(("http", "www.")) or max(map(len, _PART.split(token))) < 3:
+        return False
+    return (
+        any(mark in token for mark in "_./-")
+        or token.startswith("__")
+        or (token[0].islower() and any(ch.isupper() for ch in token))
+        or (token[0].isupper() and any(ch.isupper() for ch in token[1:]) and not token.isupper())
+    )
+
+
+def pointers(text: str) -> frozenset[str]:
+    """The tokens of a task's text that may name a line: versions, `code`, code-shaped names."""
+    text = _NOISE.sub(" ", text)
+    found: set[str] = set(_VERSION.findall(text))
+    for ticked in _TICKED.findall(text):
+        found.update(name for name in _NAME.findall(ticked) if len(name) >= 2)
+    found.update(name for name in _NAME.findall(text) if _code_shaped(name))
+    return frozenset(token.strip("./-") for token in found)
+
+
+@lru_cache(maxsize=4096)
+def _finder(token: str) -> re.Pattern[str]:
+    """`token` standing alone: not inside a longer name or version (a name may follow a dot
+    or slash: `flask.send_file` holds `send_file`)."""
+    if token[0].isdigit():
+        return re.compile(rf"(?<![\w.]){re.escape(token)}(?!\w|\.\d)")
+    return re.compile(rf"(?<!\w){re.escape(token)}(?!\w)")
+
+
+@dataclass
+class LineIndex:
+    """One file's text, searched for tokens on demand (each token once)."""
+
+    text: str
+    starts: list[int]  # where each line starts
+    found: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, content: str) -> LineIndex:
+        return cls(content, [0, *(m.end() for m in re.finditer("\n", content))])
+
+    def lines_of(self, token: str) -> tuple[int, ...]:
+        """The lines (1-based) `token` is on."""
+        if token not in self.found:
+            if token not in self.text:  # most are not: a plain search first
+                self.found[token] = ()
+                return ()
+            hits = {
+                bisect_right(self.starts, m.start()) for m in _finder(token).finditer(self.text)
+            }
+            self.found[token] = tuple(sorted(hits))
+        return self.found[token]
+
+    def anchors(self, tokens: Iterable[str]) -> tuple[int, ...]:
+        """The lines `tokens` point at in this file; () when they point nowhere, or everywhere."""
+        found: set[int] = set()
+        for token in tokens:
+            numbers = self.lines_of(token)
+            if len(numbers) <= MOST_LINES_PER_TOKEN:
+                found.update(numbers)
+        return tuple(sorted(found)) if len(found) <= MOST_LINES else ()
+
+
+def task_regions(
+    tokens: Collection[str], files: Sequence[str], indexes: Mapping[str, LineIndex]
+) -> dict[str, tuple[int, ...]]:
+    """For each of `files` with an index: the lines `tokens` (a task's `pointers`) point at,
+    where they do."""
+    regions = {path: indexes[path].anchors(tokens) for path in files if path in indexes}
+    return {path: lines for path, lines in regions.items() if lines}
+
+
+def distance(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many lines apart the closest lines of two regions are."""
+    return min(abs(x - y) for x in a for y in b)
+
+
+def adjacent(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Do two regions touch (same or neighbouring lines), so that git would not merge them?"""
+    return distance(a, b) <= GAP

@@ -1,0 +1,92 @@
+"""Where in a file a task edits: the lines its text points at, and what that does to a pair."""
+
+from __future__ import annotations
+
+from bot.analysis import RepoSnapshot, predict_footprints
+from bot.analysis.regions import LineIndex, adjacent, pointers
+from bot.models import Footprint, Task
+from bot.planning import build_plan
+from bot.planning.risk import ADJACENT_RATE, APART_RATE, ConflictRates
+
+REQUIREMENTS = """\
+# Tests & Linting
+coverage[toml]==7.6.0
+cryptography==43.0.0
+mypy==1.11.0
+
+# Packaging
+build==1.2.1
+twine==5.1.1
+"""
+
+
+def test_versions_code_and_code_shaped_names_point_plain_words_and_addresses_do_not():
+    text = (
+        "Bump cryptography from 43.0.0 to 43.0.1 (#3295)\n\n"
+        "Bumps [cryptography](https://github.com/pyca/cryptography) from 43.0.0 to 43.0.1.\n"
+        "Expose `FunctionAuth` in `__all__`, see send_file and actions/checkout; HTML, URL.\n"
+        "Co-authored-by: someone <123+someone@users.noreply.github.com>"
+    )
+    assert pointers(text) == {
+        "43.0.0", "43.0.1", "FunctionAuth", "__all__", "send_file", "actions/checkout",
+    }  # fmt: skip
+
+
+def test_a_token_points_at_its_lines_unless_it_is_everywhere():
+    index = LineIndex.build(REQUIREMENTS + "\n".join(["mypy"] * 5))
+    assert index.anchors(pointers("Bump cryptography from 43.0.0 to 43.0.1")) == (3,)
+    assert index.anchors({"build", "twine"}) == (7, 8)
+    assert index.anchors({"mypy"}) == ()  # on six lines: points nowhere
+    assert index.anchors({"nowhere"}) == ()
+    assert adjacent((2,), (3,)) and not adjacent((3,), (7, 8))
+
+
+def _tasks(*titles: str) -> list[Task]:
+    return [Task(id=str(n), slug="t", title=title) for n, title in enumerate(titles, start=1)]
+
+
+def _snapshot(reads: list[list[str]]) -> RepoSnapshot:
+    def read(paths):  # type: ignore[no-untyped-def]
+        reads.append(sorted(paths))
+        return {"requirements.txt": REQUIREMENTS}
+
+    return RepoSnapshot(files=("requirements.txt", "app.py"), read=read)
+
+
+def test_footprints_name_the_lines_of_files_two_pointing_tasks_share():
+    reads: list[list[str]] = []
+    tasks = _tasks(
+        "Bump coverage from 7.6.0 to 7.6.1 in requirements.txt",
+        "Bump cryptography from 43.0.0 to 43.0.1 in requirements.txt",
+        "Bump twine from 5.1.1 to 5.1.2 in requirements.txt",
+        "Tidy requirements.txt",  # no pointer: no region, and its files are not read for it
+    )
+    prints = predict_footprints(tasks, _snapshot(reads))
+    assert [prints[t].lines for t in "1234"] == [
+        {"requirements.txt": (2,)}, {"requirements.txt": (3,)}, {"requirements.txt": (8,)}, {},
+    ]  # fmt: skip
+    assert reads == [["requirements.txt"]]  # one read, of the one file held by two pointers
+
+
+def test_adjacent_lines_are_kept_apart_and_lines_apart_run_side_by_side():
+    """The file's own rate (0.3) gives way to what git does with edits at those lines."""
+    at = {
+        n: Footprint(files=("requirements.txt",), lines={"requirements.txt": (n,)})
+        for n in (2, 3, 8)
+    }
+    rates = ConflictRates(base=0.3)
+    near = build_plan(_tasks("a", "b"), {"1": at[2], "2": at[3]}, 4, rates=rates)
+    [pair] = near.conflicts
+    assert pair.weight == ADJACENT_RATE
+    assert pair.reason == (
+        "both touch requirements.txt, at line 2 and line 3 (adjacent): "
+        f"conflict risk {ADJACENT_RATE:.0%}"
+    )
+    far = build_plan(_tasks("a", "b"), {"1": at[2], "2": at[8]}, 4, rates=rates)
+    assert far.conflicts == () and far.waves == (("1", "2"),)
+    [side] = far.side_by_side
+    assert side.weight == APART_RATE and "(apart)" in side.reason
+    # one side with no region: the file's rate, as before
+    plain = Footprint(files=("requirements.txt",))
+    same = build_plan(_tasks("a", "b"), {"1": at[2], "2": plain}, 4, rates=rates)
+    assert [c.weight for c in same.conflicts] == [0.3]
