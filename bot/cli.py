@@ -38,7 +38,9 @@ from bot.planning import PlanError, plan_tasks
 from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
 from bot.snapshot import load_snapshot, plan_risk
-from bot.state import Decision, cancelled, decide, retry_problem
+from bot.state.actions import Decision
+from bot.state.decide import decide
+from bot.state.transitions import cancelled, retry_problem
 from bot.taskfile import TaskFileError
 
 EXPECTED = (AgentError, ConfigError, GitError, PlanError, StateError, TaskFileError)

@@ -14,7 +14,7 @@ from rich.text import Text
 from bot.budget import spend
 from bot.models import Plan, TaskState, TaskStatus
 from bot.render.plan import side_by_side_lines
-from bot.state import Decision
+from bot.state.actions import Decision
 
 STYLE = {
     TaskStatus.PLANNED: "dim",

@@ -30,7 +30,10 @@ from bot.engine.ports import (
 )
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
-from bot.state import CLEARED_CLASH, Decision, Policy, Retry, decide, overlaps
+from bot.state.actions import CLEARED_CLASH, Decision
+from bot.state.decide import decide
+from bot.state.overlap import overlaps
+from bot.state.policy import Policy, Retry
 
 S = TaskStatus
 REDACTED_FIELDS = ("log_tail", "progress", "conflict_hunks")

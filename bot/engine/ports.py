@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot.agents.prompt import AgentContext
 from bot.models import Task, TaskState, TaskStatus
-from bot.state import Decision
+from bot.state.actions import Decision
 
 
 @dataclass(frozen=True)

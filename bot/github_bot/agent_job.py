@@ -40,7 +40,8 @@ from bot.local.agents import ProcessAgents, supervise
 from bot.models import Plan, Task, TaskState, TaskStatus
 from bot.redact import Redactor
 from bot.render.markdown import md
-from bot.state import Restart, restarts
+from bot.state.actions import Restart
+from bot.state.decide import restarts
 
 S = TaskStatus
 REMOTE = "origin"
@@ -222,8 +223,8 @@ def _restart_rule(
     ctx: Context, plan: Plan, board: Board, task: Task
 ) -> Callable[[TaskState], Restart | None]:
     """The engine's rule for stopping an agent whose work in progress clashes
-    (`bot.state.restarts`), applied by the job to its own task over the dashboard as it was
-    when the job began: the coordinator cannot stop an agent job, the job can."""
+    (`bot.state.decide.restarts`), applied by the job to its own task over the dashboard as it
+    was when the job began: the coordinator cannot stop an agent job, the job can."""
     policy = policy_of(ctx.config, [task])
 
     def restart(state: TaskState) -> Restart | None:

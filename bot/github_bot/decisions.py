@@ -1,6 +1,6 @@
 """Small pure decisions behind the handlers: whose event it is, who may command the bot, which
 task states survive a replan. Typed values in, typed values out. (What to launch, merge and
-retry is the engine's decision, `bot.state.decide`, shared with local mode.)"""
+retry is the engine's decision, `bot.state.decide.decide`, shared with local mode.)"""
 
 from __future__ import annotations
 

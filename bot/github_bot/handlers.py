@@ -14,7 +14,7 @@ from bot.github_bot.orchestration import publish, reconcile
 from bot.github_bot.store import BoardStore
 from bot.models import TaskStatus
 from bot.render.markdown import md
-from bot.state import cancelled, retry_problem
+from bot.state.transitions import cancelled, retry_problem
 
 S = TaskStatus
 REPLY_MARKER = "<!-- orchestrate:reply {comment_id} -->"

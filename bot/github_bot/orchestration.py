@@ -25,7 +25,8 @@ from bot.github_bot.store import BoardStore
 from bot.models import Task, TaskStatus
 from bot.planning import PlanError, plan_tasks
 from bot.render.dashboard import TASK_MARKER, task_status_body
-from bot.state import IN_FLIGHT, Decision
+from bot.state.actions import Decision
+from bot.state.transitions import IN_FLIGHT
 
 S = TaskStatus
 NOT_RUNNING = "ready; `/orchestrate run` starts it"

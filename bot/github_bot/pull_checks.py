@@ -29,7 +29,7 @@ from bot.github_bot.board import Board
 from bot.github_bot.context import Context
 from bot.gitops import GitError, GitRepo
 from bot.models import TaskStatus
-from bot.state import likely_files
+from bot.state.overlap import likely_files
 
 S = TaskStatus
 REMOTE = "origin"

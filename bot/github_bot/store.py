@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from bot.github_bot.board import Board
 from bot.models import TaskState, TaskStatus
-from bot.state import check_transition
+from bot.state.transitions import check_transition
 
 
 class BoardStore:

@@ -5,8 +5,8 @@ local mode's does. On a heartbeat, at most every EVERY seconds, an agent job pus
 agent's work in progress (the snapshot commit `ProcessAgents` takes, never a branch) to
 `refs/orchestrate/wip/<task>-<attempt>`, and fetches the others' and the base in one fetch;
 `ProcessAgents` then test-merges them as it does locally, and the job stops its agent early
-when the plan's rule says so (`bot.state.restarts`). Refs outside `refs/heads/` start no
-workflow and open no pull request. A job deletes its own when it ends; one a crash left
+when the plan's rule says so (`bot.state.decide.restarts`). Refs outside `refs/heads/` start
+no workflow and open no pull request. A job deletes its own when it ends; one a crash left
 behind names an attempt the dashboard no longer runs, and is not read.
 """
 

@@ -34,7 +34,8 @@ from bot.models import Task, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.queue import commit_message
 from bot.redact import Redactor
-from bot.state import Restart, check_transition
+from bot.state.actions import Restart
+from bot.state.transitions import check_transition
 
 S = TaskStatus
 

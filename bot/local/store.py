@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bot import crashpoints
 from bot.models import Task, TaskState, TaskStatus
-from bot.state import check_transition
+from bot.state.transitions import check_transition
 from bot.taskfile import TaskFileError, parse_task_file
 
 _SCHEMA = """

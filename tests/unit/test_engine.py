@@ -14,7 +14,8 @@ from bot.engine.ports import Report
 from bot.models import Task, TaskState, TaskStatus
 from bot.planning import plan_tasks
 from bot.redact import Redactor
-from bot.state import Decision, check_transition
+from bot.state.actions import Decision
+from bot.state.transitions import check_transition
 from bot.taskfile import parse_task_file
 
 S = TaskStatus

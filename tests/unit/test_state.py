@@ -3,7 +3,9 @@ import pytest
 from bot.analysis import RepoSnapshot, predict_footprints
 from bot.models import TaskState, TaskStatus
 from bot.planning import build_plan
-from bot.state import Policy, Retry, TransitionError, check_transition, decide
+from bot.state.decide import decide
+from bot.state.policy import Policy, Retry
+from bot.state.transitions import TransitionError, check_transition
 from bot.taskfile import parse_task_file
 
 S = TaskStatus
@@ -233,7 +235,7 @@ def test_requeued_task_and_its_dependents_merge_after_the_others():
             "4": "---\nfiles: [d.py]\n---\n",
         }
     )
-    from bot.state import effective_order
+    from bot.state.schedule import effective_order
 
     order = effective_order(plan, {"1"})
     assert order[-2:] == ["1", "3"]
@@ -340,7 +342,7 @@ def test_a_silent_agent_is_lost_then_retried_like_a_transient_failure():
 
 
 def test_retry_applies_to_ended_tasks_and_cancel_to_waiting_or_running_ones():
-    from bot.state import cancelled, retry_problem
+    from bot.state.transitions import cancelled, retry_problem
 
     assert retry_problem("1", TaskState(id="1", status=S.FAILED)) is None
     assert retry_problem("1", TaskState(id="1", status=S.BLOCKED)) is None
