@@ -101,7 +101,7 @@ def conflict_rates(
 class PairRisk:
     share: float  # P(both touch one of the shared files)
     conflict: float  # P(they really conflict)
-    top: str  # the shared file that weighs most ("": they share none)
+    top: str  # the shared file that adds most to the risk ("": they share none)
     alike: float = 0.0  # how alike their texts are (cosine)
     files_only: float = 0.0  # P(conflict) from the shared files alone
     lines: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # where both point, in `top`
@@ -122,22 +122,20 @@ def _rate(a: Footprint, b: Footprint, path: str, rates: ConflictRates) -> float:
 
 
 def pair_risk(a: Footprint, b: Footprint, shared: Sequence[str], rates: ConflictRates) -> PairRisk:
-    """P(share) and P(conflict) for two footprints over the files both may touch."""
+    """P(share) and P(conflict) for two footprints over the files both may touch; `top` is
+    the file that adds most to P(conflict)."""
     miss, weighted, weights = 1.0, 0.0, 0.0
+    adds: dict[str, float] = {}
     for path in shared:
         both = a.confidence.get(path, 1.0) * b.confidence.get(path, 1.0)
         miss *= 1.0 - both
-        weighted += both * _rate(a, b, path, rates)
+        adds[path] = both * _rate(a, b, path, rates)
+        weighted += adds[path]
         weights += both
     share = 1.0 - miss
     rate = weighted / weights if weights else rates.base
-    top = max(shared, key=lambda p: a.confidence.get(p, 1.0) * b.confidence.get(p, 1.0))
-    lines = (
-        (a.lines.get(top, ()), b.lines.get(top, ()))
-        if top in a.lines and top in b.lines
-        else ((), ())
-    )
-    return PairRisk(share, share * rate, top, lines=lines)
+    top = max(shared, key=adds.__getitem__)  # the first of equals: `shared` is sorted
+    return PairRisk(share, share * rate, top, lines=(a.lines.get(top, ()), b.lines.get(top, ())))
 
 
 def _lines(numbers: Sequence[int]) -> str:

@@ -90,3 +90,13 @@ def test_adjacent_lines_are_kept_apart_and_lines_apart_run_side_by_side():
     plain = Footprint(files=("requirements.txt",))
     same = build_plan(_tasks("a", "b"), {"1": at[2], "2": plain}, 4, rates=rates)
     assert [c.weight for c in same.conflicts] == [0.3]
+
+
+def test_the_pair_is_explained_by_the_file_that_adds_most_to_its_risk():
+    """app.py comes first and is as sure, but the adjacent lines of requirements.txt weigh more."""
+    here = Footprint(files=("app.py", "requirements.txt"), lines={"requirements.txt": (2,)})
+    there = Footprint(files=("app.py", "requirements.txt"), lines={"requirements.txt": (3,)})
+    plan = build_plan(_tasks("a", "b"), {"1": here, "2": there}, 4, rates=ConflictRates(0.3))
+    [pair] = plan.conflicts
+    assert pair.weight == round((0.3 + ADJACENT_RATE) / 2, 3)
+    assert pair.reason.startswith("both touch requirements.txt, at line 2 and line 3 (adjacent)")
