@@ -172,7 +172,9 @@ def predict_footprint(task: Task, snapshot: RepoSnapshot, hints: Sequence[str] =
     symbols(text, snapshot.symbol_index, evidence)
     query = words(text)
     subject = [w for w in query if w not in TASK_VERBS]
-    retrieval(subject, snapshot.files, snapshot.code_index, evidence)
+    index = snapshot.code_index
+    kinds = [f"ext:{w}" for w in subject if index.df(f"ext:{w}")]  # "cleanup svg": the *.svg
+    retrieval(subject + kinds, snapshot.files, index, evidence)
     similar_changes(query, snapshot.history_index, evidence)
     _settle(ambiguous, evidence)
     if IMPORT_NEIGHBOURS:

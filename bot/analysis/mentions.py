@@ -12,6 +12,33 @@ from dataclasses import dataclass, field
 _TOKEN = re.compile(r"(?<![\w/.*-])([\w.*?\[\]-]+(?:/[\w.*?\[\]-]+)*/?)")
 _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}$")
 _GLOB_CHARS = frozenset("*?[")
+FILE_EXTENSIONS = frozenset(
+    [
+        "py",
+        "pyi",
+        "rst",
+        "md",
+        "txt",
+        "toml",
+        "yml",
+        "yaml",
+        "cfg",
+        "ini",
+        "json",
+        "html",
+        "js",
+        "ts",
+        "css",
+        "sh",
+        "in",
+        "lock",
+        "c",
+        "h",
+        "cpp",
+        "go",
+        "rs",
+    ]
+)  # what a file name ends in, unlike a dotted name (`flask.app`)
 
 
 @dataclass(frozen=True)
@@ -76,12 +103,15 @@ def find_mentions(text: str, lookup: FileLookup) -> list[Mention]:
 
 
 def unresolved_paths(text: str, lookup: FileLookup) -> Sequence[str]:
-    """Tokens with a directory part that name no existing file: files the task may create."""
+    """Paths that name no existing file: files the task may create. A name without a directory
+    counts when it ends in a file extension (`pyproject.toml`, not `flask.app`) and no file of
+    that name exists anywhere."""
     return [
         token
         for token in candidate_tokens(text)
-        if "/" in token
-        and _EXTENSION.search(token)
+        if _EXTENSION.search(token)
+        and ("/" in token or token.rsplit(".", 1)[-1].lower() in FILE_EXTENSIONS)
         and not (_GLOB_CHARS & set(token))
         and not resolve(token, lookup)
+        and not lookup.by_basename.get(token)
     ]

@@ -13,40 +13,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from bot.analysis.mentions import FILE_EXTENSIONS
+
 _SOURCE_ROOTS = ("src/", "lib/", "python/")
 _DOTTED = re.compile(r"(?<![\w./-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(\(\))?(?![\w/-])")
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(\)")
 _TICKED = re.compile(r"`+([A-Za-z_][\w.]*)(?:\(\))?`+")
 _SHAPED = re.compile(
     r"(?<![\w./-])([A-Za-z]*[a-z][A-Za-z]*[A-Z]\w*|[a-z]\w*_\w+|[A-Z][a-z]+[A-Z]\w*)"
-)
-_FILE_EXTENSIONS = frozenset(
-    [
-        "py",
-        "pyi",
-        "rst",
-        "md",
-        "txt",
-        "toml",
-        "yml",
-        "yaml",
-        "cfg",
-        "ini",
-        "json",
-        "html",
-        "js",
-        "ts",
-        "css",
-        "sh",
-        "in",
-        "lock",
-        "toml",
-        "c",
-        "h",
-        "cpp",
-        "go",
-        "rs",
-    ]
 )
 
 
@@ -219,7 +193,7 @@ def mentioned_identifiers(text: str) -> list[tuple[str, bool]]:
     seen: dict[str, bool] = {}
     for match in _DOTTED.finditer(text):
         name = match.group(1)
-        if name.rsplit(".", 1)[-1].lower() not in _FILE_EXTENSIONS:
+        if name.rsplit(".", 1)[-1].lower() not in FILE_EXTENSIONS:
             seen.setdefault(name, True)
     for pattern in (_CALL, _TICKED, _SHAPED):
         for match in pattern.finditer(text):

@@ -84,6 +84,32 @@ def test_new_file_mention_is_predicted_with_lower_confidence():
     assert "new file" in footprint.reasons["src/shop/coupons.py"]
 
 
+def test_a_new_file_at_the_top_is_one_that_ends_in_a_file_extension():
+    footprint = predict("Switch to pyproject.toml")
+    assert footprint.confidence["pyproject.toml"] == 0.6
+    assert "new file" in footprint.reasons["pyproject.toml"]
+    assert not any("new file" in reason for reason in predict("Use shop.cart").reasons.values())
+    assert "views.py" not in predict("Tidy views.py").files  # two exist: one of them, not new
+
+
+def test_a_word_naming_a_kind_of_file_finds_the_files_of_that_kind():
+    footprint = predict("Reflow the rst")
+    assert {"docs/cart.rst", "CHANGES.rst"} <= set(footprint.files)
+    assert "code search" in footprint.reasons["docs/cart.rst"]
+
+
+def test_a_task_of_common_words_only_still_finds_the_past_changes_like_it():
+    """'version' is in a third of the messages: too common to count beside rarer words, but
+    the only word "Version 2.0" has."""
+    releases = [
+        Commit(f"r{n}", 500 - n, f"Version 1.{n}", ("src/shop/__init__.py",)) for n in range(20)
+    ]
+    history = _history() * 4 + tuple(releases)
+    task = Task(id="1", slug="t", title="Version 2.0")
+    footprint = predict_footprint(task, snapshot(history))
+    assert "similar past change" in footprint.reasons["src/shop/__init__.py"]
+
+
 def test_ambiguous_basename_is_settled_by_other_evidence():
     footprint = predict("Speed up views.py: render_checkout_page() is slow")
     assert footprint.confidence["src/shop/views.py"] > footprint.confidence.get(
