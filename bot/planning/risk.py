@@ -149,18 +149,17 @@ def describe(risk: PairRisk, files: int) -> str:
     (adjacent): ...`; when their texts count: `...: 12% from the files, texts alike (0.42):
     conflict risk 29%`."""
     more = f"+{files - 1} more" if files > 1 else ""
-    here, there = risk.lines
-    at = ""
-    if here and there:
-        verdict = "adjacent" if adjacent(here, there) else "apart"
-        at = f", at {_lines(here)} and {_lines(there)} ({verdict})"
     if not risk.top:
         where = ""
     elif risk.share >= 0.999:
-        where = f"both touch {risk.top}{at}" + (f" ({more})" if more else "")
+        where = f"both touch {risk.top}" + (f" ({more})" if more else "")
     else:
         likely = f"{risk.share:.0%} that both do"
-        where = f"both may touch {risk.top}{at} ({more + '; ' if more else ''}{likely})"
+        where = f"both may touch {risk.top} ({more + '; ' if more else ''}{likely})"
+    here, there = risk.lines
+    if here and there:
+        verdict = "adjacent" if adjacent(here, there) else "apart"
+        where += f", at {_lines(here)} and {_lines(there)} ({verdict})"
     if risk.alike <= 0.0:
         return f"{where}: conflict risk {risk.conflict:.0%}"
     texts = f"texts alike ({risk.alike:.2f})"

@@ -99,4 +99,6 @@ def test_the_pair_is_explained_by_the_file_that_adds_most_to_its_risk():
     plan = build_plan(_tasks("a", "b"), {"1": here, "2": there}, 4, rates=ConflictRates(0.3))
     [pair] = plan.conflicts
     assert pair.weight == round((0.3 + ADJACENT_RATE) / 2, 3)
-    assert pair.reason.startswith("both touch requirements.txt, at line 2 and line 3 (adjacent)")
+    assert pair.reason.startswith(
+        "both touch requirements.txt (+1 more), at line 2 and line 3 (adj"
+    )
