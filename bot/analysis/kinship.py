@@ -8,6 +8,12 @@ task holds (an issue template's headings, a bot's phrasing) links no pair. Paths
 are left out: the footprints already weigh the files tasks name. Each vector's length counts
 as if every text held one more word of its own, found in no other text, so that two texts of
 a word or two cannot look alike on a common word.
+
+Two texts may also name the same rare thing: a version (`0.27.1`), a function
+(`get_pager_file`), a setting (`disallow_untyped_calls`), the tokens `bot.analysis.regions`
+calls pointers. Named by both, and in at most RARE_NAME past commit messages (more: a bot's
+template, such as dependabot's `dependency-type`), it says they are about one thing, often one
+building on the other.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
+from bot.analysis.history import HistoryIndex
 from bot.analysis.mentions import candidate_tokens
+from bot.analysis.regions import pointers
 from bot.analysis.retrieval import BM25
 from bot.analysis.text import words
 from bot.models import Task
@@ -27,6 +36,15 @@ FLOOR = 0.05  # pairs less alike than this are not reported
 MAX_CHARS = 4000  # of a task's text: enough to say what it is about
 MIN_HISTORY = 50  # past commit messages needed to tell a telling word from a common one
 COMMON, MIN_COMMON = 0.75, 3  # a word in this share of the tasks (and this many) says nothing
+RARE_NAME = 5  # a name in more past commit messages than this is a template's: chosen on flask
+
+
+@dataclass(frozen=True)
+class Kinship:
+    """How two tasks' texts relate: the cosine of their words, and the rare names both hold."""
+
+    likeness: float = 0.0
+    names: tuple[str, ...] = ()
 
 
 # What every bug report's paste holds, whatever it is about: a traceback's frame lines keep
@@ -64,13 +82,7 @@ def _vectors(tasks: Sequence[Task], messages: BM25) -> dict[str, dict[str, float
     return vectors
 
 
-def alike(tasks: Sequence[Task], messages: BM25 | None = None) -> dict[tuple[str, str], float]:
-    """(a, b) in the tasks' order -> the cosine of their texts, for pairs at least FLOOR alike.
-    Pairs where both tasks list their files are left out: their footprints are authoritative.
-    `messages`: the index of past commit messages (`HistoryIndex.messages`), for the weights;
-    without MIN_HISTORY of them no pair is found alike."""
-    if messages is None or len(messages.lengths) < MIN_HISTORY:
-        return {}  # too little history to weigh words against
+def _cosines(tasks: Sequence[Task], messages: BM25) -> dict[tuple[int, int], float]:
     vectors = _vectors(tasks, messages)
     postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for number, task in enumerate(tasks):
@@ -83,8 +95,42 @@ def alike(tasks: Sequence[Task], messages: BM25 | None = None) -> dict[tuple[str
             continue  # a word (nearly) every task holds: a template's, not a shared topic
         for (i, wi), (j, wj) in combinations(posting, 2):
             dots[(i, j)] += wi * wj
-    return {
-        (tasks[i].id, tasks[j].id): round(dot, 3)
-        for (i, j), dot in dots.items()
-        if dot >= FLOOR and not (tasks[i].files and tasks[j].files)
-    }
+    return dots
+
+
+def _shared_names(
+    tasks: Sequence[Task], past: Sequence[str]
+) -> dict[tuple[int, int], tuple[str, ...]]:
+    """Pairs of tasks whose texts name one rare thing, and the names."""
+    holders: dict[str, list[int]] = defaultdict(list)
+    for number, task in enumerate(tasks):
+        for name in pointers(_prose(task.text)):
+            holders[name].append(number)
+    shared: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for name, numbers in sorted(holders.items()):
+        if len(numbers) < 2 or sum(name in message for message in past) > RARE_NAME:
+            continue
+        for i, j in combinations(numbers, 2):
+            shared[(i, j)].append(name)
+    return {pair: tuple(names) for pair, names in shared.items()}
+
+
+def alike(
+    tasks: Sequence[Task], history: HistoryIndex | None = None
+) -> dict[tuple[str, str], Kinship]:
+    """(a, b) in the tasks' order -> how their texts relate, for pairs at least FLOOR alike or
+    naming one rare thing. Pairs where both tasks list their files are left out: their
+    footprints are authoritative. `history`: the repository's past commits (the index a
+    snapshot holds), to weigh words and names against; with fewer than MIN_HISTORY of them no
+    pair is found alike."""
+    if history is None or len(history.messages.lengths) < MIN_HISTORY:
+        return {}  # too little history to weigh words against
+    dots = _cosines(tasks, history.messages)
+    names = _shared_names(tasks, [commit.message for commit in history.commits[history.first :]])
+    found: dict[tuple[str, str], Kinship] = {}
+    for i, j in sorted(dots.keys() | names.keys()):
+        likeness = round(dots.get((i, j), 0.0), 3)
+        if (likeness >= FLOOR or (i, j) in names) and not (tasks[i].files and tasks[j].files):
+            kin = Kinship(likeness if likeness >= FLOOR else 0.0, names.get((i, j), ()))
+            found[(tasks[i].id, tasks[j].id)] = kin
+    return found

@@ -71,7 +71,7 @@ def _replay(
     alive = set(past.files)
     tasks = [_task(i, c) for i, c in enumerate(block)]
     footprints = predict_footprints(tasks, past)
-    texts = alike(tasks, past.history_index.messages)
+    texts = alike(tasks, past.history_index)
     risk = {(p.a, p.b): p.weight for p in risky_pairs(footprints, rates, mergeable, texts)}
     found: list[tuple[float, bool]] = []
     for i, j in combinations(range(len(block)), 2):  # newest first: i is the newer one

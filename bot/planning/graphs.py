@@ -10,6 +10,7 @@ from itertools import combinations
 
 import networkx as nx
 
+from bot.analysis.kinship import Kinship
 from bot.models import Conflict, Dependency, Footprint, Task
 from bot.planning.changelogs import MERGEABLE, is_mergeable
 from bot.planning.deps import implied_dependencies, stated_dependencies
@@ -151,7 +152,7 @@ def risky_pairs(
     footprints: Mapping[str, Footprint],
     rates: ConflictRates | None = None,
     mergeable: Sequence[str] = MERGEABLE,
-    alike: Mapping[tuple[str, str], float] | None = None,
+    alike: Mapping[tuple[str, str], Kinship] | None = None,
 ) -> list[RiskyPair]:
     """Every pair of tasks that may touch a common file or whose texts are alike (`alike`,
     from `bot.analysis.kinship`), with its chance of a real conflict (`bot.planning.risk`),
@@ -169,13 +170,13 @@ def risky_pairs(
         pairs[(a, b)] = RiskyPair(
             a, b, shared, pair_risk(footprints[a], footprints[b], shared, rates)
         )
-    for (one, other), likeness in (alike or {}).items():
+    for (one, other), kin in (alike or {}).items():
         if one not in order or other not in order or {one, other} & unknown:
             continue
         a, b = sorted((one, other), key=order.__getitem__)
         found = pairs.get((a, b))
         both, risk = (found.files, found.risk) if found and found.risk else ((), NO_SHARE)
-        pairs[(a, b)] = RiskyPair(a, b, both, risk.with_texts(likeness))
+        pairs[(a, b)] = RiskyPair(a, b, both, risk.with_texts(kin))
     for lone in sorted(unknown, key=order.__getitem__):
         for other in ids:
             a, b = sorted((lone, other), key=order.__getitem__)
@@ -190,7 +191,7 @@ def split_pairs(
     mergeable: Sequence[str] = MERGEABLE,
     rates: ConflictRates | None = None,
     shown: int | None = None,
-    alike: Mapping[tuple[str, str], float] | None = None,
+    alike: Mapping[tuple[str, str], Kinship] | None = None,
 ) -> tuple[list[Conflict], list[Conflict]]:
     """(pairs kept apart: their risk of a real conflict reaches `threshold`; the riskiest
     `shown` of the others that may touch a common file, which run side by side). Only the

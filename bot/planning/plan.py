@@ -30,5 +30,5 @@ def plan_tasks(
         mergeable=config.merge.mergeable,
         conflict_threshold=risk.threshold if risk else config.plan.threshold,
         rates=risk.rates if risk else ConflictRates(),
-        alike=alike(tasks, snapshot.history_index.messages),
+        alike=alike(tasks, snapshot.history_index),
     )

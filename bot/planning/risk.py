@@ -20,7 +20,8 @@ merge (`APART_RATE`, for the other edits a task may make in the file).
 
 Tasks whose texts are alike (`bot.analysis.kinship`) tend to edit the same lines whatever
 their footprints say: their likeness adds `TEXT_WEIGHT x likeness` as a second, independent
-way to conflict (noisy-OR), so a pair may be kept apart on its texts alone.
+way to conflict (noisy-OR), so a pair may be kept apart on its texts alone. Texts that name
+the same rare thing (`0.27.1`, `get_pager_file`) weigh at least `NAME_RATE`.
 
 Serializing a pair costs the later task a wait (about one task's length); running it alongside
 costs, when they do conflict, a redo: the later agent's run again, its time and its money,
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.analysis.history import PastPair
+from bot.analysis.kinship import Kinship
 from bot.analysis.regions import adjacent
 from bot.models import Footprint
 from bot.planning.changelogs import is_mergeable
@@ -44,6 +46,7 @@ FILE_PRIOR_PAIRS = 8.0  # a file's rate is shrunk towards the repository's with 
 ADJACENT_RATE = 0.75  # P(conflict | share) when both texts point at the same or adjacent lines
 APART_RATE = 0.05  # ... at lines apart (other edits). Both from flask: 11 of 15, 3 of 59 pairs
 TEXT_WEIGHT = 0.8  # P(conflict) from texts alike, per unit of cosine: calibrated on flask
+NAME_RATE = 0.85  # P(conflict) of texts naming one rare thing: flask, 11 of 13 labelled pairs
 REDO_COST = 4.0  # a redo costs this many waits: serialize at P(conflict) >= 1 / REDO_COST
 CONFLICT_THRESHOLD = 1.0 / REDO_COST
 
@@ -105,12 +108,15 @@ class PairRisk:
     alike: float = 0.0  # how alike their texts are (cosine)
     files_only: float = 0.0  # P(conflict) from the shared files alone
     lines: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # where both point, in `top`
+    names: tuple[str, ...] = ()  # rare names both texts hold
 
-    def with_texts(self, alike: float) -> PairRisk:
-        """The same pair once its texts' likeness counts too."""
-        text = min(1.0, TEXT_WEIGHT * alike)
+    def with_texts(self, kin: Kinship) -> PairRisk:
+        """The same pair once its texts count too: their likeness, the rare names both hold."""
+        text = max(min(1.0, TEXT_WEIGHT * kin.likeness), NAME_RATE if kin.names else 0.0)
         conflict = 1.0 - (1.0 - self.conflict) * (1.0 - text)
-        return PairRisk(self.share, conflict, self.top, alike, self.conflict, self.lines)
+        return PairRisk(
+            self.share, conflict, self.top, kin.likeness, self.conflict, self.lines, kin.names
+        )
 
 
 def _rate(a: Footprint, b: Footprint, path: str, rates: ConflictRates) -> float:
@@ -147,7 +153,7 @@ def describe(risk: PairRisk, files: int) -> str:
     """`both may touch app.py (+2 more; 40% that both do): conflict risk 12%`; where both
     texts point at lines of it, `both touch requirements.txt, at line 21 and line 22
     (adjacent): ...`; when their texts count: `...: 12% from the files, texts alike (0.42):
-    conflict risk 29%`."""
+    conflict risk 29%`, `...: 4% from the files, both name `0.27.1`: conflict risk 86%`."""
     more = f"+{files - 1} more" if files > 1 else ""
     if not risk.top:
         where = ""
@@ -160,9 +166,12 @@ def describe(risk: PairRisk, files: int) -> str:
     if here and there:
         verdict = "adjacent" if adjacent(here, there) else "apart"
         where += f", at {_lines(here)} and {_lines(there)} ({verdict})"
-    if risk.alike <= 0.0:
+    if risk.alike <= 0.0 and not risk.names:
         return f"{where}: conflict risk {risk.conflict:.0%}"
-    texts = f"texts alike ({risk.alike:.2f})"
+    said = [f"texts alike ({risk.alike:.2f})"] if risk.alike > 0.0 else []
+    if risk.names:
+        said.append("both name " + ", ".join(f"`{name}`" for name in risk.names[:3]))
+    texts = ", ".join(said)
     if where:
         texts = f"{where}: {risk.files_only:.0%} from the files, {texts}"
     return f"{texts}: conflict risk {risk.conflict:.0%}"

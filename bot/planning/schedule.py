@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
+from bot.analysis.kinship import Kinship
 from bot.models import Conflict, Estimate, Footprint, Plan, PlannedTask, Task
 from bot.planning.changelogs import MERGEABLE
 from bot.planning.estimates import durations
@@ -168,12 +169,13 @@ def build_plan(
     conflict_threshold: float = CONFLICT_THRESHOLD,
     mergeable: Sequence[str] = MERGEABLE,
     rates: ConflictRates | None = None,
-    alike: Mapping[tuple[str, str], float] | None = None,
+    alike: Mapping[tuple[str, str], Kinship] | None = None,
 ) -> Plan:
     """Plan `tasks` on `max_parallel` workers; see the module docstring for the method. Pairs
     whose risk of a real conflict reaches `conflict_threshold` are kept apart; the others
     that may touch a common file run side by side (`Plan.side_by_side`). `alike`: how alike
-    pairs of task texts are (`bot.analysis.kinship.alike`), which adds to their risk."""
+    pairs of task texts are and the rare names they share (`bot.analysis.kinship.alike`),
+    which add to their risk."""
     max_parallel = max(1, max_parallel)
     graph = dependency_graph(tasks, footprints)
     prints = {task.id: footprints[task.id] for task in tasks}

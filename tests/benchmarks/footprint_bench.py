@@ -150,7 +150,7 @@ def score_window(
     independent, changelog, real = _labels(window)
     k = len(tasks)
     rates = _rates(repo, snapshot, cache, learnt)
-    texts = alike(tasks, snapshot.history_index.messages)
+    texts = alike(tasks, snapshot.history_index)
     risk = {
         key: c.weight for c in risky_pairs(footprints, rates, alike=texts) for key in _pairs([c])
     }

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from bot.analysis.kinship import alike
-from bot.analysis.retrieval import BM25
-from bot.analysis.text import words
+from bot.analysis.history import Commit, HistoryIndex
+from bot.analysis.kinship import Kinship, alike
 from bot.models import Task
 
 TEMPLATE = "\n\n## What happens\n\n## What should happen\n\n## Version\n"
+
+
+def history(messages: list[str]) -> HistoryIndex:
+    commits = [Commit(f"c{n}", 10_000 - n, text, ("app.py",)) for n, text in enumerate(messages)]
+    return HistoryIndex.build(commits, ["app.py"])
+
+
 # a repository's past commit messages, about other things
-HISTORY = BM25.build(
-    words(f"{verb} the {thing} of the {place}")
+PAST = [
+    f"{verb} the {thing} of the {place}"
     for verb in ("Fix", "Speed up", "Document", "Test", "Change")
     for thing in ("cache", "logger", "retry", "timeout", "plugin")
     for place in ("client", "server", "scheduler")
-)
+]
+HISTORY = history(PAST)
+
+
+def likeness(found: dict[tuple[str, str], Kinship], pair: tuple[str, str]) -> float:
+    return found[pair].likeness if pair in found else 0.0
 
 
 def task(task_id: str, title: str, body: str = "", files: tuple[str, ...] = ()) -> Task:
@@ -29,7 +40,7 @@ def test_tasks_about_the_same_thing_are_alike_and_unrelated_ones_are_not():
         task("4", "Translate the error pages into German", TEMPLATE),
     ]
     found = alike(tasks, HISTORY)
-    assert found[("1", "2")] >= 0.3
+    assert likeness(found, ("1", "2")) >= 0.3
     # the template every task holds links no pair: the others are not alike
     assert set(found) == {("1", "2")}
 
@@ -42,13 +53,14 @@ def test_a_word_the_history_uses_everywhere_makes_no_likeness():
 def test_paths_short_texts_and_listed_files_do_not_make_tasks_alike():
     # the files they name are the footprints' to weigh; one common word of a short text: noise
     short = [task("1", "Change src/a.py"), task("2", "Change src/b.py and src/a.py")]
-    assert alike(short, HISTORY).get(("1", "2"), 0.0) < 0.15  # a risk of a tenth at most
+    assert likeness(alike(short, HISTORY), ("1", "2")) < 0.15  # a risk of a tenth at most
     # and without a history to weigh words against, nothing is alike
-    assert alike(short) == {} and alike(short, BM25.build([words("init")])) == {}
+    assert alike(short) == {} and alike(short, history(["init"])) == {}
     same = "Rewrite the retry loop of the download manager"
     listed = alike([task("1", same, files=("a.py",)), task("2", same, files=("b.py",))], HISTORY)
     assert listed == {}  # both list their files: their footprints are authoritative
-    assert alike([task("1", same, files=("a.py",)), task("2", same)], HISTORY)[("1", "2")] > 0.5
+    one_lists = alike([task("1", same, files=("a.py",)), task("2", same)], HISTORY)
+    assert likeness(one_lists, ("1", "2")) > 0.5
 
 
 def test_two_bug_reports_are_not_alike_for_their_tracebacks():
@@ -69,5 +81,21 @@ def test_two_bug_reports_are_not_alike_for_their_tracebacks():
         task("6", "Document the plugin hooks"),
     ]
     found = alike(tasks, HISTORY)
-    assert max(found.get(("1", "2"), 0.0), found.get(("2", "3"), 0.0)) < 0.1
-    assert found[("1", "3")] >= 0.3  # the same failure: same words, same functions
+    assert max(likeness(found, ("1", "2")), likeness(found, ("2", "3"))) < 0.1
+    assert likeness(found, ("1", "3")) >= 0.3  # the same failure: same words, same functions
+
+
+def test_texts_naming_one_rare_thing_are_kin_and_a_bots_template_names_are_not():
+    template = "\n\nupdated-dependencies:\n- dependency-name: {name}\n  dependency-type: direct"
+    bots = [f"Bump thing{n} from 1.0 to 1.1" + template.format(name=f"thing{n}") for n in range(6)]
+    past = history(PAST + bots)
+    tasks = [
+        task("1", "Version 0.27.1"),
+        task("2", "Update CHANGELOG for the 0.27.1 release date"),
+        task("3", "Bump cryptography from 43.0.0 to 43.0.1", template.format(name="cryptography")),
+        task("4", "Bump mypy from 1.11.0 to 1.11.2", template.format(name="mypy")),
+    ]
+    found = alike(tasks, past)
+    assert found[("1", "2")].names == ("0.27.1",)
+    # dependabot's fields are in every one of its past messages: a template, no kinship
+    assert ("3", "4") not in found or not found[("3", "4")].names

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.analysis.kinship import Kinship
 from bot.models import Footprint, Task
 from bot.planning import PlanError, build_plan, dependency_graph, find_conflicts
 from bot.planning.changelogs import is_mergeable
 from bot.planning.estimates import estimate
-from bot.planning.risk import TEXT_WEIGHT, ConflictRates
+from bot.planning.risk import NAME_RATE, TEXT_WEIGHT, ConflictRates
 
 
 def task(task_id: str, text: str = "", **kw) -> Task:
@@ -131,7 +132,7 @@ def test_of_two_tasks_kept_apart_the_older_goes_first_even_when_the_newer_is_bus
 def test_tasks_whose_texts_are_alike_are_kept_apart_without_a_shared_file():
     prints = {"1": Footprint(files=("a.py",)), "2": Footprint(files=("b.py",))}
     tasks = [task("1"), task("2")]
-    apart = build_plan(tasks, prints, 4, alike={("1", "2"): 0.5})
+    apart = build_plan(tasks, prints, 4, alike={("1", "2"): Kinship(0.5)})
     [pair] = apart.conflicts
     assert (pair.weight, pair.files) == (TEXT_WEIGHT * 0.5, ())
     assert pair.reason == f"texts alike (0.50): conflict risk {TEXT_WEIGHT * 0.5:.0%}"
@@ -139,7 +140,9 @@ def test_tasks_whose_texts_are_alike_are_kept_apart_without_a_shared_file():
     # a shared file and texts alike: two independent ways to conflict
     both = Footprint(files=("a.py",), confidence={"a.py": 0.5})
     calm = ConflictRates(base=0.4)
-    plan = build_plan(tasks, {"1": both, "2": both}, 4, rates=calm, alike={("2", "1"): 0.1})
+    plan = build_plan(
+        tasks, {"1": both, "2": both}, 4, rates=calm, alike={("2", "1"): Kinship(0.1)}
+    )
     [pair] = plan.side_by_side
     risk = 1 - (1 - 0.25 * 0.4) * (1 - TEXT_WEIGHT * 0.1)
     assert pair.weight == round(risk, 3)
@@ -147,3 +150,12 @@ def test_tasks_whose_texts_are_alike_are_kept_apart_without_a_shared_file():
         "both may touch a.py (25% that both do): 10% from the files, texts alike (0.10): "
         f"conflict risk {risk:.0%}"
     )
+
+
+def test_tasks_naming_one_rare_thing_are_kept_apart_and_the_plan_says_what():
+    prints = {"1": Footprint(files=("CHANGES.rst",)), "2": Footprint(files=("src/version.py",))}
+    named = {("1", "2"): Kinship(0.0, ("0.27.1",))}
+    plan = build_plan([task("1"), task("2")], prints, 4, alike=named)
+    [pair] = plan.conflicts
+    assert (pair.weight, pair.reason) == (NAME_RATE, "both name `0.27.1`: conflict risk 85%")
+    assert plan.waves == (("1",), ("2",))
