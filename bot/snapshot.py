@@ -112,11 +112,15 @@ def _read_blobs(repo: Path, blobs: Iterable[str]) -> dict[str, str]:
 
 def _reader(repo: Path, sha: str) -> Callable[[Collection[str]], Mapping[str, str]]:
     """Read files of `sha` on demand, in one `git cat-file --batch`; binary or oversized ones
-    are left out."""
+    are left out, and so is everything if git cannot read them (the plan only loses the lines
+    texts point at)."""
 
     def read(paths: Collection[str]) -> Mapping[str, str]:
         names = {f"{sha}:{path}": path for path in paths if "\n" not in path}
-        texts = _read_blobs(repo, names)
+        try:
+            texts = _read_blobs(repo, names)
+        except SnapshotError:
+            return {}
         return {
             names[name]: text
             for name, text in texts.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -117,3 +118,9 @@ def test_snapshot_reads_files_as_they_were_at_its_commit(repo: Path, tmp_path: P
     _git(repo, "add", "logo.png")
     _git(repo, "commit", "-q", "-m", "a logo")
     assert load_snapshot(repo, "HEAD", tmp_path / "cache").read(["logo.png"]) == {}
+
+
+def test_a_snapshot_whose_repository_is_gone_reads_nothing(repo: Path, tmp_path: Path) -> None:
+    snapshot = load_snapshot(repo, "HEAD", tmp_path / "cache")
+    shutil.rmtree(repo / ".git")
+    assert snapshot.read(["pkg/core.py"]) == {}
