@@ -18,7 +18,7 @@ from functools import cached_property
 from bot.analysis.history import Commit, HistoryIndex
 from bot.analysis.imports import ImportGraph, neighbours
 from bot.analysis.mentions import FileLookup, candidate_tokens, resolve, unresolved_paths
-from bot.analysis.regions import LineIndex, pointers, task_regions
+from bot.analysis.regions import LineIndex, pointers, sets_version, task_regions
 from bot.analysis.retrieval import BM25
 from bot.analysis.sources import Evidence, companions, retrieval, similar_changes, symbols
 from bot.analysis.symbols import FileSymbols, SymbolIndex
@@ -30,6 +30,7 @@ MENTIONED = {"exact": 0.9, "suffix": 0.85, "directory": 0.7, "glob": 0.8, "basen
 AMBIGUOUS = 0.8
 NEW_FILE = 0.6
 AGENT_HINT = 0.7  # the agent, asked read-only, named the file
+SETS_VERSION = 0.8  # a release, and a file of its footprint with a `version = "..."` line
 IMPORT_NEIGHBOURS = True
 
 
@@ -89,7 +90,7 @@ class RepoSnapshot:
             texts = self.read(missing)
             for path in missing:
                 text = texts.get(path)
-                known[path] = LineIndex.build(text) if text is not None else None
+                known[path] = LineIndex.build(text, path) if text is not None else None
         return {path: index for path in paths if (index := known[path]) is not None}
 
     def older_than(self, position: int) -> RepoSnapshot:
@@ -202,21 +203,45 @@ def predict_footprints(
 def _with_regions(
     tasks: Sequence[Task], footprints: dict[str, Footprint], snapshot: RepoSnapshot
 ) -> dict[str, Footprint]:
-    """Only files held by two tasks that do point somewhere are read."""
+    """Only files held by two tasks that do point somewhere are read, and a release's own:
+    the file that sets the version is one a release surely touches."""
     tokens = {task.id: pointers(f"{task.title}\n{task.body}") for task in tasks}
+    release = {task.id: sets_version(task.title) for task in tasks}
     holders: dict[str, int] = {}
     for task in tasks:
-        if tokens[task.id]:
+        if tokens[task.id] or release[task.id]:
             for path in footprints[task.id].files:
                 holders[path] = holders.get(path, 0) + 1
     shared = {path for path, count in holders.items() if count > 1}
-    if not shared:
+    released = {path for task in tasks if release[task.id] for path in footprints[task.id].files}
+    if not shared and not released:
         return footprints
-    indexes = snapshot.line_indexes(sorted(shared))
+    indexes = snapshot.line_indexes(sorted(shared | released))
     for task in tasks:
         footprint = footprints[task.id]
-        held = [path for path in footprint.files if path in shared]
-        lines = task_regions(tokens[task.id], held, indexes) if tokens[task.id] else {}
-        if lines:
+        if release[task.id]:
+            footprint = _sets_version(footprint, indexes, release[task.id])
+        held = [path for path in footprint.files if path in shared or release[task.id]]
+        lines = task_regions(tokens[task.id], held, indexes, release[task.id])
+        if lines or footprint is not footprints[task.id]:
             footprints[task.id] = footprint.model_copy(update={"lines": lines})
     return footprints
+
+
+def _sets_version(
+    footprint: Footprint, indexes: Mapping[str, LineIndex], majors: Collection[int]
+) -> Footprint:
+    """A release's footprint, sure of the files in it that set such a version."""
+    confidence = dict(footprint.confidence)
+    reasons = dict(footprint.reasons)
+    for path in footprint.files:
+        index = indexes.get(path)
+        lines = index.version_lines(majors) if index is not None else ()
+        if not lines:
+            continue
+        line = lines[0]
+        confidence[path] = round(1 - (1 - confidence.get(path, 1.0)) * (1 - SETS_VERSION), 3)
+        reasons[path] = f"sets the version (line {line}); " + reasons.get(path, "")
+    if confidence == footprint.confidence:
+        return footprint
+    return footprint.model_copy(update={"confidence": confidence, "reasons": reasons})

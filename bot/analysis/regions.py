@@ -7,7 +7,9 @@ change: `Bump black from 22.8.0 to 22.10.0` points at `black==22.8.0` in require
 in __all__` at the `__all__` list. Only distinctive tokens point: version strings, `code`
 between backticks, and names shaped like code (dotted, slashed, snake_case, camelCase). A token
 found on many lines of a file points nowhere in it; a task pointing at many lines of a file
-may edit anywhere in it, and has no region there.
+may edit anywhere in it, and has no region there. A release (`Release 2.1.0`, `start version
+2.2.0.dev0`) points at the lines that set a version of the same major (or the one before):
+`__version__ = "2.1.0rc1"`, `version = "2.0.3"`, not an example's `version = "1.0.0"`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ _VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:[a-z]+\d*)?)(?![\w]|\.\d)")
 _TICKED = re.compile(r"`+([^`\n]{2,80})`+")
 _NAME = re.compile(r"[A-Za-z_][\w]*(?:[./-][A-Za-z_][\w]*)*")
 _PART = re.compile(r"[./-]")
+_RELEASE = re.compile(r"\b(?:release|version)[\s-]+(?:to[\s-]+)?v?(\d+)\.\d", re.IGNORECASE)
+_VERSIONED = (".py", ".toml", ".cfg", ".json")  # where a project sets its version: not docs
+_VERSION_LINE = re.compile(
+    r"""^[ \t]*["']?(?:__version__|version)["']?[ \t]*[:=][ \t]*["']v?(\d+)[.\w]*["']""",
+    re.MULTILINE,
+)
 # links, e-mail addresses, and trailers (`Co-authored-by: ...`)
 _NOISE = re.compile(r"\w+://\S+|\S+@\S+|^[A-Za-z-]+-by:.*$", re.MULTILINE)
 
@@ -52,6 +60,14 @@ def pointers(text: str) -> frozenset[str]:
     return frozenset(token.strip("./-") for token in found)
 
 
+def sets_version(text: str) -> frozenset[int]:
+    """The major versions a release names in its first line (`Release 2.1.0`, `start version
+    2.2.0.dev0`, `Bump version to 8.3.dev` -> {2}, {2}, {8}); none for any other task (`Update
+    CHANGELOG for 0.27.1 release date`)."""
+    subject = _NOISE.sub(" ", text.strip().split("\n", 1)[0])
+    return frozenset(int(major) for major in _RELEASE.findall(subject))
+
+
 @lru_cache(maxsize=4096)
 def _finder(token: str) -> re.Pattern[str]:
     """`token` standing alone: not inside a longer name or version (a name may follow a dot
@@ -63,15 +79,17 @@ def _finder(token: str) -> re.Pattern[str]:
 
 @dataclass
 class LineIndex:
-    """One file's text, searched for tokens on demand (each token once)."""
+    """One file's text (`path`: where it is), searched for tokens on demand (each once)."""
 
     text: str
     starts: list[int]  # where each line starts
     found: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    versions: list[tuple[int, int]] | None = None  # (line, major) of each line setting a version
+    path: str = ""
 
     @classmethod
-    def build(cls, content: str) -> LineIndex:
-        return cls(content, [0, *(m.end() for m in re.finditer("\n", content))])
+    def build(cls, content: str, path: str = "") -> LineIndex:
+        return cls(content, [0, *(m.end() for m in re.finditer("\n", content))], path=path)
 
     def lines_of(self, token: str) -> tuple[int, ...]:
         """The lines (1-based) `token` is on."""
@@ -85,9 +103,22 @@ class LineIndex:
             self.found[token] = tuple(sorted(hits))
         return self.found[token]
 
-    def anchors(self, tokens: Iterable[str]) -> tuple[int, ...]:
-        """The lines `tokens` point at in this file; () when they point nowhere, or everywhere."""
-        found: set[int] = set()
+    def version_lines(self, majors: Collection[int]) -> tuple[int, ...]:
+        """The lines that set a version (`__version__ = "2.1"`, `version = "2.1"`) of one of
+        `majors`, or of the major before one."""
+        if not self.path.endswith(_VERSIONED):
+            return ()
+        if self.versions is None:
+            self.versions = [
+                (bisect_right(self.starts, m.start()), int(m.group(1)))
+                for m in _VERSION_LINE.finditer(self.text)
+            ]
+        return tuple(line for line, major in self.versions if {major, major + 1} & set(majors))
+
+    def anchors(self, tokens: Iterable[str], release: Collection[int] = ()) -> tuple[int, ...]:
+        """The lines `tokens` point at in this file, and for a `release` (the majors it names)
+        the lines that set such a version; () when they point nowhere, or everywhere."""
+        found: set[int] = set(self.version_lines(release)) if release else set()
         for token in tokens:
             numbers = self.lines_of(token)
             if len(numbers) <= MOST_LINES_PER_TOKEN:
@@ -96,11 +127,14 @@ class LineIndex:
 
 
 def task_regions(
-    tokens: Collection[str], files: Sequence[str], indexes: Mapping[str, LineIndex]
+    tokens: Collection[str],
+    files: Sequence[str],
+    indexes: Mapping[str, LineIndex],
+    release: Collection[int] = (),
 ) -> dict[str, tuple[int, ...]]:
     """For each of `files` with an index: the lines `tokens` (a task's `pointers`) point at,
-    where they do."""
-    regions = {path: indexes[path].anchors(tokens) for path in files if path in indexes}
+    and those that set a version for a `release` (`sets_version`), where there are any."""
+    regions = {path: indexes[path].anchors(tokens, release) for path in files if path in indexes}
     return {path: lines for path, lines in regions.items() if lines}
 
 

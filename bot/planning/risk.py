@@ -163,7 +163,9 @@ def describe(risk: PairRisk, files: int) -> str:
         likely = f"{risk.share:.0%} that both do"
         where = f"both may touch {risk.top} ({more + '; ' if more else ''}{likely})"
     here, there = risk.lines
-    if here and there:
+    if here and here == there:
+        where += f", both at {_lines(here)}"
+    elif here and there:
         verdict = "adjacent" if adjacent(here, there) else "apart"
         where += f", at {_lines(here)} and {_lines(there)} ({verdict})"
     if risk.alike <= 0.0 and not risk.names:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.analysis import RepoSnapshot, predict_footprints
-from bot.analysis.regions import LineIndex, adjacent, pointers
+from bot.analysis.footprint import SETS_VERSION
+from bot.analysis.history import Commit
+from bot.analysis.regions import LineIndex, adjacent, pointers, sets_version
 from bot.models import Footprint, Task
 from bot.planning import build_plan
 from bot.planning.risk import ADJACENT_RATE, APART_RATE, ConflictRates
@@ -101,4 +103,45 @@ def test_the_pair_is_explained_by_the_file_that_adds_most_to_its_risk():
     assert pair.weight == round((0.3 + ADJACENT_RATE) / 2, 3)
     assert pair.reason.startswith(
         "both touch requirements.txt (+1 more), at line 2 and line 3 (adj"
+    )
+
+
+def test_a_release_names_its_major_and_other_tasks_that_mention_versions_do_not():
+    assert sets_version("Release 2.1.0") == {2}
+    assert sets_version("start version 2.2.0.dev0") == {2}
+    assert sets_version("Merge pull request #4007 from pallets/release-2.0.0") == {2}
+    assert sets_version("Bump version to 8.3.dev") == {8}
+    assert not sets_version("Update CHANGELOG for 0.27.1 release date")
+    assert not sets_version("Bump pytest from 7.4.0 to 7.4.2")
+    assert not sets_version("drop support for Python 3.8")
+
+
+def test_a_release_points_at_the_line_setting_a_version_of_its_major():
+    source = 'import os\n__version__ = "2.1.0rc1"\nEXAMPLE = {"version": "1.0"}\n'
+    assert LineIndex.build(source, "src/pkg/__init__.py").anchors((), release={2}) == (2,)
+    assert LineIndex.build(source, "src/pkg/__init__.py").anchors((), release={3}) == (2,)
+    assert LineIndex.build(source, "src/pkg/__init__.py").anchors((), release={5}) == ()
+    assert LineIndex.build(source, "docs/install.rst").anchors((), release={2}) == ()  # docs
+    toml = '[project]\nname = "pkg"\nversion = "2.1.0"\n'
+    assert LineIndex.build(toml, "pyproject.toml").anchors((), release={2}) == (3,)
+
+
+def test_two_releases_are_sure_of_the_version_file_and_kept_apart():
+    files = ("src/pkg/__init__.py", "src/pkg/app.py", "CHANGES.rst")
+    texts = {"src/pkg/__init__.py": '__version__ = "2.0.0"\n', "src/pkg/app.py": "x = 1\n"}
+    history = tuple(
+        Commit(f"r{n}", 1000 - n, f"Release version 1.{n}.0", ("src/pkg/__init__.py",))
+        for n in range(3)
+    ) + tuple(Commit(f"a{n}", 900 - n, "tidy the app", ("src/pkg/app.py",)) for n in range(60))
+    snapshot = RepoSnapshot(files=files, history=history, read=lambda paths: texts)
+    tasks = _tasks("Release 2.0.1", "start version 2.1.0.dev0")
+    prints = predict_footprints(tasks, snapshot)
+    for footprint in prints.values():
+        assert footprint.confidence["src/pkg/__init__.py"] >= SETS_VERSION
+        assert footprint.reasons["src/pkg/__init__.py"].startswith("sets the version (line 1)")
+        assert footprint.lines["src/pkg/__init__.py"] == (1,)
+    plan = build_plan(tasks, prints, 4, rates=ConflictRates(0.1))
+    assert plan.waves == (("1",), ("2",))
+    assert plan.conflicts[0].reason.startswith(
+        "both may touch src/pkg/__init__.py (91% that both do), both at line 1: conflict risk"
     )
