@@ -11,6 +11,7 @@ noisy-OR. A task with no evidence at all has an unknown footprint. Pure.
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -207,11 +208,12 @@ def _with_regions(
     the file that sets the version is one a release surely touches."""
     tokens = {task.id: pointers(f"{task.title}\n{task.body}") for task in tasks}
     release = {task.id: sets_version(task.title) for task in tasks}
-    holders: dict[str, int] = {}
-    for task in tasks:
-        if tokens[task.id] or release[task.id]:
-            for path in footprints[task.id].files:
-                holders[path] = holders.get(path, 0) + 1
+    holders = Counter(
+        path
+        for task in tasks
+        if tokens[task.id] or release[task.id]
+        for path in footprints[task.id].files
+    )
     shared = {path for path, count in holders.items() if count > 1}
     released = {path for task in tasks if release[task.id] for path in footprints[task.id].files}
     if not shared and not released:
@@ -239,9 +241,9 @@ def _sets_version(
         lines = index.version_lines(majors) if index is not None else ()
         if not lines:
             continue
-        line = lines[0]
         confidence[path] = round(1 - (1 - confidence.get(path, 1.0)) * (1 - SETS_VERSION), 3)
-        reasons[path] = f"sets the version (line {line}); " + reasons.get(path, "")
+        said = [f"sets the version (line {lines[0]})", reasons.get(path, "")]
+        reasons[path] = "; ".join(reason for reason in said if reason)
     if confidence == footprint.confidence:
         return footprint
     return footprint.model_copy(update={"confidence": confidence, "reasons": reasons})
