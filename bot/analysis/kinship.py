@@ -11,9 +11,9 @@ a word or two cannot look alike on a common word.
 
 Two texts may also name the same rare thing: a version (`0.27.1`), a function
 (`get_pager_file`), a setting (`disallow_untyped_calls`), the tokens `bot.analysis.regions`
-calls pointers. Named by both, and in at most RARE_NAME past commit messages (more: a bot's
-template, such as dependabot's `dependency-type`), it says they are about one thing, often one
-building on the other.
+calls pointers. Named by both, by few other tasks and in at most RARE_NAME past commit
+messages (more: a template, such as dependabot's `dependency-type` or an issue form's), it says
+they are about one thing, often one building on the other.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ MAX_CHARS = 4000  # of a task's text: enough to say what it is about
 MIN_HISTORY = 50  # past commit messages needed to tell a telling word from a common one
 COMMON, MIN_COMMON = 0.75, 3  # a word in this share of the tasks (and this many) says nothing
 RARE_NAME = 5  # a name in more past commit messages than this is a template's: chosen on flask
+FEW_HOLDERS = 0.1  # a name in this share of the tasks (and MIN_COMMON of them) is a template's
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,9 @@ def _shared_names(
         for name in pointers(_prose(task.text)):
             holders[name].append(number)
     shared: dict[tuple[int, int], list[str]] = defaultdict(list)
+    many = max(MIN_COMMON, FEW_HOLDERS * len(tasks))  # an issue template's `pip install`
     for name, numbers in sorted(holders.items()):
-        if len(numbers) < 2 or sum(name in message for message in past) > RARE_NAME:
+        if not 2 <= len(numbers) < many or sum(name in text for text in past) > RARE_NAME:
             continue
         for i, j in combinations(numbers, 2):
             shared[(i, j)].append(name)

@@ -99,3 +99,9 @@ def test_texts_naming_one_rare_thing_are_kin_and_a_bots_template_names_are_not()
     assert found[("1", "2")].names == ("0.27.1",)
     # dependabot's fields are in every one of its past messages: a template, no kinship
     assert ("3", "4") not in found or not found[("3", "4")].names
+
+
+def test_a_name_every_issue_of_a_form_holds_makes_no_kin():
+    form = "\n\n### Environment\n`pip_version`: 24.0, `python_version`: 3.12"
+    tasks = [task(str(n), f"Problem {word}", form) for n, word in enumerate("abcdefgh")]
+    assert not any(kin.names for kin in alike(tasks, HISTORY).values())
