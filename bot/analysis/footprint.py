@@ -19,7 +19,13 @@ from functools import cached_property
 from bot.analysis.history import Commit, HistoryIndex
 from bot.analysis.imports import ImportGraph, neighbours
 from bot.analysis.mentions import FileLookup, candidate_tokens, resolve, unresolved_paths
-from bot.analysis.regions import LineIndex, pointers, sets_version, task_regions
+from bot.analysis.regions import (
+    LineIndex,
+    pointers,
+    sets_version,
+    task_regions,
+    without_template,
+)
 from bot.analysis.retrieval import BM25
 from bot.analysis.sources import Evidence, companions, retrieval, similar_changes, symbols
 from bot.analysis.symbols import FileSymbols, SymbolIndex
@@ -206,7 +212,7 @@ def _with_regions(
 ) -> dict[str, Footprint]:
     """Only files held by two tasks that do point somewhere are read, and a release's own:
     the file that sets the version is one a release surely touches."""
-    tokens = {task.id: pointers(f"{task.title}\n{task.body}") for task in tasks}
+    tokens = without_template({task.id: pointers(f"{task.title}\n{task.body}") for task in tasks})
     release = {task.id: sets_version(task.title) for task in tasks}
     holders = Counter(
         path

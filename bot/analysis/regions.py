@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +24,7 @@ from functools import lru_cache
 MOST_LINES_PER_TOKEN = 3  # a token on more lines of a file than this is not an anchor in it
 MOST_LINES = 6  # a task pointing at more lines of a file than this may edit anywhere in it
 GAP = 1  # edits this many lines apart or closer are adjacent: git will not merge them
+TEMPLATE_SHARE, MIN_TEMPLATE = 0.75, 3  # a token in this share of the tasks is a template's
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:[a-z]+\d*)?)(?![\w]|\.\d)")
 _TICKED = re.compile(r"`+([^`\n]{2,80})`+")
@@ -66,6 +68,14 @@ def sets_version(text: str) -> frozenset[int]:
     CHANGELOG for 0.27.1 release date`)."""
     subject = _NOISE.sub(" ", text.strip().split("\n", 1)[0])
     return frozenset(int(major) for major in _RELEASE.findall(subject))
+
+
+def without_template(tokens: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Each task's pointers without those (nearly) every task holds: an issue form's, which
+    point at the same lines for every task and say nothing of where each will edit."""
+    held = Counter(token for found in tokens.values() for token in found)
+    common = max(MIN_TEMPLATE, TEMPLATE_SHARE * len(tokens))
+    return {task: frozenset(t for t in found if held[t] < common) for task, found in tokens.items()}
 
 
 @lru_cache(maxsize=4096)

@@ -145,3 +145,20 @@ def test_two_releases_are_sure_of_the_version_file_and_kept_apart():
     assert plan.conflicts[0].reason.startswith(
         "both may touch src/pkg/__init__.py (91% that both do), both at line 1: conflict risk"
     )
+
+
+def test_the_pointers_of_an_issue_form_point_nowhere():
+    """Every task's form names `pip_version`, on line 9: were it a pointer, every pair would
+    meet there."""
+    form = "\n\nEnvironment: `pip_version` and `python_version`"
+    texts = {"requirements.txt": REQUIREMENTS + "# pip_version: see CONTRIBUTING\n"}
+    snapshot = RepoSnapshot(files=("requirements.txt",), read=lambda paths: texts)
+    bumps = [("coverage", "7.6.0"), ("cryptography", "43.0.0"), ("twine", "5.1.1")]
+    tasks = [
+        Task(id=str(n), slug="t", title=f"Bump {name} from {old} in requirements.txt", body=form)
+        for n, (name, old) in enumerate(bumps, start=1)
+    ] + [Task(id="4", slug="t", title="Tidy requirements.txt", body=form)]
+    prints = predict_footprints(tasks, snapshot)
+    assert [prints[t].lines for t in "1234"] == [
+        {"requirements.txt": (2,)}, {"requirements.txt": (3,)}, {"requirements.txt": (8,)}, {},
+    ]  # fmt: skip
