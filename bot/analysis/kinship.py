@@ -29,7 +29,7 @@ from bot.analysis.history import HistoryIndex
 from bot.analysis.mentions import candidate_tokens
 from bot.analysis.regions import pointers
 from bot.analysis.retrieval import BM25
-from bot.analysis.text import words
+from bot.analysis.text import without_trailers, words
 from bot.models import Task
 
 FLOOR = 0.05  # pairs less alike than this are not reported
@@ -55,9 +55,9 @@ _BOILERPLATE = re.compile(r"Traceback \(most recent call last\):|<!--.*?-->", re
 
 
 def _prose(text: str) -> str:
-    """`text` without the paths and file names it mentions, nor a traceback's or a template's
-    boilerplate."""
-    text = _BOILERPLATE.sub(" ", _FRAME.sub(r"\1", text[:MAX_CHARS]))
+    """`text` without the paths and file names it mentions, a traceback's or a template's
+    boilerplate, nor its trailers (`Co-authored-by: ...`)."""
+    text = _BOILERPLATE.sub(" ", _FRAME.sub(r"\1", without_trailers(text[:MAX_CHARS])))
     for token in candidate_tokens(text):
         text = text.replace(token, " ")
     return text

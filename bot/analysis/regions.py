@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bot.analysis.text import without_addresses
+
 MOST_LINES_PER_TOKEN = 3  # a token on more lines of a file than this is not an anchor in it
 MOST_LINES = 6  # a task pointing at more lines of a file than this may edit anywhere in it
 GAP = 1  # edits this many lines apart or closer are adjacent: git will not merge them
@@ -36,8 +38,6 @@ _VERSION_LINE = re.compile(
     r"""^[ \t]*["']?(?:__version__|version)["']?[ \t]*[:=][ \t]*["']v?(\d+)[.\w]*["']""",
     re.MULTILINE,
 )
-# links, e-mail addresses, and trailers (`Co-authored-by: ...`)
-_NOISE = re.compile(r"\w+://\S+|\S+@\S+|^[A-Za-z-]+-by:.*$", re.MULTILINE)
 
 
 def _code_shaped(token: str) -> bool:
@@ -54,7 +54,7 @@ def _code_shaped(token: str) -> bool:
 
 def pointers(text: str) -> frozenset[str]:
     """The tokens of a task's text that may name a line: versions, `code`, code-shaped names."""
-    text = _NOISE.sub(" ", text)
+    text = without_addresses(text)
     found: set[str] = set(_VERSION.findall(text))
     for ticked in _TICKED.findall(text):
         found.update(name for name in _NAME.findall(ticked) if len(name) >= 2)
@@ -66,7 +66,7 @@ def sets_version(text: str) -> frozenset[int]:
     """The major versions a release names in its first line (`Release 2.1.0`, `start version
     2.2.0.dev0`, `Bump version to 8.3.dev` -> {2}, {2}, {8}); none for any other task (`Update
     CHANGELOG for 0.27.1 release date`)."""
-    subject = _NOISE.sub(" ", text.strip().split("\n", 1)[0])
+    subject = without_addresses(text.strip().split("\n", 1)[0])
     return frozenset(int(major) for major in _RELEASE.findall(subject))
 
 

@@ -105,3 +105,12 @@ def test_a_name_every_issue_of_a_form_holds_makes_no_kin():
     form = "\n\n### Environment\n`pip_version`: 24.0, `python_version`: 3.12"
     tasks = [task(str(n), f"Problem {word}", form) for n, word in enumerate("abcdefgh")]
     assert not any(kin.names for kin in alike(tasks, HISTORY).values())
+
+
+def test_the_same_co_author_makes_no_kin():
+    trailer = "\n\nCo-authored-by: Kevin Deldycke <kevin@deldycke.com>"
+    tasks = [
+        task("1", "`Parameter` typing improvements", trailer),
+        task("2", "Fix readline backspace and line wrapping on linux", trailer),
+    ]
+    assert alike(tasks, HISTORY) == {}
