@@ -4,7 +4,10 @@ plan's up-front scheduling, waves and critical path, is `bot.planning.schedule`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
 
 from bot.models import Plan, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
@@ -38,62 +41,93 @@ def _blocker(task_id: str, plan: Plan, states: Mapping[str, TaskStatus]) -> str 
     return None
 
 
-def _wait_reason(
-    task_id: str,
-    plan: Plan,
-    states: Mapping[str, TaskStatus],
-    order: Sequence[str],
-    observed: Mapping[str, Collection[str]],
-    after: Collection[str],
-    mergeable: Sequence[str],
-    refused: Collection[str] = (),
-) -> str | None:
+@dataclass(frozen=True)
+class _Step:
+    """What every wait at one step is judged on."""
+
+    plan: Plan
+    states: Mapping[str, TaskStatus]
+    order: Sequence[str]
+    observed: Mapping[str, Collection[str]]  # files each task was seen at work on
+    mergeable: Sequence[str]
+    refused: Collection[str]  # changelog-style files git refused to merge as a union
+
+    def overlap(self, a: str, b: str) -> str | None:
+        return seen_overlap(a, b, self.plan, self.observed, self.mergeable, self.refused)
+
+    def unlanded(self, task_id: str) -> list[str]:
+        """The dependencies of a task that have not landed yet."""
+        return [
+            dep.before
+            for dep in self.plan.dependencies
+            if dep.after == task_id and self.states[dep.before] not in SATISFIES_DEPENDENCY
+        ]
+
+    def earlier_related(self, task_id: str) -> Iterator[tuple[str, str]]:
+        """The unfinished tasks before this one in the order that it waits for, each with
+        why: predicted conflicts first, then ones seen changing a file it changes or likely
+        touches."""
+        position = self.order.index(task_id)
+        earlier = {t for t in self.order[:position] if not self.states[t].terminal}
+        for conflict in self.plan.conflicts:
+            if task_id in (conflict.a, conflict.b):
+                other = conflict.b if conflict.a == task_id else conflict.a
+                if other in earlier:
+                    yield other, f"waits for {other} ({conflict.reason})"
+        for other in self.order[:position]:
+            if other in earlier and (shared := self.overlap(task_id, other)):
+                yield other, f"waits for {other} (it changed {shared}, which this task touches too)"
+
+
+def _wait_reason(task_id: str, step: _Step, after: Collection[str]) -> str | None:
     """Why a planned task cannot start yet, or None when it may."""
-    for dep in plan.dependencies:
-        if dep.after == task_id and states[dep.before] not in SATISFIES_DEPENDENCY:
-            return f"waits for dependency {dep.before} to land"
-    unfinished = [other for other in after if not states[other].terminal]
+    if unlanded := step.unlanded(task_id):
+        return f"waits for dependency {unlanded[0]} to land"
+    unfinished = [other for other in after if not step.states[other].terminal]
     if unfinished:
         return f"waits for {', '.join(unfinished)} to end (it failed while they were unfinished)"
-    position = order.index(task_id)
-    earlier = {other for other in order[:position] if not states[other].terminal}
-    for conflict in plan.conflicts:
-        if task_id in (conflict.a, conflict.b):
-            other = conflict.b if conflict.a == task_id else conflict.a
-            if other in earlier:
-                return f"waits for {other} ({conflict.reason})"
-    for other in order[:position]:
-        if other in earlier and (
-            shared := seen_overlap(task_id, other, plan, observed, mergeable, refused)
-        ):
-            return f"waits for {other} (it changed {shared}, which this task touches too)"
-    return None
+    return next((reason for _, reason in step.earlier_related(task_id)), None)
 
 
-def _landing_choice(
-    plan: Plan,
-    states: Mapping[str, TaskStatus],
-    order: Sequence[str],
-    observed: Mapping[str, Collection[str]],
-    mergeable: Sequence[str],
-    refused: Collection[str] = (),
-) -> tuple[str | None, dict[str, str]]:
-    """The task to land now: the first in `order` that is in review and that no earlier task
-    in flight is related to (predicted to conflict with it, or seen changing a file it
+def _without_circles(
+    afters: Mapping[str, tuple[str, ...]], planned: Sequence[str], step: _Step
+) -> dict[str, tuple[str, ...]]:
+    """The failure waits of planned tasks, less any that would close a circle of waits: a
+    failed task waiting for a task that waits, by plan order or through others, for it would
+    wait forever, so it goes without that wait (it may fail again: its retries are bounded)."""
+    waits: nx.DiGraph[str] = nx.DiGraph()
+    for task_id in planned:
+        waits.add_edges_from((task_id, other) for other in step.unlanded(task_id))
+        waits.add_edges_from((task_id, other) for other, _ in step.earlier_related(task_id))
+    kept: dict[str, tuple[str, ...]] = {}
+    for task_id in planned:
+        if task_id not in afters:
+            continue
+        keep = []
+        for other in afters[task_id]:
+            if other in waits and task_id in waits and nx.has_path(waits, other, task_id):
+                continue
+            waits.add_edge(task_id, other)
+            keep.append(other)
+        kept[task_id] = tuple(keep)
+    return kept
+
+
+def _landing_choice(step: _Step) -> tuple[str | None, dict[str, str]]:
+    """The task to land now: the first in the order that is in review and that no earlier
+    task in flight is related to (predicted to conflict with it, or seen changing a file it
     changes or likely touches). Unrelated work never waits behind a slow agent; related work
     lands in plan order. Also: why each other task in review waits."""
-    conflicts = {frozenset((c.a, c.b)): c.reason for c in plan.conflicts}
+    conflicts = {frozenset((c.a, c.b)): c.reason for c in step.plan.conflicts}
     held: dict[str, str] = {}
-    for position, task_id in enumerate(order):
-        if states[task_id] is not S.REVIEW:
+    for position, task_id in enumerate(step.order):
+        if step.states[task_id] is not S.REVIEW:
             continue
-        for earlier in order[:position]:
-            if states[earlier] not in IN_FLIGHT:
+        for earlier in step.order[:position]:
+            if step.states[earlier] not in IN_FLIGHT:
                 continue  # ended, or not started: it will start from the new base
             why = conflicts.get(frozenset((task_id, earlier)))
-            if why is None and (
-                shared := seen_overlap(task_id, earlier, plan, observed, mergeable, refused)
-            ):
+            if why is None and (shared := step.overlap(task_id, earlier)):
                 why = f"both change {shared}"
             if why is not None:
                 held[task_id] = f"review: lands after {earlier} ({why})"
@@ -126,16 +160,20 @@ def schedule(
         for f in state.conflict_files
         if is_mergeable(f, mergeable)
     }
-    merge, waiting = _landing_choice(plan, states, order, observed, mergeable, refused)
+    step = _Step(plan, states, order, observed, mergeable, refused)
+    merge, waiting = _landing_choice(step)
     running = sum(1 for status in states.values() if status is S.RUNNING)
+    planned = [t for t in order if states[t] is S.PLANNED and t not in blocked]
+    afters = {
+        task_id: after
+        for task_id in planned
+        if (after := still_after(now_states[task_id], now_states, observed, mergeable))
+    }
+    if afters:
+        afters = _without_circles(afters, planned, step)
     launch: list[str] = []
-    for task_id in order:
-        if states[task_id] is not S.PLANNED or task_id in blocked:
-            continue
-        after = still_after(now_states[task_id], now_states, observed, mergeable)
-        reason = held.get(task_id) or _wait_reason(
-            task_id, plan, states, order, observed, after, mergeable, refused
-        )
+    for task_id in planned:
+        reason = held.get(task_id) or _wait_reason(task_id, step, afters.get(task_id, ()))
         if reason is None and running + len(launch) >= plan.max_parallel:
             reason = f"all {plan.max_parallel} agent slots busy"
         if reason is None:

@@ -210,6 +210,38 @@ def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
     assert requeue.detail.startswith("transient failure")
 
 
+def test_a_failure_wait_that_would_close_a_circle_of_waits_is_dropped():
+    """Seen in a replay of click's history: 5 failed while 8 was unfinished and waited for it;
+    8, redone, came after 5 in the merge order and waited for it, seen at work on a file 8
+    touches. Nobody started again and the run hung. A failure's wait gives way whenever the
+    task it waits for waits, by plan order or through others, for the failed one."""
+    waiting = {"status": S.PLANNED, "waits": 1, "after": ("2",), "named_files": ("t.py",)}
+    redone = {"status": S.PLANNED, "redos": 1}  # requeued too: both go last, in plan order
+    # 2 waits for 1: it comes later and likely touches t.py, which 1's failure named
+    plan = _plan_with(**{"1": {"a.py": 1.0, "t.py": 0.2}, "2": {"t.py": 0.6}})
+    assert plan.conflicts == ()
+    decision = decide(plan, statuses(plan, t1=waiting, t2=redone), 100.0)
+    assert decision.launch == ("1",)
+    assert "it changed t.py" in decision.waiting["2"]
+    # 2 is kept apart from 1 by the plan
+    apart = _plan_with(**{"1": {"a.py": 1.0}, "2": {"a.py": 1.0}})
+    assert len(apart.conflicts) == 1
+    assert decide(apart, statuses(apart, t1=waiting, t2=redone), 100.0).launch == ("1",)
+    # a longer circle: 1 waits for 3, 3 for 2 (seen at y.py), 2 for 1 (whose failure named x.py)
+    chain = _plan_with(**{"1": {"a.py": 1.0}, "2": {"x.py": 0.6}, "3": {"y.py": 0.6}})
+    longer = {"status": S.PLANNED, "waits": 1, "after": ("3",), "named_files": ("x.py",)}
+    seen = {**redone, "conflict_files": ("y.py",)}
+    given = statuses(chain, t1=longer, t2=seen, t3=redone)
+    decision = decide(chain, given, 100.0)
+    assert decision.launch == ("1",)
+    assert [decision.waiting[t][:12] for t in "23"] == ["waits for 1 ", "waits for 2 "]
+    # no circle (3 is running, or nothing waits for 1): the wait stands
+    running = statuses(chain, t1=longer, t2=seen, t3=S.RUNNING)
+    assert decide(chain, running, 100.0).waiting["1"].startswith("waits for 3 to end")
+    alone = statuses(chain, t1={**longer, "named_files": ()}, t2=seen, t3=redone)
+    assert decide(chain, alone, 100.0).waiting["1"].startswith("waits for 3 to end")
+
+
 def test_done_only_when_everything_ended():
     plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
     assert not decide(plan, statuses(plan, t1=S.RUNNING)).done
