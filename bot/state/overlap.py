@@ -29,18 +29,18 @@ def observed_files(states: Mapping[str, TaskState]) -> dict[str, set[str]]:
 def seen_overlap(
     a: str,
     b: str,
-    plan: Plan,
+    likely: Mapping[str, Collection[str]],
     observed: Mapping[str, Collection[str]],
     mergeable: Sequence[str],
     refused: Collection[str] = (),
 ) -> str | None:
     """A file one task was seen changing that the other changes too or likely touches
-    (changelog-style files aside: they are merged as a union, unless the union was `refused`
-    there in this run), or None."""
+    (`likely`: each task's `likely_files`; changelog-style files aside: they are merged as a
+    union, unless the union was `refused` there in this run), or None."""
     seen_a, seen_b = set(observed.get(a, ())), set(observed.get(b, ()))
-    shared = (seen_a & (seen_b | likely_files(plan.task(b).footprint))) | (
-        seen_b & likely_files(plan.task(a).footprint)
-    )
+    if not seen_a and not seen_b:
+        return None
+    shared = (seen_a & (seen_b | set(likely[b]))) | (seen_b & set(likely[a]))
     found = sorted(f for f in shared if f in refused or not is_mergeable(f, mergeable))
     return found[0] if found else None
 

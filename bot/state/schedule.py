@@ -13,7 +13,7 @@ from bot.models import Plan, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.state.actions import Decision
 from bot.state.failures import still_after
-from bot.state.overlap import observed_files, seen_overlap
+from bot.state.overlap import likely_files, observed_files, seen_overlap
 from bot.state.transitions import IN_FLIGHT, SATISFIES_DEPENDENCY
 
 S = TaskStatus
@@ -51,9 +51,10 @@ class _Step:
     observed: Mapping[str, Collection[str]]  # files each task was seen at work on
     mergeable: Sequence[str]
     refused: Collection[str]  # changelog-style files git refused to merge as a union
+    likely: Mapping[str, frozenset[str]]  # each task's likely files
 
     def overlap(self, a: str, b: str) -> str | None:
-        return seen_overlap(a, b, self.plan, self.observed, self.mergeable, self.refused)
+        return seen_overlap(a, b, self.likely, self.observed, self.mergeable, self.refused)
 
     def unlanded(self, task_id: str) -> list[str]:
         """The dependencies of a task that have not landed yet."""
@@ -160,7 +161,8 @@ def schedule(
         for f in state.conflict_files
         if is_mergeable(f, mergeable)
     }
-    step = _Step(plan, states, order, observed, mergeable, refused)
+    likely = {task.id: frozenset(likely_files(task.footprint)) for task in plan.tasks}
+    step = _Step(plan, states, order, observed, mergeable, refused, likely)
     merge, waiting = _landing_choice(step)
     running = sum(1 for status in states.values() if status is S.RUNNING)
     planned = [t for t in order if states[t] is S.PLANNED and t not in blocked]
