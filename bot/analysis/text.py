@@ -6,16 +6,15 @@ import re
 from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-# links, e-mail addresses, and trailers (`Co-authored-by: ...`, `Signed-off-by: ...`)
-_ADDRESSES = re.compile(r"\w+://\S+|\S+@\S+|^[A-Za-z-]+-by:.*$", re.MULTILINE)
-_TRAILERS = re.compile(r"^[A-Za-z-]+-by:.*$", re.MULTILINE)
+_ADDRESSES = re.compile(r"\w+://\S+|\S+@\S+")  # links, e-mail addresses
+_TRAILERS = re.compile(r"^[A-Za-z-]+-by:.*$", re.MULTILINE)  # `Co-authored-by: ...`
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def without_addresses(text: str) -> str:
     """`text` without links, e-mail addresses and trailers: who signed or co-wrote a change
     says nothing of what it is about."""
-    return _ADDRESSES.sub(" ", text)
+    return _ADDRESSES.sub(" ", without_trailers(text))
 
 
 def without_trailers(text: str) -> str:
