@@ -23,7 +23,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, islice
 
 from bot.analysis.history import HistoryIndex
 from bot.analysis.mentions import candidate_tokens
@@ -99,6 +99,11 @@ def _cosines(tasks: Sequence[Task], messages: BM25) -> dict[tuple[int, int], flo
     return dots
 
 
+def _in_more_than(count: int, name: str, texts: Sequence[str]) -> bool:
+    """Is `name` in more than `count` of `texts`? (Stops looking once it is.)"""
+    return len(list(islice((text for text in texts if name in text), count + 1))) > count
+
+
 def _shared_names(
     tasks: Sequence[Task], past: Sequence[str]
 ) -> dict[tuple[int, int], tuple[str, ...]]:
@@ -110,7 +115,7 @@ def _shared_names(
     shared: dict[tuple[int, int], list[str]] = defaultdict(list)
     many = max(MIN_COMMON, FEW_HOLDERS * len(tasks))  # an issue template's `pip install`
     for name, numbers in sorted(holders.items()):
-        if not 2 <= len(numbers) < many or sum(name in text for text in past) > RARE_NAME:
+        if not 2 <= len(numbers) < many or _in_more_than(RARE_NAME, name, past):
             continue
         for i, j in combinations(numbers, 2):
             shared[(i, j)].append(name)
