@@ -161,6 +161,17 @@ def _notes(merge_order: Sequence[str], footprints: Mapping[str, Footprint]) -> t
     )
 
 
+def _waves(order: Sequence[str], run: _Run) -> tuple[dict[str, int], tuple[tuple[str, ...], ...]]:
+    """Each task's wave (tasks that start at the same moment share one, numbered from 1), and
+    the waves, each in `order`."""
+    starts = sorted(set(run.start.values()))
+    wave_of = {task_id: starts.index(start) + 1 for task_id, start in run.start.items()}
+    waves = tuple(
+        tuple(t for t in order if wave_of[t] == wave) for wave in range(1, len(starts) + 1)
+    )
+    return wave_of, waves
+
+
 def build_plan(
     tasks: Sequence[Task],
     footprints: Mapping[str, Footprint],
@@ -188,14 +199,9 @@ def build_plan(
         clashes[conflict.a].add(conflict.b)
         clashes[conflict.b].add(conflict.a)
     order = _priority_order(tasks, graph, length)
-    position = {task_id: index for index, task_id in enumerate(order)}
     run = _list_schedule(order, graph, clashes, length, max_parallel)
-    starts = sorted(set(run.start.values()))
-    wave_of = {task_id: starts.index(start) + 1 for task_id, start in run.start.items()}
-    waves = [
-        sorted((t for t in order if wave_of[t] == index + 1), key=position.__getitem__)
-        for index in range(len(starts))
-    ]
+    wave_of, waves = _waves(order, run)
+    position = {task_id: index for index, task_id in enumerate(order)}
     merge_order = sorted(order, key=lambda t: (run.end[t], wave_of[t], position[t]))
     precedence = _precedence(graph, conflicts, run)
     by_id = {task.id: task for task in tasks}
@@ -219,7 +225,7 @@ def build_plan(
         conflicts=tuple(conflicts),
         side_by_side=tuple(side_by_side),
         conflict_threshold=conflict_threshold,
-        waves=tuple(tuple(wave) for wave in waves),
+        waves=waves,
         merge_order=tuple(merge_order),
         critical_path=tuple(_critical_path(precedence, length)),
         estimate=_estimate(graph, run, length, max_parallel),
