@@ -103,7 +103,7 @@ class AgentConfig(Section):
     )
     retry_backoff: Duration = Field(10.0, description="Wait before the first retry; doubles.")
     failure_waits: int = Field(
-        1,
+        2,
         ge=0,
         le=5,
         description="A transient failure while unfinished tasks may still change the same "

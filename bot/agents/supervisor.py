@@ -55,14 +55,14 @@ _PATH = re.compile(r"[\w.+-]+(?:/[\w.+-]+)*\.\w+")
 NAMED_FILES = 20  # at most this many files taken from a failure's output
 
 
-def paths_named(log_tail: str) -> list[str]:
-    """The path-like words of an agent's output, first mention first; each absolute path also
-    as its every tail (`/tmp/x/src/app.py` gives `tmp/x/src/app.py`, ..., `src/app.py`,
-    `app.py`), so that the caller can keep those that are files of the checkout."""
+def paths_named(log_tail: str, tails: bool = True) -> list[str]:
+    """The path-like words of an agent's output, first mention first; with `tails`, each
+    absolute path also as its every tail (`/tmp/x/src/app.py` gives `tmp/x/src/app.py`, ...,
+    `src/app.py`, `app.py`), so that the caller can keep those that are files of the checkout."""
     found: dict[str, None] = {}
     for match in _PATH.finditer(log_tail):
         parts = match.group().split("/")
-        absolute = log_tail[match.start() - 1 : match.start()] == "/"
+        absolute = tails and log_tail[match.start() - 1 : match.start()] == "/"
         for first in range(len(parts)) if absolute else (0,):
             found.setdefault("/".join(parts[first:]), None)
     return [path for path in found if ".." not in path.split("/")]

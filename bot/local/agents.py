@@ -240,10 +240,16 @@ class ProcessAgents:
 
     def _named(self, task_id: str, tail: str) -> tuple[str, ...]:
         """The files of the task's checkout that its agent's last words name (where a failure
-        happened: the work it lacked may be there)."""
+        happened: the work it lacked may be there), and those it names as written that are
+        not there, in a folder that is (a file another task creates, say)."""
         checkout = self.repo.checkout_path(self.tasks[task_id].branch)
-        named = [path for path in paths_named(tail) if (checkout / path).is_file()]
-        return tuple(named[:NAMED_FILES])
+        written = set(paths_named(tail, tails=False))
+
+        def named(path: str) -> bool:
+            where = checkout / path
+            return where.is_file() or (path in written and where.parent.is_dir())
+
+        return tuple([path for path in paths_named(tail) if named(path)][:NAMED_FILES])
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]

@@ -30,6 +30,7 @@ costs, when they do conflict, a redo: the later agent's run again, its time and 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,6 +150,12 @@ def _lines(numbers: Sequence[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}{'...' if len(numbers) > 3 else ''}"
 
 
+def _risk_percent(value: float) -> str:
+    """A conflict risk in whole percents, rounded down: a risk just under a threshold of whole
+    percents (24.9% under 25%) never reads as the threshold itself."""
+    return f"{math.floor(value * 100 + 1e-9)}%"
+
+
 def describe(risk: PairRisk, files: int) -> str:
     """`both may touch app.py (+2 more; 40% that both do): conflict risk 12%`; where both
     texts point at lines of it, `both touch requirements.txt, at line 21 and line 22
@@ -169,14 +176,14 @@ def describe(risk: PairRisk, files: int) -> str:
         verdict = "adjacent" if adjacent(here, there) else "apart"
         where += f", at {_lines(here)} and {_lines(there)} ({verdict})"
     if risk.alike <= 0.0 and not risk.names:
-        return f"{where}: conflict risk {risk.conflict:.0%}"
+        return f"{where}: conflict risk {_risk_percent(risk.conflict)}"
     said = [f"texts alike ({risk.alike:.2f})"] if risk.alike > 0.0 else []
     if risk.names:
         said.append("both name " + ", ".join(f"`{name}`" for name in risk.names[:3]))
     texts = ", ".join(said)
     if where:
         texts = f"{where}: {risk.files_only:.0%} from the files, {texts}"
-    return f"{texts}: conflict risk {risk.conflict:.0%}"
+    return f"{texts}: conflict risk {_risk_percent(risk.conflict)}"
 
 
 def threshold_for(redo_cost: float) -> float:

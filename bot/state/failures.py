@@ -44,16 +44,19 @@ def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection
 
 
 def _named(state: TaskState, mergeable: Sequence[str]) -> set[str]:
-    """The files its failure's output named, changelog-style ones aside."""
-    return {f for f in state.named_files if not is_mergeable(f, mergeable)}
+    """The files its failure's output named, changelog-style ones aside unless they are all it
+    named: a changelog merges as a union, but one the agent could not change (a file another
+    task renames or creates, say) is still what the failure is about."""
+    named = set(state.named_files)
+    return {f for f in named if not is_mergeable(f, mergeable)} or named
 
 
 def _failed_on(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
 ) -> tuple[set[str], bool]:
-    """The files a failed task's failure is about (changelog-style files aside), and whether
-    its own output named them: the files of its checkout its agent's last words name, else
-    every file it is predicted or seen to touch."""
+    """The files a failed task's failure is about, and whether its own output named them: the
+    files of its checkout its agent's last words name, else every file (changelog-style ones
+    aside) it is predicted or seen to touch."""
     if named := _named(states[task_id], mergeable):
         return named, True
     mine = _footprint_files(task_id, plan, observed_files(states))

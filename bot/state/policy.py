@@ -29,7 +29,7 @@ class Policy:
     retry: Retry = Retry()
     task_retry: Mapping[str, Retry] = field(default_factory=dict)
     conflict_redos: int = 1
-    failure_waits: int = 1
+    failure_waits: int = 2
     mergeable: tuple[str, ...] = MERGEABLE
     stale_after: float | None = None  # no heartbeat for this long: the agent is lost
     base: str = "main"

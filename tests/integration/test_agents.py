@@ -194,6 +194,7 @@ def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path,
     code = (
         "import os, sys\n"
         "print('cannot start: ' + os.path.abspath('b.txt') + ', gone.txt, a.txt:3', flush=True)\n"
+        "print('not found: /usr/lib/python3/elsewhere.py, nowhere/x.py', flush=True)\n"
         "sys.exit(1)\n"
     )
     agent = script_agent(tmp_path, code, {"retries": 2, "retry_backoff": "0.1s"})
@@ -203,8 +204,10 @@ def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path,
     assert state.status is TaskStatus.FAILED
     assert state.attempt == 3
     assert "cannot start" in state.log_tail
-    # the files of its checkout its last words name, by absolute or relative path
-    assert state.named_files == ("b.txt", "a.txt")
+    # the files of its checkout its last words name, by absolute or relative path, and a
+    # file not there yet (named as written, in a folder of the checkout): not the tail of a
+    # path elsewhere, nor a file in a folder the checkout does not have
+    assert state.named_files == ("b.txt", "gone.txt", "a.txt")
     assert "retry 1 of 2 in 0.1s" in out and "retry 2 of 2 in 0.2s" in out
 
 

@@ -80,6 +80,18 @@ def test_sharing_a_file_that_rarely_conflicts_here_runs_side_by_side():
     assert len(kept.waves) == 2 and kept.conflicts[0].weight >= kept.conflict_threshold
 
 
+def test_a_risk_just_under_the_threshold_never_reads_as_the_threshold():
+    """Seen in a replay's plan: `conflict risk 25%, below 25%` for a risk of 24.9%."""
+    faint = Footprint(files=("app.py",), confidence={"app.py": 0.249})
+    sure = Footprint(files=("app.py",), confidence={"app.py": 1.0})
+    plan = build_plan(
+        [task("1"), task("2")], {"1": sure, "2": faint}, 4, rates=ConflictRates(base=1.0)
+    )
+    [pair] = plan.side_by_side
+    assert pair.weight < plan.conflict_threshold == 0.25
+    assert pair.reason.endswith("conflict risk 24%")
+
+
 def test_changelog_files_never_conflict():
     assert is_mergeable("CHANGES.rst") and is_mergeable("docs/changelog.md")
     assert not is_mergeable("src/changes_view.py".replace("changes", "x"))

@@ -110,7 +110,7 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
     assert requeue.fields == {"waits": 1, "after": ("1",), "retryable": False}
     assert requeue.detail == (
         "failed (exit 1) while 1 may still change new.py; tried again once it has ended "
-        "(wait 1 of 1)"
+        "(wait 1 of 2)"
     )
     waiting = statuses(plan, t1=S.RUNNING, t2={"status": S.PLANNED, "waits": 1, "after": ("1",)})
     decision = decide(plan, waiting, 100.0)
@@ -118,8 +118,12 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
     assert decision.waiting["2"] == "waits for 1 to end (it failed while they were unfinished)"
     waiting["1"] = waiting["1"].model_copy(update={"status": S.MERGED})
     assert decide(plan, waiting, 100.0).launch == ("2",)
-    # a second failure with no wait left is an ordinary transient failure (retry 1, not 2)
+    # a second failure waits again (the work it lacked may be another task's); a third, with
+    # no wait left, is an ordinary transient failure (retry 1, not 3)
     again = {**failed, "attempt": 2, "waits": 1, "finished_at": 100.0}
+    [wait] = decide(plan, statuses(plan, t1=S.RUNNING, t2=again), 100.0).requeue
+    assert wait.fields["after"] == ("1",) and wait.detail.endswith("(wait 2 of 2)")
+    again = {**failed, "attempt": 3, "waits": 2, "finished_at": 100.0}
     [retry] = decide(plan, statuses(plan, t1=S.RUNNING, t2=again), 100.0).requeue
     assert retry.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
 
@@ -136,7 +140,7 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
     assert requeue.fields == {"waits": 1, "after": (), "retryable": False}
     assert requeue.detail == (
         "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
-        "once on the new main (wait 1 of 1)"
+        "once on the new main (wait 1 of 2)"
     )
     # work still unfinished that it may need comes first: waiting for it covers both
     plan3 = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2},
@@ -192,6 +196,30 @@ def test_a_failure_that_names_its_files_is_judged_on_them():
     # without named files, every file it may touch counts, waiting first (before this change)
     given = statuses(plan, t1=landed, t2={**failed, "named_files": ()}, t4=S.RUNNING)
     assert decide(plan, given, 60.0).requeue[0].fields["after"] == ("3", "4")
+
+
+def test_a_failure_that_names_only_a_changelog_is_judged_on_it():
+    """Seen in a replay of click's history: 2 moves CHANGES.rst to CHANGES.md, and its agent
+    could not delete a CHANGES.rst that 1 (not landed yet) had added to. The failure named
+    only the changelog: that is what it is about, not every file 2 may touch (which made it
+    wait for every other task). Once 1 lands a change to CHANGES.rst, 2 goes again at once."""
+    plan = _plan_with(**{"1": {"a.py": 1.0, "CHANGES.rst": 0.6}, "2": {"CHANGES.rst": 0.7,
+                         "docs/a.md": 0.1}, "3": {"b.py": 1.0, "docs/a.md": 0.2}})  # fmt: skip
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1",
+              "started_at": 40.0, "finished_at": 60.0, "named_files": ("CHANGES.rst",)}  # fmt: skip
+    given = statuses(plan, t1=S.REVIEW, t2=failed, t3=S.RUNNING)
+    [requeue] = decide(plan, given, 60.0).requeue
+    assert requeue.fields["after"] == ("1",)
+    assert "while 1 may still change CHANGES.rst" in requeue.detail
+    landed = {"status": S.MERGED, "files": ("a.py", "CHANGES.rst"), "finished_at": 50.0}
+    [requeue] = decide(plan, statuses(plan, t1=landed, t2=failed, t3=S.RUNNING), 60.0).requeue
+    assert requeue.fields["after"] == () and "after 1 landed a change to CHANGES.rst" in (
+        requeue.detail
+    )
+    # a file named beside the changelog is the one that counts
+    both = {**failed, "named_files": ("CHANGES.rst", "docs/a.md")}
+    [requeue] = decide(plan, statuses(plan, t1=S.REVIEW, t2=both, t3=S.RUNNING), 60.0).requeue
+    assert requeue.fields["after"] == ("3",)
 
 
 def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
