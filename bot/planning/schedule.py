@@ -3,8 +3,8 @@
 Pairs of tasks are kept apart only when their risk of a real conflict (`bot.planning.risk`)
 makes a redo dearer than the wait: the others run side by side, even when they may touch a
 common file. List scheduling with `max_parallel` workers: whenever a worker is free, start the
-first ready task in priority order (longest remaining dependency chain first) that conflicts
-with no task in flight. A conflict is oriented by who starts first; dependency edges plus these
+first ready task in priority order (longest remaining chain of dependencies and of pairs kept
+apart first) that conflicts with no task in flight. A conflict is oriented by who starts first; dependency edges plus these
 oriented conflict edges form the precedence DAG behind the critical path and the explanations.
 """
 
@@ -44,17 +44,26 @@ def _priority_order(
     tasks: Sequence[Task],
     graph: nx.DiGraph[str],
     length: Mapping[str, float],
+    conflicts: Sequence[Conflict] = (),
 ) -> list[str]:
     """Topological order; among ready tasks: longest remaining chain, then priority, then id.
     So of two tasks kept apart, the older one goes first: the newer is the likelier to build
-    on it, as a change in history builds on the changes before it."""
-    level = _bottom_levels(graph, length)
+    on it, as a change in history builds on the changes before it. A pair kept apart counts
+    in the chains that way round, so a task others must wait for starts before one that
+    holds nobody up."""
     priority = {task.id: task.priority for task in tasks}
-    return list(
-        nx.lexicographical_topological_sort(
-            graph, key=lambda n: (-level[n], -priority[n], natural_key(n))
-        )
-    )
+
+    def ordered(level: Mapping[str, float]) -> list[str]:
+        key = lambda n: (-level[n], -priority[n], natural_key(n))  # noqa: E731
+        return list(nx.lexicographical_topological_sort(graph, key=key))
+
+    order = ordered(_bottom_levels(graph, length))
+    if not conflicts:
+        return order
+    position = {task_id: index for index, task_id in enumerate(order)}
+    chained: nx.DiGraph[str] = nx.DiGraph(graph)
+    chained.add_edges_from(sorted((c.a, c.b), key=position.__getitem__) for c in conflicts)
+    return ordered(_bottom_levels(chained, length))
 
 
 class _Run:
@@ -198,7 +207,7 @@ def build_plan(
     for conflict in conflicts:
         clashes[conflict.a].add(conflict.b)
         clashes[conflict.b].add(conflict.a)
-    order = _priority_order(tasks, graph, length)
+    order = _priority_order(tasks, graph, length, conflicts)
     run = _list_schedule(order, graph, clashes, length, max_parallel)
     wave_of, waves = _waves(order, run)
     position = {task_id: index for index, task_id in enumerate(order)}

@@ -171,3 +171,16 @@ def test_tasks_naming_one_rare_thing_are_kept_apart_and_the_plan_says_what():
     [pair] = plan.conflicts
     assert (pair.weight, pair.reason) == (NAME_RATE, "both name `0.27.1`: conflict risk 85%")
     assert plan.waves == (("1",), ("2",))
+
+
+def test_a_task_others_must_wait_for_starts_first():
+    """3 and 4 are kept apart (both change c.py), 1 and 2 hold nobody up. Taken by age, 1 and
+    2 fill the first wave and 4 waits a wave behind 3: three waves. Taken by what waits on
+    them, 3 goes first and 4 follows in the second wave, beside 2."""
+    prints = {n: Footprint(files=(f"{f}.py",)) for n, f in zip("1234", "abcc", strict=True)}
+    tasks = [task(n) for n in "1234"]
+    plan = build_plan(tasks, prints, 2, rates=ConflictRates(base=1.0))
+    assert [(c.a, c.b) for c in plan.conflicts] == [("3", "4")]
+    assert plan.waves == (("3", "1"), ("2", "4"))
+    # the older of the pair still goes first: 4 never starts before 3
+    assert plan.merge_order.index("3") < plan.merge_order.index("4")
