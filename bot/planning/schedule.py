@@ -4,8 +4,9 @@ Pairs of tasks are kept apart only when their risk of a real conflict (`bot.plan
 makes a redo dearer than the wait: the others run side by side, even when they may touch a
 common file. List scheduling with `max_parallel` workers: whenever a worker is free, start the
 first ready task in priority order (longest remaining chain of dependencies and of pairs kept
-apart first) that conflicts with no task in flight. A conflict is oriented by who starts first; dependency edges plus these
-oriented conflict edges form the precedence DAG behind the critical path and the explanations.
+apart first) that conflicts with no task in flight. A conflict is oriented by who starts
+first; dependency edges plus these oriented conflict edges form the precedence DAG behind the
+critical path and the explanations.
 """
 
 from __future__ import annotations
