@@ -63,7 +63,9 @@ def _priority_order(
         return order
     position = {task_id: index for index, task_id in enumerate(order)}
     chained: nx.DiGraph[str] = nx.DiGraph(graph)
-    chained.add_edges_from(sorted((c.a, c.b), key=position.__getitem__) for c in conflicts)
+    for conflict in conflicts:
+        first, later = sorted((conflict.a, conflict.b), key=position.__getitem__)
+        chained.add_edge(first, later)
     return ordered(_bottom_levels(chained, length))
 
 
