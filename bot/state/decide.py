@@ -11,7 +11,8 @@ from dataclasses import replace
 from bot.budget import budget_room
 from bot.models import Plan, TaskState, TaskStatus
 from bot.state.actions import Decision, Restart
-from bot.state.failures import lost, requeues
+from bot.state.failures import lost, requeues, still_after
+from bot.state.overlap import observed_files
 from bot.state.policy import Policy
 from bot.state.schedule import effective_order, schedule
 from bot.state.transitions import IN_FLIGHT
@@ -73,7 +74,8 @@ def _restarts(
 def restarts(plan: Plan, states: Mapping[str, TaskState], policy: Policy) -> tuple[Restart, ...]:
     """Running agents to stop now, their work in progress already in conflict (see
     `_restarts`); an agent job asks it of its own task."""
-    return tuple(_restarts(effective_order(plan, _requeued(states)), states, policy))
+    requeued = _requeued(states, policy.mergeable)
+    return tuple(_restarts(effective_order(plan, requeued), states, policy))
 
 
 def decide(
@@ -112,7 +114,7 @@ def decide(
         now_states[stopped.task_id] = now_states[stopped.task_id].model_copy(
             update={"status": S.CONFLICT, "conflict_files": stopped.files}
         )
-    requeued = _requeued(now_states)
+    requeued = _requeued(now_states, policy.mergeable)
     held = {
         task_id: f"retrying in {state.retry_at - now:.0f}s"
         for task_id, state in now_states.items()
@@ -130,7 +132,14 @@ def decide(
     return replace(decision, fail=fail, requeue=requeue, restart=restart)
 
 
-def _requeued(states: Mapping[str, TaskState]) -> set[str]:
-    """Tasks redone or waiting behind others: they come after the rest in the merge order (one
-    tried again at once, after the work it needed landed, keeps its place)."""
-    return {t for t, s in states.items() if (s.redos or s.after) and not s.status.terminal}
+def _requeued(states: Mapping[str, TaskState], mergeable: Sequence[str]) -> set[str]:
+    """Tasks redone or waiting behind others: they come after the rest in the merge order. One
+    tried again at once, after the work it needed landed, keeps its place, and so does one
+    whose wait is over because a task it waited for landed a change to a file it named."""
+    observed = observed_files(states)
+    return {
+        task_id
+        for task_id, state in states.items()
+        if not state.status.terminal
+        and (state.redos or still_after(state, states, observed, mergeable))
+    }

@@ -511,3 +511,22 @@ def test_work_in_progress_that_already_conflicts_is_stopped_and_redone():
     # a clash with a later task, or one that has ended, stops nothing
     ended = statuses(plan, t1={**clash, "clashes": ("2",)}, t2=S.FAILED)
     assert decide(plan, ended, 0.0, policy).restart == ()
+
+
+def test_a_failure_whose_wait_is_over_keeps_its_place():
+    """Seen in a replay of click's history: 2 failed on the changelog and waited behind every
+    task that may change it; 1 landed a change to it, so the wait was over, but 2 still counted
+    as requeued, after 3 (kept apart from it), and waited for 3's whole run of retries. A wait
+    that is over keeps the task's place: 2 starts, 3 waits for it."""
+    plan = _plan_with(**{"1": {"a.py": 1.0, "CHANGES.rst": 0.6}, "2": {"core.py": 1.0,
+                         "CHANGES.rst": 0.5}, "3": {"core.py": 1.0}})  # fmt: skip
+    assert [(c.a, c.b) for c in plan.conflicts] == [("2", "3")]
+    landed = {"status": S.MERGED, "files": ("a.py", "CHANGES.rst"), "finished_at": 50.0}
+    waiting = {"status": S.PLANNED, "waits": 1, "after": ("1", "3"),
+               "named_files": ("CHANGES.rst",)}  # fmt: skip
+    decision = decide(plan, statuses(plan, t1=landed, t2=waiting), 60.0)
+    assert decision.launch == ("2",)
+    assert decision.waiting["3"].startswith("waits for 2")
+    # while the wait lasts (1 has not landed yet), 2 goes after the others
+    decision = decide(plan, statuses(plan, t1=S.RUNNING, t2=waiting), 60.0)
+    assert decision.launch == ("3",)
