@@ -182,9 +182,19 @@ def still_after(
 ) -> tuple[str, ...]:
     """The tasks a failure requeued behind unfinished work still waits for: none once one of
     them has landed a change to a file its failure named (what it lacked is there now; the
-    rest was only predicted to matter)."""
+    rest was only predicted to matter); nor one whose own attempt has since ended without
+    landing (its work is not coming soon, and it may be the one that needs this task's)."""
     named = _named(state, mergeable)
     for other in state.after:
         if states[other].status is S.MERGED and named & set(observed.get(other, ())):
             return ()
-    return state.after
+    began = state.finished_at
+    return tuple(
+        other
+        for other in state.after
+        if not (
+            began is not None
+            and states[other].status is S.PLANNED
+            and (states[other].finished_at or 0.0) > began
+        )
+    )

@@ -530,3 +530,21 @@ def test_a_failure_whose_wait_is_over_keeps_its_place():
     # while the wait lasts (1 has not landed yet), 2 goes after the others
     decision = decide(plan, statuses(plan, t1=S.RUNNING, t2=waiting), 60.0)
     assert decision.launch == ("3",)
+
+
+def test_a_wait_is_over_for_a_task_that_has_failed_since():
+    """Seen in a replay of click's history: 1 failed while 2 might still change t.py and
+    waited for it; 2 then failed too (it lacked 1's work) and went into its backoff, while 1
+    still waited for it to end: 50 s of two tasks waiting on each other. Once the task waited
+    for has itself ended an attempt without landing, its work is not coming soon: 1 goes."""
+    plan = _plan_with(**{"1": {"t.py": 0.4, "a.py": 1.0}, "2": {"t.py": 0.4, "b.py": 1.0}})
+    waiting = {"status": S.PLANNED, "waits": 1, "after": ("2",), "finished_at": 14.0,
+               "named_files": ("t.py",)}  # fmt: skip
+    not_yet = statuses(plan, t1=waiting, t2=S.RUNNING)
+    assert "1" not in decide(plan, not_yet, 20.0).launch
+    backing_off = {"status": S.PLANNED, "finished_at": 26.0, "retry_at": 36.0, "attempt": 1}
+    decision = decide(plan, statuses(plan, t1=waiting, t2=backing_off), 27.0)
+    assert decision.launch == ("1",)
+    # a task that has not run since the wait began is still waited for
+    fresh = {"status": S.PLANNED, "finished_at": 10.0}
+    assert "1" not in decide(plan, statuses(plan, t1=waiting, t2=fresh), 27.0).launch
