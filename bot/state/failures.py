@@ -188,13 +188,11 @@ def still_after(
     for other in state.after:
         if states[other].status is S.MERGED and named & set(observed.get(other, ())):
             return ()
-    began = state.finished_at
-    return tuple(
-        other
-        for other in state.after
-        if not (
-            began is not None
-            and states[other].status is S.PLANNED
-            and (states[other].finished_at or 0.0) > began
-        )
-    )
+    return tuple(o for o in state.after if not _failed_since(states[o], state.finished_at))
+
+
+def _failed_since(other: TaskState, began: float | None) -> bool:
+    """Whether an attempt of `other` has ended without landing since `began` (when a failure
+    began to wait for it), and it is back in the queue."""
+    ended = other.finished_at
+    return began is not None and ended is not None and ended > began and other.status is S.PLANNED
