@@ -38,6 +38,12 @@ def lost(
     return found
 
 
+def _listed(ids: Sequence[str], shown: int = 5) -> str:
+    """`1, 4, 5, 3, 6 (+2 more)`: a changelog may be in every task's footprint."""
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
+
+
 def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
     """Every file a task is predicted (at any confidence) or seen to touch."""
     return set(plan.task(task_id).footprint.files) | set(observed.get(task_id, ()))
@@ -122,14 +128,14 @@ def _failure_wait(
     needed = _needed_work(task_id, plan, states, mine)
     landed = _landed_since(task_id, plan, states, mine)
     if needed and not (named and landed):
-        who, file = ", ".join(needed), next(iter(needed.values()))
+        who, file = _listed(list(needed)), next(iter(needed.values()))
         ended = "it has" if len(needed) == 1 else "they have"
         detail = f"failed ({state.detail}) while {who} may still change {file}; tried again "
         return Requeue(
             task_id, f"{detail}once {ended} ended {count}", {**fields, "after": tuple(needed)}
         )
     if landed:
-        who, file = ", ".join(landed), next(iter(landed.values()))
+        who, file = _listed(list(landed)), next(iter(landed.values()))
         detail = f"failed ({state.detail}) after {who} landed a change to {file} it may build on"
         again = f"tried again at once on the new {policy.base} {count}"
         return Requeue(task_id, f"{detail}; {again}", {**fields, "after": ()})

@@ -548,3 +548,14 @@ def test_a_wait_is_over_for_a_task_that_has_failed_since():
     # a task that has not run since the wait began is still waited for
     fresh = {"status": S.PLANNED, "finished_at": 10.0}
     assert "1" not in decide(plan, statuses(plan, t1=waiting, t2=fresh), 27.0).launch
+
+
+def test_a_failure_waiting_for_many_tasks_names_a_few():
+    """A changelog may be in every task's footprint: the wait names five and counts the rest."""
+    plan = _plan_with(**{str(n): {f"f{n}.py": 1.0, "CHANGES.rst": 0.4} for n in range(1, 10)})
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1",
+              "named_files": ("CHANGES.rst",)}  # fmt: skip
+    others = {f"t{n}": S.RUNNING for n in range(2, 10)}
+    [requeue] = decide(plan, statuses(plan, t1=failed, **others), 60.0).requeue
+    assert len(requeue.fields["after"]) == 8
+    assert "while 2, 3, 4, 5, 6 (+3 more) may still change CHANGES.rst" in requeue.detail
