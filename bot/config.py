@@ -218,7 +218,7 @@ class MergeConfig(Section):
         default_factory=lambda: list(UNION_FILES),
         description="Changelog-style files (name patterns, any letter case) that every task "
         "appends to: merged as a union of both sides' lines instead of conflicting, and not "
-        "counted as conflicts when planning.",
+        "counted as conflicts when planning. A source file (.py, .js, ...) never is one.",
     )
     protected_paths: list[str] = Field(
         default_factory=lambda: [".github/workflows/*", ".github/orchestrate.yml"],

@@ -53,7 +53,7 @@ ORCHESTRATE_GIT = {
     "GIT_CONFIG_COUNT": "4",
     "GIT_CONFIG_KEY_2": f"merge.{CHANGELOG_DRIVER}.driver",
     # -I: isolated, so a `bot/` package in the checkout (an agent could write one) is not run
-    "GIT_CONFIG_VALUE_2": f"{shlex.quote(sys.executable)} -I -m bot.merge_driver %O %A %B",
+    "GIT_CONFIG_VALUE_2": f"{shlex.quote(sys.executable)} -I -m bot.merge_driver %O %A %B %P",
     "GIT_CONFIG_KEY_3": f"merge.{CHANGELOG_DRIVER}.name",
     "GIT_CONFIG_VALUE_3": "changelog lines added on both sides are kept",
 }

@@ -69,3 +69,13 @@ def test_orchestrates_rebase_runs_its_own_driver_never_one_from_the_checkout(tmp
     assert result.ok, result.message
     assert not marker.exists()
     assert (checkout / "CHANGES.md").read_text() == "# C\n- on main\n- from the task\n- a\n"
+
+
+def test_a_source_file_matching_a_changelog_pattern_keeps_its_conflict(tmp_path: Path):
+    """sphinx has `sphinx/builders/changes.py`, orchestrate `bot/analysis/history.py`: names
+    the changelog patterns match. Two functions added at one place stay a conflict there."""
+    args = _files(tmp_path, "a = 1\n", "def mine(): ...\na = 1\n", "def theirs(): ...\na = 1\n")
+    assert main([*args, "sphinx/builders/changes.py"]) == 1
+    assert "<<<<<<<" in (tmp_path / "ours").read_text()
+    args = _files(tmp_path, "# C\n- a\n", "# C\n- mine\n- a\n", "# C\n- theirs\n- a\n")
+    assert main([*args, "docs/CHANGES.md"]) == 0
