@@ -562,9 +562,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+PIPED_WIDTH = 120  # columns of the plan's table in a log or a pipe (rich's own default is 80)
+
+
+def _console(stderr: bool) -> Console:
+    """Rich on a terminal at its width; piped or logged, as wide as COLUMNS says, else
+    PIPED_WIDTH, so a plan's table in a CI log is not folded into a narrow column."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    console = Console(stderr=args.json, highlight=False)
+    console = _console(stderr=args.json)
     try:
         code: int = args.func(args, console)
     except (*EXPECTED, UsageError) as exc:

@@ -52,6 +52,22 @@ def test_plan_json_contract(tmp_path, capsys):
     assert not (repo / ".orchestrate" / "state.db").exists()
 
 
+def test_a_piped_plan_is_wide_enough_to_read(tmp_path, capsys, monkeypatch):
+    """In a log or a pipe rich would fold the plan's table into 80 columns: a title of 50
+    characters broke over two lines of its cell. Piped, it is 120 wide unless COLUMNS says."""
+    repo = make_repo(tmp_path, {"src/a.py": ""})
+    title = "Make the frobnicator cope with empty configuration"
+    tasks = write_tasks(tmp_path / "tasks", {"1-a.md": f"---\ntitle: {title}\n---\nsrc/a.py"})
+    monkeypatch.delenv("COLUMNS", raising=False)
+    code, out, _ = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0 and title in out
+    assert max(len(line) for line in out.splitlines()) <= 120
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, _ = cli(capsys, "plan", "--repo", str(repo), "--tasks", str(tasks))
+    assert code == 0 and title not in out  # folded: the user asked for 60 columns
+    assert max(len(line) for line in out.splitlines()) <= 60
+
+
 def test_status_and_merge_verbs(tmp_path, capsys):
     repo = make_repo(tmp_path, {"a.txt": "a\n"}, {"agent": {"command": patch_agent(tmp_path)}})
     patch = make_patch(tmp_path, "1.diff", "a.txt", "a", "b")
