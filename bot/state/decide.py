@@ -11,7 +11,7 @@ from dataclasses import replace
 from bot.budget import budget_room
 from bot.models import Plan, TaskState, TaskStatus
 from bot.state.actions import Decision, Restart
-from bot.state.failures import lost, requeues, still_after
+from bot.state.failures import listed, lost, requeues, still_after
 from bot.state.overlap import observed_files
 from bot.state.policy import Policy
 from bot.state.schedule import effective_order, schedule
@@ -52,7 +52,7 @@ def _restarts(
         if state.status is not S.RUNNING or state.redos >= policy.conflict_redos:
             continue
         files = state.clash_files
-        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        shown = listed(files, 3)
         earlier = [
             other
             for other in state.clashes
@@ -74,7 +74,7 @@ def _restarts(
 def restarts(plan: Plan, states: Mapping[str, TaskState], policy: Policy) -> tuple[Restart, ...]:
     """Running agents to stop now, their work in progress already in conflict (see
     `_restarts`); an agent job asks it of its own task."""
-    requeued = _requeued(states, policy.mergeable)
+    requeued = _requeued(states, _waits(states, policy.mergeable))
     return tuple(_restarts(effective_order(plan, requeued), states, policy))
 
 
@@ -114,7 +114,8 @@ def decide(
         now_states[stopped.task_id] = now_states[stopped.task_id].model_copy(
             update={"status": S.CONFLICT, "conflict_files": stopped.files}
         )
-    requeued = _requeued(now_states, policy.mergeable)
+    waits = _waits(now_states, policy.mergeable)
+    requeued = _requeued(now_states, waits)
     held = {
         task_id: f"retrying in {state.retry_at - now:.0f}s"
         for task_id, state in now_states.items()
@@ -124,7 +125,8 @@ def decide(
         for task_id, state in now_states.items():
             if state.status is S.PLANNED and policy.provider_of(task_id) == provider:
                 held.setdefault(task_id, f"{provider} rate-limited: resumes in {until - now:.0f}s")
-    decision = schedule(plan, now_states, effective_order(plan, requeued), held, policy.mergeable)
+    in_effect = effective_order(plan, requeued)
+    decision = schedule(plan, now_states, in_effect, held, waits, policy.mergeable)
     room, why = budget_room(now_states, now, policy.budget)
     if len(decision.launch) > room:  # the budget holds the rest: they stay planned
         waiting = {**decision.waiting, **{t: why for t in decision.launch[room:]}}
@@ -132,14 +134,20 @@ def decide(
     return replace(decision, fail=fail, requeue=requeue, restart=restart)
 
 
-def _requeued(states: Mapping[str, TaskState], mergeable: Sequence[str]) -> set[str]:
-    """Tasks redone or waiting behind others: they come after the rest in the merge order. One
-    tried again at once, after the work it needed landed, keeps its place, and so does one
-    whose wait is over because a task it waited for landed a change to a file it named."""
+def _waits(states: Mapping[str, TaskState], mergeable: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The tasks each unfinished task that failed still waits for (`still_after`), where any."""
     observed = observed_files(states)
     return {
-        task_id
+        task_id: after
         for task_id, state in states.items()
-        if not state.status.terminal
-        and (state.redos or still_after(state, states, observed, mergeable))
+        if state.after
+        and not state.status.terminal
+        and (after := still_after(state, states, observed, mergeable))
     }
+
+
+def _requeued(states: Mapping[str, TaskState], waits: Mapping[str, Sequence[str]]) -> set[str]:
+    """Tasks redone or waiting behind others: they come after the rest in the merge order. One
+    tried again at once, after the work it needed landed, keeps its place, and so does one
+    whose wait is over (see `still_after`)."""
+    return {t for t, s in states.items() if not s.status.terminal and (s.redos or t in waits)}

@@ -38,10 +38,11 @@ def lost(
     return found
 
 
-def _listed(ids: Sequence[str], shown: int = 5) -> str:
-    """`1, 4, 5, 3, 6 (+2 more)`: a changelog may be in every task's footprint."""
-    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
-    return ", ".join(ids[:shown]) + more
+def listed(items: Sequence[str], shown: int = 5) -> str:
+    """`1, 4, 5, 3, 6 (+2 more)`: the first `shown` of a list that may be long (a changelog
+    may be in every task's footprint)."""
+    more = f" (+{len(items) - shown} more)" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
@@ -128,14 +129,14 @@ def _failure_wait(
     needed = _needed_work(task_id, plan, states, mine)
     landed = _landed_since(task_id, plan, states, mine)
     if needed and not (named and landed):
-        who, file = _listed(list(needed)), next(iter(needed.values()))
+        who, file = listed(list(needed)), next(iter(needed.values()))
         ended = "it has" if len(needed) == 1 else "they have"
         detail = f"failed ({state.detail}) while {who} may still change {file}; tried again "
         return Requeue(
             task_id, f"{detail}once {ended} ended {count}", {**fields, "after": tuple(needed)}
         )
     if landed:
-        who, file = _listed(list(landed)), next(iter(landed.values()))
+        who, file = listed(list(landed)), next(iter(landed.values()))
         detail = f"failed ({state.detail}) after {who} landed a change to {file} it may build on"
         again = f"tried again at once on the new {policy.base} {count}"
         return Requeue(task_id, f"{detail}; {again}", {**fields, "after": ()})

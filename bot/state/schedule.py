@@ -12,7 +12,6 @@ import networkx as nx
 from bot.models import Plan, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.state.actions import Decision
-from bot.state.failures import still_after
 from bot.state.overlap import likely_files, observed_files, seen_overlap
 from bot.state.transitions import IN_FLIGHT, SATISFIES_DEPENDENCY
 
@@ -143,9 +142,11 @@ def schedule(
     now_states: Mapping[str, TaskState],
     order: Sequence[str],
     held: Mapping[str, str],
+    waits: Mapping[str, Sequence[str]],
     mergeable: Sequence[str],
 ) -> Decision:
-    """Block, land and launch; `held` tasks (waiting for a retry) take no slot."""
+    """Block, land and launch; `held` tasks (waiting for a retry) take no slot, and a failed
+    task waits for the tasks `waits` gives it (`bot.state.failures.still_after`)."""
     states = {task_id: state.status for task_id, state in now_states.items()}
     observed = observed_files(now_states)
     block = tuple(
@@ -166,11 +167,7 @@ def schedule(
     merge, waiting = _landing_choice(step)
     running = sum(1 for status in states.values() if status is S.RUNNING)
     planned = [t for t in order if states[t] is S.PLANNED and t not in blocked]
-    afters = {
-        task_id: after
-        for task_id in planned
-        if (after := still_after(now_states[task_id], now_states, observed, mergeable))
-    }
+    afters = {task_id: tuple(waits[task_id]) for task_id in planned if task_id in waits}
     if afters:
         afters = _without_circles(afters, planned, step)
     launch: list[str] = []
