@@ -164,7 +164,8 @@ class LineReporter:
             markup=False,
             soft_wrap=True,
         )
-        if state.log_tail and state.status in (TaskStatus.FAILED, TaskStatus.CONFLICT):
+        ended = state.status in (TaskStatus.FAILED, TaskStatus.CONFLICT)
+        if state.log_tail and ended and (previous is None or previous[0] != key[0]):
             for line in state.log_tail.splitlines()[-5:]:
                 self.console.print(f"{'':>16}| {line}", highlight=False, markup=False)
 

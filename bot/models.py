@@ -208,6 +208,8 @@ class TaskState(BaseModel):
     base_clash: bool = False  # its work in progress conflicts with what landed since it started
     clash_files: tuple[str, ...] = ()  # the files of those conflicts
     named_files: tuple[str, ...] = ()  # files of its checkout a failure's output names
+    failure_digest: str = ""  # what its agent last said when it failed (numbers aside)
+    retried_after: str = ""  # the failure it was last tried again after: base and digest
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
     rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs

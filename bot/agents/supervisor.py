@@ -6,6 +6,7 @@ progress changed and whether it must be stopped (wall timeout, idle timeout, mem
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -66,6 +67,21 @@ def paths_named(log_tail: str, tails: bool = True) -> list[str]:
         for first in range(len(parts)) if absolute else (0,):
             found.setdefault("/".join(parts[first:]), None)
     return [path for path in found if ".." not in path.split("/")]
+
+
+_NUMBER = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+
+def failure_digest(log_tail: str) -> str:
+    """What a failed agent last said, as a short digest that is the same when it says the same
+    again (numbers aside: times, ids, durations), so that a failure repeated on an unchanged
+    base is seen as one that another attempt would repeat too. Empty for a failure the service
+    caused (overloaded, rate-limited, a connection reset): that one may pass by itself."""
+    if _TRANSIENT.search(log_tail):
+        return ""
+    said = _SPACE.sub(" ", _NUMBER.sub("#", log_tail)).strip()
+    return hashlib.sha256(said.encode()).hexdigest()[:16]
 
 
 def is_transient(log_tail: str, changed_anything: bool, exit_code: int | None) -> bool:

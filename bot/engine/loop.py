@@ -98,6 +98,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "rate_limited": False,
         "log_tail": "",
         "named_files": (),
+        "failure_digest": "",
         "progress": "",
         "cost_usd": None,
         "turns": None,
@@ -135,6 +136,9 @@ class Engine:
         decision = decide(self.plan, self.states(), now, self.policy)
         for task_id, detail in decision.fail:
             self._set(task_id, S.FAILED, detail, retryable=True, finished_at=now, pid=None)
+        for task_id, detail in decision.give_up:
+            self._update(task_id, detail=detail, retryable=False)
+            self.store.note(detail, task_id)
         for requeue in decision.requeue:
             self._set(requeue.task_id, S.PLANNED, requeue.detail, **requeue.fields)
         for task_id, why in decision.block:

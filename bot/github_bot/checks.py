@@ -36,6 +36,7 @@ REPORTED = (
     "cpu_seconds",
     "retryable",
     "rate_limited",
+    "failure_digest",
 )
 
 

@@ -23,6 +23,7 @@ from bot.agents.supervisor import (
     NAMED_FILES,
     MachineLoad,
     Watch,
+    failure_digest,
     is_rate_limited,
     is_transient,
     paths_named,
@@ -233,6 +234,7 @@ class ProcessAgents:
             "log_tail": tail,
             "named_files": self._named(task_id, tail),
             "retryable": is_transient(tail, bool(files), code),
+            "failure_digest": failure_digest(tail),
             "rate_limited": is_rate_limited(tail, code),
             **_usage(watch),
         }

@@ -36,11 +36,13 @@ class Restart:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the engine should do next, in this order: fail lost agents, requeue, block, stop
-    agents whose work already conflicts, merge, launch. `waiting` says why each task that is
+    """What the engine should do next, in this order: fail lost agents, give up failures a
+    retry would repeat, requeue, block, stop agents whose work already conflicts, merge,
+    launch. `waiting` says why each task that is
     not acted on waits."""
 
     fail: tuple[tuple[str, str], ...] = ()
+    give_up: tuple[tuple[str, str], ...] = ()  # failures not tried again, and why
     requeue: tuple[Requeue, ...] = ()
     block: tuple[tuple[str, str], ...] = ()
     restart: tuple[Restart, ...] = ()
@@ -52,7 +54,13 @@ class Decision:
     def acts(self) -> bool:
         """Something changes when this decision is carried out."""
         return bool(
-            self.fail or self.requeue or self.block or self.restart or self.merge or self.launch
+            self.fail
+            or self.give_up
+            or self.requeue
+            or self.block
+            or self.restart
+            or self.merge
+            or self.launch
         )
 
     @property

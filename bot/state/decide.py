@@ -11,7 +11,7 @@ from dataclasses import replace
 from bot.budget import budget_room
 from bot.models import Plan, TaskState, TaskStatus
 from bot.state.actions import Decision, Restart
-from bot.state.failures import listed, lost, requeues, still_after
+from bot.state.failures import listed, lost, repeated, requeues, still_after
 from bot.state.overlap import observed_files
 from bot.state.policy import Policy
 from bot.state.schedule import effective_order, schedule
@@ -89,12 +89,13 @@ def decide(
     Lost agents (no heartbeat within `policy.stale_after`) fail as transient. A transient
     failure while unfinished tasks may still change its files waits for them (as often as
     `policy.failure_waits`); other transient failures with attempts left are retried after a
-    backoff; merge conflicts with redos left are redone after the others (with whatever
-    depends on them). A task in review lands once every earlier task in merge order that is
-    related to it (predicted to conflict, or seen changing the same files) has ended;
-    unrelated work never waits. Launches follow merge order, up to `max_parallel` running at
-    once. Files a task really changed (so far, or in an earlier attempt) count like predicted
-    ones: a planned task waits for an earlier task seen changing the files it likely touches.
+    backoff, unless the same failure came on the same base before (`repeated`); merge
+    conflicts with redos left are redone after the others (with whatever depends on them). A
+    task in review lands once every earlier task in merge order that is related to it
+    (predicted to conflict, or seen changing the same files) has ended; unrelated work never
+    waits. Launches follow merge order, up to `max_parallel` running at once. Files a task
+    really changed (so far, or in an earlier attempt) count like predicted ones: a planned
+    task waits for an earlier task seen changing the files it likely touches.
     """
     policy = policy or Policy()
     order = plan.merge_order
@@ -103,6 +104,11 @@ def decide(
     for task_id, detail in fail:
         now_states[task_id] = now_states[task_id].model_copy(
             update={"status": S.FAILED, "detail": detail, "retryable": True, "finished_at": now}
+        )
+    give_up = tuple(repeated(order, plan, now_states, policy))
+    for task_id, detail in give_up:
+        now_states[task_id] = now_states[task_id].model_copy(
+            update={"detail": detail, "retryable": False}
         )
     requeue = tuple(requeues(order, plan, now_states, now, policy))
     for item in requeue:
@@ -131,7 +137,7 @@ def decide(
     if len(decision.launch) > room:  # the budget holds the rest: they stay planned
         waiting = {**decision.waiting, **{t: why for t in decision.launch[room:]}}
         decision = replace(decision, launch=decision.launch[:room], waiting=waiting)
-    return replace(decision, fail=fail, requeue=requeue, restart=restart)
+    return replace(decision, fail=fail, give_up=give_up, requeue=requeue, restart=restart)
 
 
 def _waits(states: Mapping[str, TaskState], mergeable: Sequence[str]) -> dict[str, tuple[str, ...]]:

@@ -2,7 +2,8 @@
 tasks go back to `planned`, and when. A transient failure that may lack other work waits
 behind unfinished tasks that may still change its files, or is tried again at once when a task
 that changed them landed since it started; other transient failures are retried after a
-backoff; merge conflicts are redone on the new base, after the others."""
+backoff, unless the same failure came on the same base before; merge conflicts are redone on
+the new base, after the others."""
 
 from __future__ import annotations
 
@@ -112,6 +113,35 @@ def _landed_since(
     return found
 
 
+def _failure_seen(state: TaskState) -> str:
+    """A failure as another attempt would meet it: the base it started from and what its agent
+    said; empty when its words were not read (a lost agent) or the service caused it."""
+    if not state.failure_digest or state.start_sha is None:
+        return ""
+    return f"{state.start_sha}:{state.failure_digest}:{state.detail}"
+
+
+def repeated(
+    order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], policy: Policy
+) -> list[tuple[str, str]]:
+    """Failures another attempt would only repeat: the same failure, on the same base, as the
+    one it was last tried again after, with no unfinished work it may lack to wait for. They
+    are not tried again (an agent run saved, and its backoff), and say why."""
+    found = []
+    for task_id in order:
+        state = states[task_id]
+        if state.status is not S.FAILED or not state.retryable or state.rate_limited:
+            continue
+        seen = _failure_seen(state)
+        if not seen or seen != state.retried_after:
+            continue
+        if _failure_wait(task_id, plan, states, policy) is None:
+            base = f"{policy.base} ({(state.start_sha or '')[:10]})"
+            again = f"it failed the same way on the same {base} before: not tried again"
+            found.append((task_id, f"{state.detail}; {again}"))
+    return found
+
+
 def _failure_wait(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], policy: Policy
 ) -> Requeue | None:
@@ -124,7 +154,11 @@ def _failure_wait(
     if state.rate_limited or state.waits >= policy.failure_waits:
         return None
     count = f"(wait {state.waits + 1} of {policy.failure_waits})"
-    fields: dict[str, object] = {"waits": state.waits + 1, "retryable": False}
+    fields: dict[str, object] = {
+        "waits": state.waits + 1,
+        "retryable": False,
+        "retried_after": _failure_seen(state),
+    }
     mine, named = _failed_on(task_id, plan, states, policy.mergeable)
     needed = _needed_work(task_id, plan, states, mine)
     landed = _landed_since(task_id, plan, states, mine)
@@ -166,7 +200,11 @@ def requeues(
                         task_id,
                         f"transient failure ({state.detail}); retry {attempt} of "
                         f"{rule.attempts} in {delay:g}s",
-                        {"retry_at": (state.finished_at or now) + delay, "retryable": False},
+                        {
+                            "retry_at": (state.finished_at or now) + delay,
+                            "retryable": False,
+                            "retried_after": _failure_seen(state),
+                        },
                     )
                 )
         elif state.status is S.CONFLICT and state.redos < policy.conflict_redos:

@@ -190,7 +190,7 @@ def test_secrets_the_tests_print_are_masked_in_the_test_log(tmp_path, capsys, mo
     assert token not in log.read_text() and "hunter2-very-secret" not in log.read_text()
 
 
-def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path, capsys):
+def test_agent_that_exits_1_at_once_the_same_way_is_retried_once_then_fails(tmp_path, capsys):
     code = (
         "import os, sys\n"
         "print('cannot start: ' + os.path.abspath('b.txt') + ', gone.txt, a.txt:3', flush=True)\n"
@@ -202,13 +202,39 @@ def test_agent_that_exits_1_at_once_is_retried_then_fails_with_its_log(tmp_path,
     _, out, _ = run(capsys, repo, tasks)
     state = states(repo)["1"]
     assert state.status is TaskStatus.FAILED
-    assert state.attempt == 3
+    # the same words on the same base twice: a third attempt would say them again
+    assert state.attempt == 2 and "retry 2 of 2" not in out
+    assert state.detail.endswith(
+        "it failed the same way on the same main ("
+        + state.start_sha[:10]
+        + ") before: not tried again"
+    )
+    assert "not tried again" in out
     assert "cannot start" in state.log_tail
     # the files of its checkout its last words name, by absolute or relative path, and a
     # file not there yet (named as written, in a folder of the checkout): not the tail of a
     # path elsewhere, nor a file in a folder the checkout does not have
     assert state.named_files == ("b.txt", "gone.txt", "a.txt")
+    assert "retry 1 of 2 in 0.1s" in out
+
+
+def test_agent_that_fails_differently_each_time_spends_its_retries(tmp_path, capsys):
+    counter = tmp_path / "attempts"
+    code = f"""
+        import pathlib, sys
+        counter = pathlib.Path({str(counter)!r})
+        seen = counter.read_text() if counter.exists() else ""
+        counter.write_text(seen + "x")
+        print("failed after " + "step " * len(seen + "x"), flush=True)
+        sys.exit(1)
+    """
+    agent = script_agent(tmp_path, code, {"retries": 2, "retry_backoff": "0.1s"})
+    repo, tasks = one_task(tmp_path, agent)
+    _, out, _ = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED and state.attempt == 3
     assert "retry 1 of 2 in 0.1s" in out and "retry 2 of 2 in 0.2s" in out
+    assert "not tried again" not in out
 
 
 def test_transient_overload_is_retried_and_then_lands(tmp_path, capsys):

@@ -242,6 +242,37 @@ def test_a_transient_agent_failure_is_retried_by_the_loop(
     assert len(fake_repo.pulls) == 1
 
 
+def test_an_agent_job_failing_the_same_way_on_the_same_base_is_retried_once(
+    fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
+) -> None:
+    """An agent that cannot start (the same words every time, nothing changed): the loop
+    tries it once more, and when the second attempt fails alike on the same base, it stays
+    failed and says why; no third agent job is dispatched."""
+    fake = fake_github
+    broken = "import sys\nprint('setup.cfg: no [tool] section', flush=True)\nsys.exit(1)\n"
+    agent = {"command": f"{sys.executable} broken.py", "retry_backoff": "0.01s"}
+    config = json.dumps({"agent": agent})
+    run = _one_task(fake, fake_repo, tmp_path, config, {**FILES, "broken.py": broken})
+    comment = int(run.outputs["dashboard-comment"])
+    first = agent_job(fake_repo, "1", tmp_path / "a1", comment)
+    assert first.state is not None and first.state.failure_digest
+    merge_job(fake_repo, tmp_path / "m1")
+    [dispatch] = fake.take_deliveries("workflow_dispatch")
+    fake.take_deliveries()
+    deliver(fake, fake_repo, dispatch, tmp_path / "c2", now=time.time() + 1)
+    second = agent_job(fake_repo, "1", tmp_path / "a2", comment)
+    assert second.state is not None and second.state.start_sha == first.state.start_sha
+    merge_job(fake_repo, tmp_path / "m2")
+    task = _state(fake_repo)["1"]
+    assert task["status"] == "failed" and task["attempt"] == 2
+    assert str(task["detail"]).endswith(
+        "failed the same way on the same main ("
+        + str(first.state.start_sha)[:10]
+        + ") before: not tried again"
+    )
+    assert fake.take_deliveries("workflow_dispatch") == []
+
+
 def test_a_lost_agent_job_is_found_by_the_schedule_and_retried(
     fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
 ) -> None:

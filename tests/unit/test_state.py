@@ -107,7 +107,7 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
     given = statuses(plan, t1=S.RUNNING, t2=failed)
     decision = decide(plan, given, 100.0)
     [requeue] = decision.requeue
-    assert requeue.fields == {"waits": 1, "after": ("1",), "retryable": False}
+    assert requeue.fields == {"waits": 1, "after": ("1",), "retryable": False, "retried_after": ""}
     assert requeue.detail == (
         "failed (exit 1) while 1 may still change new.py; tried again once it has ended "
         "(wait 1 of 2)"
@@ -137,7 +137,7 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
     landed = {"status": S.MERGED, "files": ("a.py", "new.py"), "finished_at": 50.0}
     given = statuses(plan, t1=landed, t2={**failed, "started_at": 40.0, "finished_at": 60.0})
     [requeue] = decide(plan, given, 60.0).requeue
-    assert requeue.fields == {"waits": 1, "after": (), "retryable": False}
+    assert requeue.fields == {"waits": 1, "after": (), "retryable": False, "retried_after": ""}
     assert requeue.detail == (
         "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
         "once on the new main (wait 1 of 2)"
@@ -356,7 +356,7 @@ def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up()
     failed = {"status": S.FAILED, "retryable": True, "finished_at": 100.0, "detail": "exit 1"}
     decision = decide(plan, statuses(plan, t1={**failed, "attempt": 1}), 100.0, policy)
     [requeue] = decision.requeue
-    assert requeue.fields == {"retry_at": 110.0, "retryable": False}
+    assert requeue.fields == {"retry_at": 110.0, "retryable": False, "retried_after": ""}
     assert requeue.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
     assert decision.launch == () and decision.waiting["1"] == "retrying in 10s"
     second = decide(plan, statuses(plan, t1={**failed, "attempt": 2}), 100.0, policy)
@@ -368,6 +368,55 @@ def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up()
     held = statuses(plan, t1={"status": S.PLANNED, "retry_at": 110.0})
     assert decide(plan, held, 109.0, policy).launch == ()
     assert decide(plan, held, 110.0, policy).launch == ("1",)
+
+
+def test_the_same_failure_on_the_same_base_is_not_tried_again():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
+    policy = Policy(retry=Retry(attempts=3, backoff=10.0), base="trunk")
+    failed = {
+        "status": S.FAILED,
+        "retryable": True,
+        "finished_at": 100.0,
+        "detail": "agent exited with code 1",
+        "attempt": 1,
+        "start_sha": "a" * 40,
+        "failure_digest": "d1",
+    }
+    [first] = decide(plan, statuses(plan, t1=failed), 100.0, policy).requeue
+    seen = first.fields["retried_after"]
+    assert seen == f"{'a' * 40}:d1:agent exited with code 1"
+    again = {**failed, "attempt": 2, "retried_after": seen}
+    decision = decide(plan, statuses(plan, t1=again), 130.0, policy)
+    assert decision.requeue == () and decision.launch == ()
+    [(task_id, detail)] = decision.give_up
+    assert task_id == "1" and detail == (
+        "agent exited with code 1; it failed the same way on the same trunk (aaaaaaaaaa) "
+        "before: not tried again"
+    )
+    # the base moved, or the agent said something else, or the service caused it (no digest):
+    # another attempt may do better
+    for changed in ({"start_sha": "b" * 40}, {"failure_digest": "d2"}, {"failure_digest": ""}):
+        decision = decide(plan, statuses(plan, t1={**again, **changed}), 130.0, policy)
+        assert decision.give_up == () and len(decision.requeue) == 1
+
+
+def test_the_same_failure_still_waits_for_work_it_may_lack():
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [a.py]\n---\n"})
+    failed = {
+        "status": S.FAILED,
+        "retryable": True,
+        "finished_at": 100.0,
+        "detail": "agent exited with code 1",
+        "attempt": 2,
+        "start_sha": "a" * 40,
+        "failure_digest": "d1",
+        "retried_after": f"{'a' * 40}:d1:agent exited with code 1",
+    }
+    later = plan.merge_order[1]
+    states = statuses(plan, **{f"t{later}": failed, f"t{plan.merge_order[0]}": S.RUNNING})
+    decision = decide(plan, states, 100.0, Policy())
+    assert decision.give_up == ()
+    assert decision.requeue[0].fields["after"] == (plan.merge_order[0],)
 
 
 def test_a_retry_in_backoff_takes_no_agent_slot():
