@@ -2,8 +2,8 @@
 tasks go back to `planned`, and when. A transient failure that may lack other work waits
 behind unfinished tasks that may still change its files, or is tried again at once when a task
 that changed them landed since it started; other transient failures are retried after a
-backoff, unless the same failure came on the same base before; merge conflicts are redone on
-the new base, after the others."""
+backoff, unless the same failure came before with nothing new on the base since; merge
+conflicts are redone on the new base, after the others."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import networkx as nx
 
-from bot.models import Plan, TaskState, TaskStatus
+from bot.models import Plan, SeenFailure, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.state.actions import Requeue
 from bot.state.overlap import observed_files
@@ -113,32 +113,54 @@ def _landed_since(
     return found
 
 
-def _failure_seen(state: TaskState) -> str:
-    """A failure as another attempt would meet it: the base it started from and what its agent
-    said; empty when its words were not read (a lost agent) or the service caused it."""
-    if not state.failure_digest or state.start_sha is None:
-        return ""
-    return f"{state.start_sha}:{state.failure_digest}:{state.detail}"
+def _seen(state: TaskState) -> SeenFailure | None:
+    """A failure as another attempt may meet it again: what its agent said, where and when the
+    attempt started. None when its words were not read (a lost agent) or the service caused
+    it (it may pass by itself)."""
+    if not state.failure_digest or state.start_sha is None or state.started_at is None:
+        return None
+    said = f"{state.failure_digest}:{state.detail}"
+    return SeenFailure(said=said, base=state.start_sha, since=state.started_at)
+
+
+def _repeats(
+    state: TaskState, states: Mapping[str, TaskState], mergeable: Sequence[str], base: str
+) -> str | None:
+    """Why another attempt would only fail again, or None: it failed saying what it said when
+    it was last tried again, and nothing it lacked has come since: it started from the same
+    base commit, or the tasks that landed since changed none of the files its failure named."""
+    before, now = state.retried_after, _seen(state)
+    if before is None or now is None or before.said != now.said:
+        return None
+    if now.base == before.base:
+        return f"it failed the same way on the same {base} ({now.base[:10]}) before"
+    named = _named(state, mergeable)
+    observed = observed_files(states)
+    landed = [
+        task_id
+        for task_id, other in states.items()
+        if other.status is S.MERGED and (other.finished_at or 0.0) > before.since
+    ]
+    if not named or any(named & set(observed.get(task_id, ())) for task_id in landed):
+        return None
+    files = listed(sorted(named), 3)
+    return f"it failed the same way before, and nothing that landed since changed {files}"
 
 
 def repeated(
     order: Sequence[str], plan: Plan, states: Mapping[str, TaskState], policy: Policy
 ) -> list[tuple[str, str]]:
-    """Failures another attempt would only repeat: the same failure, on the same base, as the
-    one it was last tried again after, with no unfinished work it may lack to wait for. They
-    are not tried again (an agent run saved, and its backoff), and say why."""
+    """Failures another attempt would only repeat (`_repeats`), with no unfinished work they
+    may lack to wait for. They are not tried again (an agent run saved, and its backoff), and
+    say why."""
     found = []
     for task_id in order:
         state = states[task_id]
         if state.status is not S.FAILED or not state.retryable or state.rate_limited:
             continue
-        seen = _failure_seen(state)
-        if not seen or seen != state.retried_after:
-            continue
-        if _failure_wait(task_id, plan, states, policy) is None:
-            base = f"{policy.base} ({(state.start_sha or '')[:10]})"
-            again = f"it failed the same way on the same {base} before: not tried again"
-            found.append((task_id, f"{state.detail}; {again}"))
+        why = _repeats(state, states, policy.mergeable, policy.base)
+        if why is not None and _failure_wait(task_id, plan, states, policy) is None:
+            found.append((task_id, f"{state.detail}; {why}: not tried again"))
     return found
 
 
@@ -157,7 +179,7 @@ def _failure_wait(
     fields: dict[str, object] = {
         "waits": state.waits + 1,
         "retryable": False,
-        "retried_after": _failure_seen(state),
+        "retried_after": _seen(state),
     }
     mine, named = _failed_on(task_id, plan, states, policy.mergeable)
     needed = _needed_work(task_id, plan, states, mine)
@@ -203,7 +225,7 @@ def requeues(
                         {
                             "retry_at": (state.finished_at or now) + delay,
                             "retryable": False,
-                            "retried_after": _failure_seen(state),
+                            "retried_after": _seen(state),
                         },
                     )
                 )
