@@ -9,35 +9,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from rich.console import Console
 
 from bot import console as out
-from bot.agents.ask import expected_files
 from bot.agents.presets import AgentError
-from bot.agents.runner import agent_for, check_agent
 from bot.budget import spend_line
-from bot.config import Config, ConfigError, load_config, with_default_base
+from bot.config import Config, ConfigError, load_config
 from bot.engine import Notifier, budget_of
 from bot.gitops import GitError, GitRepo
-from bot.local import LocalStore, load_tasks, local_engine
+from bot.local import LocalStore, local_engine
+from bot.local.session import (
+    Session,
+    open_session,
+    prepare,
+    redactor_for,
+    remembered_tasks_dir,
+    run_active,
+    run_lock,
+)
 from bot.local.store import StateError
-from bot.models import Plan, Task, TaskState, TaskStatus, normalize_task_id
-from bot.planning import PlanError, plan_tasks
-from bot.planning.calibrate import Calibration
-from bot.redact import Redactor
-from bot.snapshot import load_snapshot, plan_risk
+from bot.models import Plan, TaskState, TaskStatus, normalize_task_id
+from bot.planning import PlanError
 from bot.state.actions import Decision
 from bot.state.decide import decide
 from bot.state.transitions import cancelled, retry_problem
@@ -51,143 +53,20 @@ class UsageError(Exception):
     pass
 
 
-@dataclass
-class Session:
-    repo: GitRepo
-    config: Config
-    config_source: str
-    tasks: dict[str, Task]
-    plan: Plan
-    base_sha: str
-    tasks_dir: Path
-    risk: Calibration  # the conflict rates and threshold in force, and why
-
-
 def _tasks_dir(args: argparse.Namespace, repo: GitRepo) -> Path:
+    """--tasks, else the folder the last run here used."""
     if args.tasks is not None:
         return Path(args.tasks)
-    db = repo.state_dir / "state.db"
-    if db.exists():
-        store = LocalStore(db)
-        remembered = store.get_meta("tasks_dir")
-        store.close()
-        if remembered:
-            return Path(remembered)
-    raise UsageError("--tasks DIR is required (a folder of <id>-<slug>.md task files)")
+    remembered = remembered_tasks_dir(repo)
+    if remembered is None:
+        raise UsageError("--tasks DIR is required (a folder of <id>-<slug>.md task files)")
+    return remembered
 
 
-def ask_agents(
-    repo: GitRepo, config: Config, tasks: Sequence[Task], base: str, say: Callable[[str], None]
-) -> dict[str, list[str]]:
-    """`plan.predictor: agent`: each task's agent, asked read-only, names its files."""
-    hints: dict[str, list[str]] = {}
-    for task in tasks:
-        if task.files:
-            continue  # an explicit list is authoritative
-        agent = agent_for(config.agent, task)
-        check_agent(agent, repo.root)
-        say(f"asking the agent which files task {task.id} will touch")
-        hints[task.id] = expected_files(agent, task, repo, base)
-    return hints
-
-
-def open_session(args: argparse.Namespace, say: Callable[[str], None] = lambda _: None) -> Session:
+def _session(args: argparse.Namespace) -> Session:
     repo = GitRepo(Path(args.repo))
-    config, source = load_config(repo.root, Path(args.config) if args.config else None)
-    config, chosen = with_default_base(config, repo.default_branch(), repo.has_branch(config.base))
-    if chosen:
-        say(chosen)
-    tasks_dir = _tasks_dir(args, repo).resolve()
-    tasks = load_tasks(tasks_dir)
-    for task in tasks:
-        if not repo.branch_name_ok(task.branch):
-            raise TaskFileError(
-                f"{task.source}: its branch would be '{task.branch}', which git refuses; "
-                "rename the file (letters, digits, '-' and '_' are safe)"
-            )
-    try:
-        base_sha = repo.resolve(config.base)
-    except GitError:
-        raise GitError(
-            f"{repo.root}: base branch '{config.base}' not found (set base: in {source})"
-        ) from None
-    repo.ignore_state_dir()  # the snapshot cache lives in .orchestrate/
-    snapshot = load_snapshot(repo.root, base_sha)
-    hints = (
-        ask_agents(repo, config, tasks, base_sha, say) if config.plan.predictor == "agent" else {}
-    )
-    risk = plan_risk(repo.root, snapshot, config, source)
-    plan = plan_tasks(tasks, snapshot, config, risk, hints)
-    return Session(repo, config, source, {t.id: t for t in tasks}, plan, base_sha, tasks_dir, risk)
-
-
-def _found_on_base(repo: GitRepo, session: Session, store: LocalStore) -> None:
-    """The base's history is the truth: a planned task whose change (same id, same text) is
-    already there is merged, not run again, even when the state was lost."""
-    landed = repo.landed_tasks(session.config.base)
-    for task_id, state in store.states().items():
-        task = session.tasks.get(task_id)
-        sha = landed.get((task_id, task.digest)) if task is not None else None
-        if sha is not None and state.status is TaskStatus.PLANNED:
-            store.transition(
-                task_id,
-                TaskStatus.MERGED,
-                f"already on {session.config.base} ({sha[:10]}): not run again",
-                merged_sha=sha,
-            )
-
-
-def _lock_file(repo: GitRepo) -> Path:
-    repo.state_dir.mkdir(parents=True, exist_ok=True)
-    return repo.state_dir / "lock"
-
-
-@contextlib.contextmanager
-def run_lock(repo: GitRepo) -> Iterator[None]:
-    """One `orchestrate run` or `merge` per repository at a time."""
-    with _lock_file(repo).open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                f"another orchestrate run is active in {repo.root}; wait for it to finish"
-            ) from None
-        yield
-
-
-def run_active(repo: GitRepo) -> bool:
-    with _lock_file(repo).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
-def preflight(session: Session) -> None:
-    repo, config = session.repo, session.config
-    for task in session.tasks.values():
-        check_agent(agent_for(config.agent, task), repo.root)
-    if repo.checked_out_branch() == config.base:
-        dirty = repo.dirty_files()
-        if dirty:
-            shown = ", ".join(dirty[:3]) + (f" (+{len(dirty) - 3} more)" if len(dirty) > 3 else "")
-            raise GitError(
-                f"{repo.root}: uncommitted changes on {config.base} ({shown}); "
-                "commit or stash them first"
-            )
-
-
-def redactor_for(session: Session) -> Redactor:
-    """Mask the values of every secret variable any task's agent is configured with."""
-    names = set(session.config.agent.secrets)
-    env = dict(os.environ)
-    for task in session.tasks.values():
-        agent = agent_for(session.config.agent, task)
-        names.update(agent.secrets)
-        env.update(agent.env)
-    return Redactor.from_env(sorted(names), env)
+    config = Path(args.config) if args.config else None
+    return open_session(repo, _tasks_dir(args, repo), config, _stderr_note)
 
 
 def _stderr_note(text: str) -> None:
@@ -202,7 +81,7 @@ def _print_json(data: object, stream: IO[str]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
-    session = open_session(args, _stderr_note)
+    session = _session(args)
     if args.json:
         data = session.plan.model_dump(mode="json")
         data["base"] = {"branch": session.config.base, "sha": session.base_sha}
@@ -224,24 +103,6 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _prepare(repo: GitRepo, session: Session, launching: bool) -> LocalStore:
-    """Under the run lock: finish what a killed run left, check the checkout, and open the
-    store with every task of the plan in it (those the base already carries are merged)."""
-    finished = repo.finish_checkout()  # a move of the base a killed run left half done
-    if finished:
-        _stderr_note(finished)
-    if launching:
-        preflight(session)
-    repo.ignore_state_dir()
-    repo.union_merge(session.config.merge.union_files)
-    store = LocalStore(repo.state_dir / "state.db")
-    store.set_meta("tasks_dir", str(session.tasks_dir))
-    store.set_meta("plan", session.plan.model_dump(mode="json"))
-    store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
-    _found_on_base(repo, session, store)
-    return store
-
-
 def _reporter(args: argparse.Namespace, console: Console, session: Session) -> Notifier:
     """A live table on a terminal; plain lines when piped (on stderr with --json)."""
     if console.is_terminal and not args.json:
@@ -252,10 +113,10 @@ def _reporter(args: argparse.Namespace, console: Console, session: Session) -> N
 
 def _orchestrate(args: argparse.Namespace, console: Console, launching: bool) -> int:
     began = time.monotonic()
-    session = open_session(args, _stderr_note)
+    session = _session(args)
     repo = session.repo
     with run_lock(repo):
-        store = _prepare(repo, session, launching)
+        store = prepare(session, launching, _stderr_note)
         if not args.json:
             out.print_plan(console, session.plan)
         reporter = _reporter(args, console, session)
@@ -434,10 +295,7 @@ def cmd_cancel(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     repo = GitRepo(Path(args.repo))
-    db = repo.state_dir / "state.db"
-    if not db.exists():
-        raise UsageError(f"{repo.root}: nothing has run here yet (no {db})")
-    store = LocalStore(db)
+    store = _existing_store(repo)
     try:
         plan = Plan.model_validate(store.get_meta("plan"))
         states = store.states()

@@ -268,10 +268,9 @@ def test_edits_outside_the_lane_are_reported(tmp_path, capsys):
 
 def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     """With the machine reported busy, tasks still run, one at a time."""
-    import argparse
-
-    from bot.cli import open_session
+    from bot.gitops import GitRepo
     from bot.local import local_engine
+    from bot.local.session import open_session
     from bot.local.store import LocalStore
 
     log = tmp_path / "overlap.log"
@@ -286,8 +285,7 @@ def test_busy_machine_holds_new_agents_but_never_all(tmp_path, capsys):
     tasks = write_tasks(
         tmp_path / "tasks", {f"{n}-t.md": f"---\nfiles: [f{n}.txt]\n---\n" for n in (1, 2, 3)}
     )
-    args = argparse.Namespace(repo=str(repo), tasks=str(tasks), config=None)
-    session = open_session(args)
+    session = open_session(GitRepo(repo), tasks)
     store = LocalStore(repo / ".orchestrate" / "state.db")
     store.ensure([session.tasks[task_id] for task_id in session.plan.merge_order])
     engine = local_engine(
