@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from bot.forge.base import MAX_ANNOTATIONS, Annotation, CheckRunOutput
 from bot.planning.changelogs import is_mergeable
 from bot.render.markdown import md
+from bot.render.text import listed
 
 OVERLAP_CHECK = "orchestrate/overlap"
 Lines = tuple[tuple[int, int], ...]
@@ -124,9 +125,7 @@ def _ranges(lines: Lines) -> str:
 
 def _row(collision: Collision) -> str:
     other = collision.other
-    files = ", ".join(f"`{md(f, 120)}`" for f in collision.shared[:FILES_SHOWN])
-    more = len(collision.shared) - FILES_SHOWN
-    files += f" (+{more} more)" if more > 0 else ""
+    files = listed([f"`{md(f, 120)}`" for f in collision.shared], FILES_SHOWN)
     if collision.really:
         verdict = "**conflicts**: " + "; ".join(
             f"`{md(path, 120)}` lines {_ranges(lines)}"
@@ -185,8 +184,7 @@ def overlap_check(
     if not found:
         title = "No overlap with work in flight"
     elif real:
-        names = ", ".join(c.other.label for c in real[:3])
-        title = f"Conflicts with {names}" + (f" (+{len(real) - 3} more)" if len(real) > 3 else "")
+        title = f"Conflicts with {listed([c.other.label for c in real], 3)}"
     else:
         title = f"Shares files with {len(found)} piece(s) of work in flight; merges cleanly"
     summary = _summary(subject, found, notes, result, settings)

@@ -21,6 +21,7 @@ from bot.models import Plan, Task, TaskStatus
 from bot.planning import plan_tasks
 from bot.planning.calibrate import Calibration
 from bot.redact import Redactor
+from bot.render.text import listed
 from bot.snapshot import load_snapshot, plan_risk
 from bot.taskfile import TaskFileError
 
@@ -109,9 +110,8 @@ def preflight(session: Session) -> None:
     if repo.checked_out_branch() == config.base:
         dirty = repo.dirty_files()
         if dirty:
-            shown = ", ".join(dirty[:3]) + (f" (+{len(dirty) - 3} more)" if len(dirty) > 3 else "")
             raise GitError(
-                f"{repo.root}: uncommitted changes on {config.base} ({shown}); "
+                f"{repo.root}: uncommitted changes on {config.base} ({listed(dirty, 3)}); "
                 "commit or stash them first"
             )
 

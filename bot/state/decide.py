@@ -10,8 +10,9 @@ from dataclasses import replace
 
 from bot.budget import budget_room
 from bot.models import Plan, TaskState, TaskStatus
+from bot.render.text import listed
 from bot.state.actions import Decision, Restart
-from bot.state.failures import listed, lost, repeated, requeues, still_after
+from bot.state.failures import lost, repeated, requeues, still_after
 from bot.state.overlap import observed_files
 from bot.state.policy import Policy
 from bot.state.schedule import effective_order, schedule

@@ -13,6 +13,7 @@ import networkx as nx
 
 from bot.models import Plan, SeenFailure, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
+from bot.render.text import listed
 from bot.state.actions import Requeue
 from bot.state.overlap import observed_files
 from bot.state.policy import Policy
@@ -37,13 +38,6 @@ def lost(
         if state.status is S.RUNNING and beat is not None and now - beat > policy.stale_after:
             found.append((task_id, f"no heartbeat for {_span(now - beat)}: the agent was lost"))
     return found
-
-
-def listed(items: Sequence[str], shown: int = 5) -> str:
-    """`1, 4, 5, 3, 6 (+2 more)`: the first `shown` of a list that may be long (a changelog
-    may be in every task's footprint)."""
-    more = f" (+{len(items) - shown} more)" if len(items) > shown else ""
-    return ", ".join(items[:shown]) + more
 
 
 def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection[str]]) -> set[str]:
