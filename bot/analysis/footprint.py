@@ -2,10 +2,11 @@
 
 Sources, strongest first: an explicit `files:` list (authoritative when present); paths and
 globs mentioned; code identifiers resolved through the symbol index; retrieval over the code
-(BM25 over paths, definitions and docstrings); similar past changes (BM25 over commit messages,
-votes shrunk towards each file's base rate); companions (test files of touched modules, files
-that history shows change together). Confidences from different sources combine as a
-noisy-OR. A task with no evidence at all has an unknown footprint. Pure.
+(BM25 over paths, definitions and docstrings, weaker as similar past changes agree on a
+file); similar past changes (BM25 over commit messages, votes shrunk towards each file's base
+rate); companions (test files of touched modules, files that history shows change together,
+as likely as the task's own words make the file they go with). Confidences from different
+sources combine as a noisy-OR. A task with no evidence at all has an unknown footprint. Pure.
 """
 
 from __future__ import annotations
@@ -182,8 +183,9 @@ def predict_footprint(task: Task, snapshot: RepoSnapshot, hints: Sequence[str] =
     subject = [w for w in query if w not in TASK_VERBS]
     index = snapshot.code_index
     kinds = [f"ext:{w}" for w in subject if index.df(f"ext:{w}")]  # "cleanup svg": the *.svg
-    retrieval(subject + kinds, snapshot.files, index, evidence)
-    similar_changes(query, snapshot.history_index, evidence)
+    # past changes like this one that agree on a file leave less to the code its words match
+    agreed = similar_changes(query, snapshot.history_index, evidence)
+    retrieval(subject + kinds, snapshot.files, index, evidence, 1.0 - agreed)
     _settle(ambiguous, evidence)
     if IMPORT_NEIGHBOURS:
         neighbours(text, snapshot.import_graph, evidence)

@@ -65,10 +65,13 @@ class FileLookup:
 
 
 def candidate_tokens(text: str) -> list[str]:
-    """Tokens that look like paths: contain a slash or end in a file extension."""
+    """Tokens that look like paths: contain a slash or end in a file extension. A dot that
+    starts a file's name stays (`.pre-commit-config.yaml`); one that ends a sentence goes."""
     seen: dict[str, None] = {}
     for match in _TOKEN.finditer(text):
-        token = match.group(1).strip(".-").removeprefix("./")
+        token = match.group(1).removeprefix("./").rstrip(".-").lstrip("-")
+        if not re.match(r"\.\w", token):
+            token = token.lstrip(".")
         if not token or token.startswith("http") or len(token) < 3:
             continue
         looks_like_path = "/" in token or _EXTENSION.search(token) or _GLOB_CHARS & set(token)

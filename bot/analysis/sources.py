@@ -29,17 +29,22 @@ class Evidence:
     def __init__(self) -> None:
         self.found: dict[str, dict[str, float]] = {}
         self.patterns: list[str] = []
+        self.past: set[str] = set()  # reasons that are votes of similar past changes
 
-    def add(self, path: str, reason: str, confidence: float) -> None:
+    def add(self, path: str, reason: str, confidence: float, past: bool = False) -> None:
         if confidence <= 0:
             return
         reasons = self.found.setdefault(path, {})
         reasons[reason] = max(reasons.get(reason, 0.0), min(confidence, 1.0))
+        if past:
+            self.past.add(reason)
 
-    def score(self, path: str) -> float:
+    def score(self, path: str, past: bool = True) -> float:
+        """The file's confidence; without `past`, leaving out what similar past changes did."""
         miss = 1.0
-        for confidence in self.found.get(path, {}).values():
-            miss *= 1.0 - confidence
+        for reason, confidence in self.found.get(path, {}).items():
+            if past or reason not in self.past:
+                miss *= 1.0 - confidence
         return 1.0 - miss
 
     def seeds(self, floor: float = SEED) -> list[tuple[str, float]]:
@@ -69,22 +74,26 @@ def symbols(text: str, index: SymbolIndex, evidence: Evidence) -> None:
         evidence.add(hit.path, f"defines '{hit.name}' ({hit.how}{where})", confidence)
 
 
-def retrieval(query: Sequence[str], files: Sequence[str], index: BM25, evidence: Evidence) -> None:
-    """The files whose paths, definitions and docstrings best match the task's words."""
+def retrieval(
+    query: Sequence[str], files: Sequence[str], index: BM25, evidence: Evidence, weight: float = 1.0
+) -> None:
+    """The files whose paths, definitions and docstrings best match the task's words, at
+    `weight` of their usual confidence."""
     top = index.top(query, RETRIEVAL_TOP)
     if not top or top[0][1] < RETRIEVAL_MIN_SCORE * math.log1p(len(files)):
         return
     best = top[0][1]
     for rank, (doc, score) in enumerate(top, start=1):
-        confidence = RETRIEVAL * (score / best) ** 2
+        confidence = weight * RETRIEVAL * (score / best) ** 2
         evidence.add(files[doc], f"matches the task's words (code search rank {rank})", confidence)
 
 
-def similar_changes(query: Sequence[str], history: HistoryIndex, evidence: Evidence) -> None:
-    """Files that past changes with similar messages touched, weighted by similarity."""
+def similar_changes(query: Sequence[str], history: HistoryIndex, evidence: Evidence) -> float:
+    """Files that past changes with similar messages touched, weighted by similarity; returns
+    the strongest vote."""
     neighbours = history.similar(query)
     if not neighbours:
-        return
+        return 0.0
     votes = history.votes(neighbours)
     example: dict[str, str] = {}
     count: dict[str, int] = {}
@@ -97,7 +106,8 @@ def similar_changes(query: Sequence[str], history: HistoryIndex, evidence: Evide
     for path, vote in votes.items():
         if vote >= VOTE_FLOOR:
             reason = f"changed by {count[path]} similar past change(s), e.g. {example[path]}"
-            evidence.add(path, reason, vote)
+            evidence.add(path, reason, vote, past=True)
+    return max(votes.values(), default=0.0)
 
 
 def _test_files(path: str, lookup: FileLookup) -> list[str]:
@@ -114,10 +124,15 @@ def _test_files(path: str, lookup: FileLookup) -> list[str]:
 
 
 def companions(lookup: FileLookup, history: HistoryIndex, evidence: Evidence) -> None:
-    """Test files of likely files, and files history shows change with them."""
-    for path, score in evidence.seeds():
+    """Test files of likely files, and files history shows change with them, as likely as
+    the task's own words make the file: what similar past changes touched along with it, they
+    have voted for already (a bot's `pre-commit autoupdate`, similar to fourteen past ones
+    that changed only `.pre-commit-config.yaml`, does not bring the files that change with
+    that file in other commits)."""
+    for path, _ in evidence.seeds():
+        own = evidence.score(path, past=False)
         for test in _test_files(path, lookup):
-            evidence.add(test, f"tests {path}", score * TEST_COMPANION)
+            evidence.add(test, f"tests {path}", own * TEST_COMPANION)
         for other, confidence, support in history.cochanged(path)[:5]:
             reason = f"changed with {path} in {support} past commits ({confidence:.0%})"
-            evidence.add(other, reason, score * confidence * COCHANGE)
+            evidence.add(other, reason, own * confidence * COCHANGE)

@@ -78,6 +78,24 @@ def test_exact_path_mention():
     assert "exact" in footprint.reasons["src/shop/cart.py"]
 
 
+def test_a_file_whose_name_starts_with_a_dot_is_found_when_mentioned():
+    files = (*FILES, ".pre-commit-config.yaml", ".github/workflows/tests.yaml")
+    task = Task(
+        id="1",
+        slug="t",
+        title="Pin the hooks in .pre-commit-config.yaml.",
+        body="Run them in .github/workflows/tests.yaml too; a new .editorconfig.toml as well.",
+    )
+    footprint = predict_footprint(task, RepoSnapshot(files=files))
+    # exact, the sentence's full stop aside
+    assert (
+        "mentioned as '.pre-commit-config.yaml' (exact)"
+        in footprint.reasons[".pre-commit-config.yaml"]
+    )
+    assert "(exact)" in footprint.reasons[".github/workflows/tests.yaml"]
+    assert ".editorconfig.toml" in footprint.files  # a new file, named with its dot
+
+
 def test_new_file_mention_is_predicted_with_lower_confidence():
     footprint = predict("Add src/shop/coupons.py")
     assert footprint.confidence["src/shop/coupons.py"] == 0.6
@@ -142,6 +160,38 @@ def test_cochange_companions_come_from_history():
     footprint = predict("Cart.total ignores discounts", history=True)
     assert "docs/cart.rst" in footprint.files
     assert "changed with src/shop/cart.py" in footprint.reasons["docs/cart.rst"]
+
+
+def test_what_changes_with_a_file_past_changes_like_the_task_touched_is_theirs_to_say():
+    """A bot's update, like six past ones that changed only the hooks' config: the files that
+    change with that config in other commits do not come along (the six did not bring them)."""
+    hooks = [Commit(f"h{n}", 500 - n, "autoupdate hooks", (".hooks.yaml",)) for n in range(6)]
+    pins = [
+        Commit(f"p{n}", 400 - n, "pin linters", (".hooks.yaml", "requirements/dev.txt"))
+        for n in range(6)
+    ]
+    files = (*FILES, ".hooks.yaml")
+    history = RepoSnapshot(files=files, history=(*hooks, *pins))
+    task = Task(id="1", slug="t", title="autoupdate hooks")
+    footprint = predict_footprint(task, history)
+    assert footprint.confidence[".hooks.yaml"] > 0.5
+    assert footprint.confidence.get("requirements/dev.txt", 0.0) < 0.1
+    # named in the task's own words, the config brings what changes with it
+    named = Task(id="2", slug="t", title="tidy .hooks.yaml")
+    footprint = predict_footprint(named, history)
+    assert "changed with .hooks.yaml" in footprint.reasons["requirements/dev.txt"]
+
+
+def test_code_matching_the_words_counts_less_when_past_changes_agree():
+    task = Task(id="1", slug="t", title="reword the receipts")
+    alone = predict_footprint(task, snapshot())
+    assert alone.confidence["src/shop/billing/invoice.py"] >= 0.3  # "receipts": its docstring
+    past = tuple(
+        Commit(f"r{n}", 100 - n, "reword the receipts", ("docs/cart.rst",)) for n in range(6)
+    )
+    agreed = predict_footprint(task, snapshot(past))
+    assert agreed.confidence["docs/cart.rst"] > 0.8
+    assert agreed.confidence.get("src/shop/billing/invoice.py", 0.0) < 0.1
 
 
 def test_similar_past_changes_vote_for_their_files():
