@@ -175,15 +175,6 @@ TERMINAL = frozenset(
 )
 
 
-class SeenFailure(Model):
-    """A failure a task was tried again after: what its agent said, and where and when that
-    attempt started (the same words again, with nothing new on the base, end the retries)."""
-
-    said: str  # the agent's last words as a digest, and the failure's detail
-    base: str  # the base commit the attempt started from
-    since: float  # when it started
-
-
 class TaskState(BaseModel):
     """What is known about one task at run time (mutable: the store rewrites it)."""
 
@@ -218,7 +209,7 @@ class TaskState(BaseModel):
     clash_files: tuple[str, ...] = ()  # the files of those conflicts
     named_files: tuple[str, ...] = ()  # files of its checkout a failure's output names
     failure_digest: str = ""  # what its agent last said when it failed (numbers aside)
-    retried_after: SeenFailure | None = None  # the failure it was last tried again after
+    retried_after: str = ""  # what its agent said in the failure it was last tried again after
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)
     rate_limited: bool = False  # its provider said "slow down": its agents all wait
     slot: int | None = None  # the agent slot it runs in (ORCHESTRATE_SLOT), while it runs

@@ -2,7 +2,7 @@
 tasks go back to `planned`, and when. A transient failure that may lack other work waits
 behind unfinished tasks that may still change its files, or is tried again at once when a task
 that changed them landed since it started; other transient failures are retried after a
-backoff, unless the same failure came before with nothing new on the base since; merge
+backoff, unless it failed as the attempt before it did with nothing new landed since; merge
 conflicts are redone on the new base, after the others."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import networkx as nx
 
-from bot.models import Plan, SeenFailure, TaskState, TaskStatus
+from bot.models import Plan, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
 from bot.render.text import listed
 from bot.state.actions import Requeue
@@ -107,38 +107,30 @@ def _landed_since(
     return found
 
 
-def _seen(state: TaskState) -> SeenFailure | None:
-    """A failure as another attempt may meet it again: what its agent said, where and when the
-    attempt started. None when its words were not read (a lost agent) or the service caused
-    it (it may pass by itself)."""
-    if not state.failure_digest or state.start_sha is None or state.started_at is None:
-        return None
-    said = f"{state.failure_digest}:{state.detail}"
-    return SeenFailure(said=said, base=state.start_sha, since=state.started_at)
+def _said(state: TaskState) -> str:
+    """What a failed attempt's agent said (a digest of its last words, numbers aside, and the
+    failure's detail); empty when its words were not read (a lost agent) or the service caused
+    the failure (it may pass by itself)."""
+    return f"{state.failure_digest}:{state.detail}" if state.failure_digest else ""
 
 
 def _repeats(
-    state: TaskState, states: Mapping[str, TaskState], mergeable: Sequence[str], base: str
+    task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
 ) -> str | None:
-    """Why another attempt would only fail again, or None: it failed saying what it said when
-    it was last tried again, and nothing it lacked has come since: it started from the same
-    base commit, or the tasks that landed since changed none of the files its failure named."""
-    before, now = state.retried_after, _seen(state)
-    if before is None or now is None or before.said != now.said:
+    """Why another attempt would only fail again, or None: this attempt failed saying what the
+    one before it said, and nothing has landed since it started that changes the files the
+    failure is about (those it named, else those it may touch): the next attempt would start
+    from what this one had."""
+    state = states[task_id]
+    said = _said(state)
+    if not said or said != state.retried_after:
         return None
-    if now.base == before.base:
-        return f"it failed the same way on the same {base} ({now.base[:10]}) before"
-    named = _named(state, mergeable)
-    observed = observed_files(states)
-    landed = [
-        task_id
-        for task_id, other in states.items()
-        if other.status is S.MERGED and (other.finished_at or 0.0) > before.since
-    ]
-    if not named or any(named & set(observed.get(task_id, ())) for task_id in landed):
+    mine, _ = _failed_on(task_id, plan, states, mergeable)
+    if _landed_since(task_id, plan, states, mine):
         return None
-    files = listed(sorted(named), 3)
-    return f"it failed the same way before, and nothing that landed since changed {files}"
+    since = "nothing has landed since it started"
+    files = f" that changes {listed(sorted(mine), 3)}" if mine else ""
+    return f"it failed as the attempt before it did, and {since}{files}"
 
 
 def repeated(
@@ -152,7 +144,7 @@ def repeated(
         state = states[task_id]
         if state.status is not S.FAILED or not state.retryable or state.rate_limited:
             continue
-        why = _repeats(state, states, policy.mergeable, policy.base)
+        why = _repeats(task_id, plan, states, policy.mergeable)
         if why is not None and _failure_wait(task_id, plan, states, policy) is None:
             found.append((task_id, f"{state.detail}; {why}: not tried again"))
     return found
@@ -173,7 +165,7 @@ def _failure_wait(
     fields: dict[str, object] = {
         "waits": state.waits + 1,
         "retryable": False,
-        "retried_after": _seen(state),
+        "retried_after": _said(state),
     }
     mine, named = _failed_on(task_id, plan, states, policy.mergeable)
     needed = _needed_work(task_id, plan, states, mine)
@@ -219,7 +211,7 @@ def requeues(
                         {
                             "retry_at": (state.finished_at or now) + delay,
                             "retryable": False,
-                            "retried_after": _seen(state),
+                            "retried_after": _said(state),
                         },
                     )
                 )

@@ -202,12 +202,11 @@ def test_agent_that_exits_1_at_once_the_same_way_is_retried_once_then_fails(tmp_
     _, out, _ = run(capsys, repo, tasks)
     state = states(repo)["1"]
     assert state.status is TaskStatus.FAILED
-    # the same words on the same base twice: a third attempt would say them again
+    # the same words twice, nothing landed meanwhile: a third attempt would say them again
     assert state.attempt == 2 and "retry 2 of 2" not in out
-    assert state.detail.endswith(
-        "it failed the same way on the same main ("
-        + state.start_sha[:10]
-        + ") before: not tried again"
+    assert state.detail == (
+        "agent exited with code 1; it failed as the attempt before it did, and nothing has "
+        "landed since it started that changes a.txt, b.txt, gone.txt: not tried again"
     )
     assert "not tried again" in out
     assert "cannot start" in state.log_tail

@@ -242,12 +242,12 @@ def test_a_transient_agent_failure_is_retried_by_the_loop(
     assert len(fake_repo.pulls) == 1
 
 
-def test_an_agent_job_failing_the_same_way_on_the_same_base_is_retried_once(
+def test_an_agent_job_failing_the_same_way_twice_is_retried_once(
     fake_github: FakeGitHub, fake_repo: Repo, tmp_path: Path
 ) -> None:
     """An agent that cannot start (the same words every time, nothing changed): the loop
-    tries it once more, and when the second attempt fails alike on the same base, it stays
-    failed and says why; no third agent job is dispatched."""
+    tries it once more, and when the second attempt fails alike with nothing landed meanwhile,
+    it stays failed and says why; no third agent job is dispatched."""
     fake = fake_github
     broken = "import sys\nprint('setup.cfg: no [tool] section', flush=True)\nsys.exit(1)\n"
     agent = {"command": f"{sys.executable} broken.py", "retry_backoff": "0.01s"}
@@ -266,9 +266,8 @@ def test_an_agent_job_failing_the_same_way_on_the_same_base_is_retried_once(
     task = _state(fake_repo)["1"]
     assert task["status"] == "failed" and task["attempt"] == 2
     assert str(task["detail"]).endswith(
-        "failed the same way on the same main ("
-        + str(first.state.start_sha)[:10]
-        + ") before: not tried again"
+        "it failed as the attempt before it did, and nothing has landed since it started "
+        "that changes setup.cfg: not tried again"
     )
     assert fake.take_deliveries("workflow_dispatch") == []
 

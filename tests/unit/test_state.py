@@ -111,7 +111,7 @@ def test_a_failure_while_work_it_may_need_is_unfinished_waits_for_that_work():
         "waits": 1,
         "after": ("1",),
         "retryable": False,
-        "retried_after": None,
+        "retried_after": "",
     }
     assert requeue.detail == (
         "failed (exit 1) while 1 may still change new.py; tried again once it has ended "
@@ -142,7 +142,7 @@ def test_a_failure_after_related_work_landed_is_tried_again_at_once_on_the_new_b
     landed = {"status": S.MERGED, "files": ("a.py", "new.py"), "finished_at": 50.0}
     given = statuses(plan, t1=landed, t2={**failed, "started_at": 40.0, "finished_at": 60.0})
     [requeue] = decide(plan, given, 60.0).requeue
-    assert requeue.fields == {"waits": 1, "after": (), "retryable": False, "retried_after": None}
+    assert requeue.fields == {"waits": 1, "after": (), "retryable": False, "retried_after": ""}
     assert requeue.detail == (
         "failed (exit 1) after 1 landed a change to new.py it may build on; tried again at "
         "once on the new main (wait 1 of 2)"
@@ -361,7 +361,7 @@ def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up()
     failed = {"status": S.FAILED, "retryable": True, "finished_at": 100.0, "detail": "exit 1"}
     decision = decide(plan, statuses(plan, t1={**failed, "attempt": 1}), 100.0, policy)
     [requeue] = decision.requeue
-    assert requeue.fields == {"retry_at": 110.0, "retryable": False, "retried_after": None}
+    assert requeue.fields == {"retry_at": 110.0, "retryable": False, "retried_after": ""}
     assert requeue.detail == "transient failure (exit 1); retry 1 of 2 in 10s"
     assert decision.launch == () and decision.waiting["1"] == "retrying in 10s"
     second = decide(plan, statuses(plan, t1={**failed, "attempt": 2}), 100.0, policy)
@@ -376,7 +376,7 @@ def test_a_transient_failure_is_retried_after_a_doubling_backoff_then_given_up()
 
 
 def _failing(**fields):
-    """A task's state after its agent failed, saying `d1`, on base aaa..., started at 90."""
+    """A task's state after its agent failed, saying `d1`, in an attempt started at 90."""
     return {
         "status": S.FAILED,
         "retryable": True,
@@ -390,56 +390,46 @@ def _failing(**fields):
     }
 
 
-def test_the_same_failure_on_the_same_base_is_not_tried_again():
+def test_a_failure_said_again_with_nothing_new_landed_is_not_tried_again():
     plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n"})
-    policy = Policy(retry=Retry(attempts=3, backoff=10.0), base="trunk")
+    policy = Policy(retry=Retry(attempts=3, backoff=10.0))
     [first] = decide(plan, statuses(plan, t1=_failing()), 100.0, policy).requeue
-    seen = first.fields["retried_after"]
-    assert (seen.said, seen.base, seen.since) == ("d1:agent exited with code 1", "a" * 40, 90.0)
-    again = _failing(attempt=2, started_at=110.0, finished_at=120.0, retried_after=seen)
+    assert first.fields["retried_after"] == "d1:agent exited with code 1"
+    said = first.fields["retried_after"]
+    again = _failing(attempt=2, started_at=110.0, finished_at=120.0, retried_after=said)
     decision = decide(plan, statuses(plan, t1=again), 130.0, policy)
     assert decision.requeue == () and decision.launch == ()
     [(task_id, detail)] = decision.give_up
     assert task_id == "1" and detail == (
-        "agent exited with code 1; it failed the same way on the same trunk (aaaaaaaaaa) "
-        "before: not tried again"
+        "agent exited with code 1; it failed as the attempt before it did, and nothing has "
+        "landed since it started that changes a.py: not tried again"
     )
-    # the base moved, or the agent said something else, or the service caused it (no digest):
-    # another attempt may do better
-    for changed in ({"start_sha": "b" * 40}, {"failure_digest": "d2"}, {"failure_digest": ""}):
+    # the agent said something else, or the service caused it (no digest): another attempt
+    # may do better
+    for changed in ({"failure_digest": "d2"}, {"failure_digest": ""}):
         decision = decide(plan, statuses(plan, t1={**again, **changed}), 130.0, policy)
         assert decision.give_up == () and len(decision.requeue) == 1
 
 
-def test_the_same_failure_after_landings_that_changed_none_of_its_files_is_not_tried_again():
+def test_a_failure_said_again_is_tried_again_once_work_on_its_files_has_landed_since():
     plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
     first = plan.merge_order[0]
-    failing = _failing(named_files=("a.py",))
-    [requeue] = decide(plan, statuses(plan, **{f"t{first}": failing}), 100.0).requeue
-    again = _failing(
-        named_files=("a.py",),
-        attempt=2,
-        start_sha="b" * 40,  # the base moved: task 2 landed a change to b.py meanwhile
-        started_at=110.0,
-        finished_at=120.0,
-        retried_after=requeue.fields["retried_after"],
-    )
     other = next(t for t in plan.merge_order if t != first)
-    landed = {"status": S.MERGED, "files": ("b.py",), "finished_at": 105.0}
-    given = statuses(plan, **{f"t{first}": again, f"t{other}": landed})
-    [(_, detail)] = decide(plan, given, 130.0).give_up
-    assert detail.endswith(
-        "it failed the same way before, and nothing that landed since changed a.py: not tried again"
-    )
-    # a task that landed a change to a.py since: what it lacked may be there now
-    landed_a = {**landed, "files": ("a.py", "b.py")}
-    given = statuses(plan, **{f"t{first}": again, f"t{other}": landed_a})
-    decision = decide(plan, given, 130.0)
+    said = "d1:agent exited with code 1"
+    again = _failing(named_files=("a.py",), attempt=2, started_at=110.0, retried_after=said)
+
+    def decided(landed_files, landed_at):
+        landed = {"status": S.MERGED, "files": landed_files, "finished_at": landed_at}
+        return decide(plan, statuses(plan, **{f"t{first}": again, f"t{other}": landed}), 130.0)
+
+    # a change to a file it did not name landed while it ran: nothing it lacked
+    [(_, detail)] = decided(("b.py",), 115.0).give_up
+    assert "nothing has landed since it started that changes a.py" in detail
+    # one to a file it named landed while it ran: the next attempt has it, this one did not
+    decision = decided(("a.py", "b.py"), 115.0)
     assert decision.give_up == () and len(decision.requeue) == 1
-    # with no file named, any move of the base may have brought it
-    unnamed = {**again, "named_files": ()}
-    given = statuses(plan, **{f"t{first}": unnamed, f"t{other}": landed})
-    assert decide(plan, given, 130.0).give_up == ()
+    # it had landed before this attempt started: this attempt had it, and failed alike
+    assert len(decided(("a.py",), 105.0).give_up) == 1
 
 
 def test_the_same_failure_still_waits_for_work_it_may_lack():
