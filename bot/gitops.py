@@ -385,8 +385,10 @@ class GitRepo:
         }
         runner = self._git(checkout)
         try:
-            # `-m` keeps what the index knows of unchanged files: only changed ones are read
-            runner.read_tree(*(["-m"] if index.exists() else []), head, env=env)
+            # `--reset` keeps what the index knows of unchanged files (only changed ones are
+            # read) and, unlike `-m`, takes a file changed again since the last snapshot
+            # (`-m` refused it: "not uptodate", and the agent's work could not be read)
+            runner.read_tree(*(["--reset"] if index.exists() else []), head, env=env)
             runner.add("-A", env=env)
             tree = str(runner.write_tree(env=env))
         except git.GitCommandError as exc:  # a running agent moved a file under our feet

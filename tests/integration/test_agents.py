@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -326,6 +327,27 @@ def test_running_tasks_seen_touching_the_same_file_are_flagged_before_merge(tmp_
     assert any("touching shared.txt, which task" in note for note in notes)
     assert "touching shared.txt, which task" in out
     assert all(s.status is TaskStatus.MERGED for s in states(repo).values())  # one redone
+
+
+def test_a_file_edited_again_after_a_heartbeat_is_collected_as_last_written(tmp_path, capsys):
+    """Each heartbeat snapshots the work in progress; an agent then writing the same file
+    again (as every agent that edits a file twice does) must not make it unreadable: the
+    change collected is the file as it was left."""
+    code = """
+        import pathlib, time
+        pathlib.Path("a.txt").write_text("first draft\\n")
+        time.sleep(0.6)  # a few heartbeats see the first draft
+        pathlib.Path("a.txt").write_text("final text, longer than the draft\\n")
+    """
+    agent = script_agent(tmp_path, code, {"heartbeat": "0.1s"})
+    repo, tasks = one_task(tmp_path, agent)
+    code, _, _ = run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.MERGED and code == 0, state.detail
+    shown = subprocess.run(
+        ["git", "show", "main:a.txt"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout == "final text, longer than the draft\n"
 
 
 def test_predictor_agent_asks_each_agent_read_only_and_uses_its_answer(tmp_path, capsys):
