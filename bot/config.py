@@ -99,7 +99,8 @@ class AgentConfig(Section):
         ge=0,
         le=10,
         description="Extra attempts after a transient failure (overload, crash "
-        "before any change), with exponential backoff.",
+        "before any change), with exponential backoff; an attempt that fails as the one "
+        "before it did, with nothing landed since that it may need, ends them.",
     )
     retry_backoff: Duration = Field(10.0, description="Wait before the first retry; doubles.")
     failure_waits: int = Field(
