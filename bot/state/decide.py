@@ -90,13 +90,13 @@ def decide(
     Lost agents (no heartbeat within `policy.stale_after`) fail as transient. A transient
     failure while unfinished tasks may still change its files waits for them (as often as
     `policy.failure_waits`); other transient failures with attempts left are retried after a
-    backoff, unless the same failure came on the same base before (`repeated`); merge
-    conflicts with redos left are redone after the others (with whatever depends on them). A
-    task in review lands once every earlier task in merge order that is related to it
-    (predicted to conflict, or seen changing the same files) has ended; unrelated work never
-    waits. Launches follow merge order, up to `max_parallel` running at once. Files a task
-    really changed (so far, or in an earlier attempt) count like predicted ones: a planned
-    task waits for an earlier task seen changing the files it likely touches.
+    backoff, unless it failed as the attempt before it did with nothing new landed since
+    (`repeated`); merge conflicts with redos left are redone after the others (with whatever
+    depends on them). A task in review lands once every earlier task in merge order that is
+    related to it (predicted to conflict, or seen changing the same files) has ended;
+    unrelated work never waits. Launches follow merge order, up to `max_parallel` running at
+    once. Files a task really changed (so far, or in an earlier attempt) count like predicted
+    ones: a planned task waits for an earlier task seen changing the files it likely touches.
     """
     policy = policy or Policy()
     order = plan.merge_order
