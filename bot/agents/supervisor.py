@@ -75,9 +75,10 @@ _SPACE = re.compile(r"\s+")
 
 def failure_digest(log_tail: str) -> str:
     """What a failed agent last said, as a short digest that is the same when it says the same
-    again (numbers aside: times, ids, durations), so that a failure repeated on an unchanged
-    base is seen as one that another attempt would repeat too. Empty for a failure the service
-    caused (overloaded, rate-limited, a connection reset): that one may pass by itself."""
+    again (numbers aside: times, ids, durations), so that a failure said again, with nothing
+    new to work with, is seen as one another attempt would repeat (`bot.state.failures`).
+    Empty for a failure the service caused (overloaded, rate-limited, a connection reset):
+    that one may pass by itself."""
     if _TRANSIENT.search(log_tail):
         return ""
     said = _SPACE.sub(" ", _NUMBER.sub("#", log_tail)).strip()
