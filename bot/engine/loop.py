@@ -137,8 +137,7 @@ class Engine:
         for task_id, detail in decision.fail:
             self._set(task_id, S.FAILED, detail, retryable=True, finished_at=now, pid=None)
         for task_id, detail in decision.give_up:
-            self._update(task_id, detail=detail, retryable=False)
-            self.store.note(detail, task_id)
+            self._amend(task_id, detail, retryable=False)
         for requeue in decision.requeue:
             self._set(requeue.task_id, S.PLANNED, requeue.detail, **requeue.fields)
         for task_id, why in decision.block:
@@ -202,6 +201,11 @@ class Engine:
     def _update(self, task_id: str, **fields: object) -> None:
         state = self.store.update(task_id, **self._clean(fields))
         self.notifier.changed(task_id, state)
+
+    def _amend(self, task_id: str, detail: str, **fields: object) -> None:
+        """A new detail (and fields) for a task whose status stays, logged as an event."""
+        self._update(task_id, detail=detail, **fields)
+        self.store.note(self.redact(detail), task_id)
 
     def _clean(self, fields: Mapping[str, object]) -> dict[str, object]:
         cleaned = dict(fields)
@@ -290,8 +294,7 @@ class Engine:
         if landing.files:
             fields["files"] = landing.files
         if landing.status is S.REVIEW:  # not now: a head or base moved; tried again later
-            self._update(task_id, detail=landing.detail, **fields)
-            self.store.note(landing.detail, task_id)
+            self._amend(task_id, landing.detail, **fields)
             return
         if landing.status is S.MERGED:
             fields.update(merged_sha=landing.head, finished_at=self.clock())
