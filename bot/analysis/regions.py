@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from bot.analysis.text import without_addresses
 
@@ -92,14 +92,18 @@ class LineIndex:
     """One file's text (`path`: where it is), searched for tokens on demand (each once)."""
 
     text: str
-    starts: list[int]  # where each line starts
     found: dict[str, tuple[int, ...]] = field(default_factory=dict)
     versions: list[tuple[int, int]] | None = None  # (line, major) of each line setting a version
     path: str = ""
 
     @classmethod
     def build(cls, content: str, path: str = "") -> LineIndex:
-        return cls(content, [0, *(m.end() for m in re.finditer("\n", content))], path=path)
+        return cls(content, path=path)
+
+    @cached_property
+    def starts(self) -> list[int]:
+        """Where each line starts: found once a token is (most files read never hold one)."""
+        return [0, *(m.end() for m in re.finditer("\n", self.text))]
 
     def lines_of(self, token: str) -> tuple[int, ...]:
         """The lines (1-based) `token` is on."""

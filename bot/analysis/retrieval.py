@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 K1 = 1.2
 B = 0.75
@@ -19,6 +21,11 @@ class BM25:
     postings: dict[str, list[tuple[int, int]]]
     lengths: tuple[int, ...]
     average: float
+
+    @cached_property
+    def _norms(self) -> tuple[float, ...]:
+        """Each document's length normalisation, K1 * (1 - B + B * length / average)."""
+        return tuple(K1 * (1 - B + B * length / self.average) for length in self.lengths)
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]]) -> BM25:
@@ -55,11 +62,11 @@ class BM25:
             for term, posting in known.items()
             if n < MIN_DOCS or len(posting) <= max_df * n
         }
+        norms = self._norms
         for term, posting in (rare or known).items():
             idf = self.idf(term)
             for doc, tf in posting:
-                norm = K1 * (1 - B + B * self.lengths[doc] / self.average)
-                result[doc] += idf * tf * (K1 + 1) / (tf + norm)
+                result[doc] += idf * tf * (K1 + 1) / (tf + norms[doc])
         return result
 
     def top(
@@ -67,7 +74,5 @@ class BM25:
     ) -> list[tuple[int, float]]:
         """The `k` best documents, leaving out those numbered below `first`."""
         scored = self.scores(query, max_df).items()
-        ranked = sorted(
-            (item for item in scored if item[0] >= first), key=lambda item: (-item[1], item[0])
-        )
-        return ranked[:k]
+        kept = (item for item in scored if item[0] >= first)
+        return heapq.nsmallest(k, kept, key=lambda item: (-item[1], item[0]))

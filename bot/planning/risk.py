@@ -132,16 +132,18 @@ def pair_risk(a: Footprint, b: Footprint, shared: Sequence[str], rates: Conflict
     """P(share) and P(conflict) for two footprints over the files both may touch; `top` is
     the file that adds most to P(conflict)."""
     miss, weighted, weights = 1.0, 0.0, 0.0
-    adds: dict[str, float] = {}
+    top, most = "", -1.0
+    mine, theirs = a.confidence, b.confidence
     for path in shared:
-        both = a.confidence.get(path, 1.0) * b.confidence.get(path, 1.0)
+        both = mine.get(path, 1.0) * theirs.get(path, 1.0)
         miss *= 1.0 - both
-        adds[path] = both * _rate(a, b, path, rates)
-        weighted += adds[path]
+        adds = both * _rate(a, b, path, rates)
+        if adds > most:  # the first of equals: `shared` is sorted
+            top, most = path, adds
+        weighted += adds
         weights += both
     share = 1.0 - miss
     rate = weighted / weights if weights else rates.base
-    top = max(shared, key=adds.__getitem__)  # the first of equals: `shared` is sorted
     return PairRisk(share, share * rate, top, lines=(a.lines.get(top, ()), b.lines.get(top, ())))
 
 
