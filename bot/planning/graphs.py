@@ -185,6 +185,17 @@ def risky_pairs(
     return [pairs[key] for key in sorted(pairs, key=lambda k: (order[k[0]], order[k[1]]))]
 
 
+@dataclass(frozen=True)
+class SplitPairs:
+    """The pairs kept apart (their risk of a real conflict reaches the threshold), the riskiest
+    of the others, which run side by side, explained (a large plan has many thousands of them),
+    and the risk of every pair that runs side by side, both ways round (`beside[a][b]`)."""
+
+    apart: list[Conflict]
+    side_by_side: list[Conflict]
+    beside: dict[str, dict[str, float]]
+
+
 def split_pairs(
     footprints: Mapping[str, Footprint],
     threshold: float = CONFLICT_THRESHOLD,
@@ -192,14 +203,16 @@ def split_pairs(
     rates: ConflictRates | None = None,
     shown: int | None = None,
     alike: Mapping[tuple[str, str], Kinship] | None = None,
-) -> tuple[list[Conflict], list[Conflict]]:
-    """(pairs kept apart: their risk of a real conflict reaches `threshold`; the riskiest
-    `shown` of the others that may touch a common file, which run side by side). Only the
-    pairs returned are explained: a large plan has many thousands of the others."""
+) -> SplitPairs:
+    """Split every pair of tasks that may conflict by `threshold`; explain the riskiest
+    `shown` of those that run side by side."""
     risks = risky_pairs(footprints, rates, mergeable, alike)
     apart = [pair.conflict() for pair in risks if pair.weight >= threshold]
     together = sorted((p for p in risks if 0 < p.weight < threshold), key=lambda p: -p.weight)
-    return apart, [pair.conflict() for pair in together[:shown]]
+    beside: dict[str, dict[str, float]] = defaultdict(dict)
+    for pair in together:
+        beside[pair.a][pair.b] = beside[pair.b][pair.a] = pair.weight
+    return SplitPairs(apart, [pair.conflict() for pair in together[:shown]], dict(beside))
 
 
 def find_conflicts(
@@ -209,4 +222,4 @@ def find_conflicts(
     rates: ConflictRates | None = None,
 ) -> list[Conflict]:
     """Pairs of tasks that must not be in flight together (see `split_pairs`)."""
-    return split_pairs(footprints, threshold, mergeable, rates, shown=0)[0]
+    return split_pairs(footprints, threshold, mergeable, rates, shown=0).apart

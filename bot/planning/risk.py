@@ -152,7 +152,7 @@ def _lines(numbers: Sequence[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}{'...' if len(numbers) > 3 else ''}"
 
 
-def _risk_percent(value: float) -> str:
+def risk_percent(value: float) -> str:
     """A conflict risk in whole percents, rounded down: a risk just under a threshold of whole
     percents (24.9% under 25%) never reads as the threshold itself."""
     return f"{math.floor(value * 100 + 1e-9)}%"
@@ -178,14 +178,14 @@ def describe(risk: PairRisk, files: int) -> str:
         verdict = "adjacent" if adjacent(here, there) else "apart"
         where += f", at {_lines(here)} and {_lines(there)} ({verdict})"
     if risk.alike <= 0.0 and not risk.names:
-        return f"{where}: conflict risk {_risk_percent(risk.conflict)}"
+        return f"{where}: conflict risk {risk_percent(risk.conflict)}"
     said = [f"texts alike ({risk.alike:.2f})"] if risk.alike > 0.0 else []
     if risk.names:
         said.append("both name " + ", ".join(f"`{name}`" for name in risk.names[:3]))
     texts = ", ".join(said)
     if where:
         texts = f"{where}: {risk.files_only:.0%} from the files, {texts}"
-    return f"{texts}: conflict risk {_risk_percent(risk.conflict)}"
+    return f"{texts}: conflict risk {risk_percent(risk.conflict)}"
 
 
 def threshold_for(redo_cost: float) -> float:

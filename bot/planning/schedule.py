@@ -3,17 +3,20 @@
 Pairs of tasks are kept apart only when their risk of a real conflict (`bot.planning.risk`)
 makes a redo dearer than the wait: the others run side by side, even when they may touch a
 common file. List scheduling with `max_parallel` workers: whenever a worker is free, start the
-first ready task in priority order (longest remaining chain of dependencies and of pairs kept
-apart first) that conflicts with no task in flight. A conflict is oriented by who starts
-first; dependency edges plus these oriented conflict edges form the precedence DAG behind the
-critical path and the explanations.
+ready task that conflicts with no task in flight and comes first by priority (longest remaining
+chain of dependencies and of pairs kept apart first, then the task's own priority); among
+equals, the one least likely to conflict with the tasks in flight (the summed risk of the
+pairs that run side by side), then the first in order. So the riskiest pair that runs side by
+side goes to different waves where the waves leave room, at no cost in parallelism. A conflict
+is oriented by who starts first; dependency edges plus these oriented conflict edges form the
+precedence DAG behind the critical path and the explanations.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import networkx as nx
 
@@ -22,7 +25,8 @@ from bot.models import Conflict, Estimate, Footprint, Plan, PlannedTask, Task
 from bot.planning.changelogs import MERGEABLE
 from bot.planning.estimates import durations
 from bot.planning.graphs import dependencies, dependency_graph, split_pairs
-from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates
+from bot.planning.risk import CONFLICT_THRESHOLD, ConflictRates, risk_percent
+from bot.render.text import listed
 
 SIDE_BY_SIDE_KEPT = 50  # the riskiest pairs run side by side, kept to explain the plan
 
@@ -41,26 +45,30 @@ def _bottom_levels(graph: nx.DiGraph[str], length: Mapping[str, float]) -> dict[
     return level
 
 
+Rank = tuple[float, int]  # (-longest remaining chain, -priority): lower starts first
+
+
 def _priority_order(
     tasks: Sequence[Task],
     graph: nx.DiGraph[str],
     length: Mapping[str, float],
     conflicts: Sequence[Conflict] = (),
-) -> list[str]:
-    """Topological order; among ready tasks: longest remaining chain, then priority, then id.
-    So of two tasks kept apart, the older one goes first: the newer is the likelier to build
-    on it, as a change in history builds on the changes before it. A pair kept apart counts
-    in the chains that way round, so a task others must wait for starts before one that
-    holds nobody up."""
+) -> tuple[list[str], dict[str, Rank]]:
+    """Topological order; among ready tasks: longest remaining chain, then priority, then id;
+    and each task's rank (chain, priority). So of two tasks kept apart, the older one goes
+    first: the newer is the likelier to build on it, as a change in history builds on the
+    changes before it. A pair kept apart counts in the chains that way round, so a task others
+    must wait for starts before one that holds nobody up."""
     priority = {task.id: task.priority for task in tasks}
 
-    def ordered(level: Mapping[str, float]) -> list[str]:
-        key = lambda n: (-level[n], -priority[n], natural_key(n))  # noqa: E731
-        return list(nx.lexicographical_topological_sort(graph, key=key))
+    def ordered(level: Mapping[str, float]) -> tuple[list[str], dict[str, Rank]]:
+        rank = {n: (-level[n], -priority[n]) for n in level}
+        key = lambda n: (*rank[n], natural_key(n))  # noqa: E731
+        return list(nx.lexicographical_topological_sort(graph, key=key)), rank
 
-    order = ordered(_bottom_levels(graph, length))
+    order, rank = ordered(_bottom_levels(graph, length))
     if not conflicts:
-        return order
+        return order, rank
     position = {task_id: index for index, task_id in enumerate(order)}
     chained: nx.DiGraph[str] = nx.DiGraph(graph)
     for conflict in conflicts:
@@ -84,27 +92,53 @@ def _list_schedule(
     conflicts: Mapping[str, set[str]],
     length: Mapping[str, float],
     max_parallel: int,
+    rank: Mapping[str, Rank],
+    beside: Mapping[str, Mapping[str, float]],
 ) -> _Run:
     run = _Run()
     pending = list(order)
+    position = {task_id: index for index, task_id in enumerate(order)}
     running: set[str] = set()
     now = 0.0
+
+    def risk(task_id: str) -> float:
+        """P(a conflict with a task in flight), from the pairs that run side by side."""
+        risks = beside.get(task_id, {})
+        return 1.0 - math.prod(1.0 - risks.get(other, 0.0) for other in running)
+
     while pending:
-        for task_id in list(pending):
-            if not all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id)):
-                continue
-            if conflicts.get(task_id, set()) & running:
-                continue
+        while True:
+            ready = [
+                task_id
+                for task_id in pending
+                if all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id))
+                and not conflicts.get(task_id, set()) & running
+            ]
+            if not ready:
+                break
             if len(running) >= max_parallel:
-                run.slot_note.setdefault(task_id, f"ready at {now:g} but all slots taken")
-                continue
-            run.start[task_id] = now
-            run.end[task_id] = now + length[task_id]
-            running.add(task_id)
-            pending.remove(task_id)
+                for task_id in ready:
+                    risky = [t for t in running if beside.get(task_id, {}).get(t, 0.0) > 0.0]
+                    run.slot_note.setdefault(task_id, _slot_note(now, risk(task_id), risky))
+                break
+            first = min(ready, key=lambda t: (rank[t], risk(t), position[t]))
+            run.start[first] = now
+            run.end[first] = now + length[first]
+            running.add(first)
+            pending.remove(first)
         now = min(run.end[t] for t in running)
         running = {t for t in running if run.end[t] > now}
     return run
+
+
+def _slot_note(now: float, risk: float, risky: Collection[str]) -> str:
+    """Why a ready task waits for a slot; and where it is likelier than another ready task to
+    conflict with a task in flight, with which, and how likely."""
+    note = f"ready at {now:g} but all slots taken"
+    if not risky:
+        return note
+    beside = listed(sorted(risky, key=natural_key))
+    return f"{note}, and beside {beside} its conflict risk is {risk_percent(risk)}"
 
 
 def _precedence(
@@ -202,16 +236,17 @@ def build_plan(
     max_parallel = max(1, max_parallel)
     graph = dependency_graph(tasks, footprints)
     prints = {task.id: footprints[task.id] for task in tasks}
-    conflicts, side_by_side = split_pairs(
+    pairs = split_pairs(
         prints, conflict_threshold, mergeable, rates, shown=SIDE_BY_SIDE_KEPT, alike=alike
     )
+    conflicts, side_by_side = pairs.apart, pairs.side_by_side
     length = durations(tasks)
     clashes: dict[str, set[str]] = {task.id: set() for task in tasks}
     for conflict in conflicts:
         clashes[conflict.a].add(conflict.b)
         clashes[conflict.b].add(conflict.a)
-    order = _priority_order(tasks, graph, length, conflicts)
-    run = _list_schedule(order, graph, clashes, length, max_parallel)
+    order, rank = _priority_order(tasks, graph, length, conflicts)
+    run = _list_schedule(order, graph, clashes, length, max_parallel, rank, pairs.beside)
     wave_of, waves = _waves(order, run)
     position = {task_id: index for index, task_id in enumerate(order)}
     merge_order = sorted(order, key=lambda t: (run.end[t], wave_of[t], position[t]))

@@ -188,3 +188,22 @@ def test_a_task_others_must_wait_for_starts_first():
     assert plan.waves == (("3", "1"), ("2", "4"))
     # the older of the pair still goes first: 4 never starts before 3
     assert plan.merge_order.index("3") < plan.merge_order.index("4")
+
+
+def test_of_pairs_that_run_side_by_side_the_riskiest_go_to_different_waves_where_there_is_room():
+    """1 and 2 may conflict (22%), too little to keep them apart; 3 and 4 touch nothing they
+    do. Two slots, four tasks: two waves either way. Taken by age, 1 and 2 share the first
+    and risk a redo; taken by risk, 2 waits for a slot behind 3, and the plan says why."""
+    risky = Footprint(files=("app.py",), confidence={"app.py": 0.5})
+    calm = {n: Footprint(files=(f"{n}.py",)) for n in "34"}
+    prints = {"1": risky, "2": risky, **calm}
+    tasks = [task(n) for n in "1234"]
+    plan = build_plan(tasks, prints, 2, rates=ConflictRates(base=0.9))
+    assert plan.conflicts == () and plan.side_by_side[0].weight == 0.225
+    assert plan.waves == (("1", "3"), ("2", "4"))
+    [second] = [t for t in plan.tasks if t.id == "2"]
+    assert second.why == "ready at 0 but all slots taken, and beside 1 its conflict risk is 22%"
+    # with room for all, nothing waits: the risk stays under the threshold
+    assert build_plan(tasks, prints, 4, rates=ConflictRates(base=0.9)).waves == (
+        ("1", "2", "3", "4"),
+    )
