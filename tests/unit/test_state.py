@@ -632,3 +632,19 @@ def test_a_failure_waiting_for_many_tasks_names_a_few():
     [requeue] = decide(plan, statuses(plan, t1=failed, **others), 60.0).requeue
     assert len(requeue.fields["after"]) == 8
     assert "while 2, 3, 4, 5, 6 (+3 more) may still change CHANGES.rst" in requeue.detail
+
+
+def test_a_task_in_its_backoff_holds_up_no_related_task():
+    """Seen in a replay of click's history: 3 and 6 waited 35 s behind 8, earlier in the order
+    and related, while 8 waited out two backoffs before it was given up. A task in its backoff
+    goes after the others; once due, it waits for the related ones in flight instead."""
+    plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [a.py]\n---\n"})
+    assert plan.merge_order == ("1", "2") and plan.conflicts
+    backing_off = {"status": S.PLANNED, "attempt": 1, "finished_at": 5.0, "retry_at": 15.0}
+    decision = decide(plan, statuses(plan, t1=backing_off), 6.0)
+    assert decision.launch == ("2",)
+    assert decision.waiting["1"] == "retrying in 9s"
+    decision = decide(plan, statuses(plan, t1=backing_off, t2=S.RUNNING), 16.0)
+    assert decision.launch == () and decision.waiting["1"].startswith("waits for 2")
+    # in review, 2 lands first: 1 is not in flight
+    assert decide(plan, statuses(plan, t1=backing_off, t2=S.REVIEW), 16.0).merge == "2"
