@@ -5,9 +5,10 @@ makes a redo dearer than the wait: the others run side by side, even when they m
 common file. List scheduling with `max_parallel` workers: whenever a worker is free, start the
 ready task that conflicts with no task in flight and comes first by priority (longest remaining
 chain of dependencies and of pairs kept apart first, then the task's own priority); among
-equals, the one least likely to conflict with the tasks in flight (the summed risk of the
-pairs that run side by side), then the first in order. So the riskiest pair that runs side by
-side goes to different waves where the waves leave room, at no cost in parallelism. A conflict
+equals, the one whose risk of a conflict (from the pairs that run side by side) is lowest
+beside the tasks in flight and highest beside the tasks left waiting, then the first in order.
+So the riskiest pairs that run side by side go to different waves where the waves leave room,
+at no cost in parallelism. A conflict
 is oriented by who starts first; dependency edges plus these oriented conflict edges form the
 precedence DAG behind the critical path and the explanations.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
 import networkx as nx
@@ -86,6 +88,29 @@ class _Run:
         self.slot_note: dict[str, str] = {}
 
 
+class _Exposure:
+    """For each task, how likely it is to conflict with some member of a group of tasks (those
+    in flight, or those waiting to start), from the pairs that run side by side, kept up to
+    date as tasks join and leave the group: -log P(no conflict) adds up over the members."""
+
+    def __init__(self, beside: Mapping[str, Mapping[str, float]]) -> None:
+        self.beside = beside
+        self.level: dict[str, float] = defaultdict(float)
+
+    def join(self, task_id: str, sign: float = 1.0) -> None:
+        for other, risk in self.beside.get(task_id, {}).items():
+            self.level[other] -= sign * math.log1p(-risk)
+
+    def leave(self, task_id: str) -> None:
+        self.join(task_id, -1.0)
+
+    def risk(self, task_id: str, but: Collection[str] = ()) -> float:
+        """P(a conflict with a member, `but` those), to 9 places (so equal risks stay equal)."""
+        risks = self.beside.get(task_id, {})
+        level = self.level[task_id] + sum(math.log1p(-risks.get(other, 0.0)) for other in but)
+        return round(-math.expm1(-level), 9)
+
+
 def _list_schedule(
     order: Sequence[str],
     graph: nx.DiGraph[str],
@@ -99,35 +124,44 @@ def _list_schedule(
     pending = list(order)
     position = {task_id: index for index, task_id in enumerate(order)}
     running: set[str] = set()
+    in_flight, waiting = _Exposure(beside), _Exposure(beside)
+    free: set[str] = set()  # pending tasks whose predecessors have ended
     now = 0.0
 
-    def risk(task_id: str) -> float:
-        """P(a conflict with a task in flight), from the pairs that run side by side."""
-        risks = beside.get(task_id, {})
-        return 1.0 - math.prod(1.0 - risks.get(other, 0.0) for other in running)
+    def split(task_id: str, held: Collection[str]) -> float:
+        """Starting it now: its risk beside the tasks in flight, less its risk beside the
+        others that could start now and are left waiting (it stays apart from those)."""
+        return in_flight.risk(task_id) - waiting.risk(task_id, held)
 
     while pending:
+        for task_id in pending:
+            done = all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id))
+            if done and task_id not in free:
+                free.add(task_id)
+                waiting.join(task_id)
         while True:
-            ready = [
-                task_id
-                for task_id in pending
-                if all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id))
-                and not conflicts.get(task_id, set()) & running
-            ]
+            ready = [t for t in pending if t in free and not conflicts.get(t, set()) & running]
             if not ready:
                 break
             if len(running) >= max_parallel:
                 for task_id in ready:
                     risky = [t for t in running if beside.get(task_id, {}).get(t, 0.0) > 0.0]
-                    run.slot_note.setdefault(task_id, _slot_note(now, risk(task_id), risky))
+                    note = _slot_note(now, in_flight.risk(task_id), risky)
+                    run.slot_note.setdefault(task_id, note)
                 break
-            first = min(ready, key=lambda t: (rank[t], risk(t), position[t]))
+            held = {o for t in running for o in conflicts.get(t, ())} & free
+            first = min(ready, key=lambda t: (rank[t], split(t, held), position[t]))
             run.start[first] = now
             run.end[first] = now + length[first]
             running.add(first)
             pending.remove(first)
+            free.discard(first)
+            waiting.leave(first)
+            in_flight.join(first)
         now = min(run.end[t] for t in running)
-        running = {t for t in running if run.end[t] > now}
+        for task_id in [t for t in running if run.end[t] <= now]:
+            running.discard(task_id)
+            in_flight.leave(task_id)
     return run
 
 

@@ -207,3 +207,13 @@ def test_of_pairs_that_run_side_by_side_the_riskiest_go_to_different_waves_where
     assert build_plan(tasks, prints, 4, rates=ConflictRates(base=0.9)).waves == (
         ("1", "2", "3", "4"),
     )
+    # the newest two may conflict: taken by age they would share the second wave; one of
+    # them starts first instead, and the other waits apart from it
+    late = {
+        "1": Footprint(files=("1.py",)),
+        "2": Footprint(files=("2.py",)),
+        "3": risky,
+        "4": risky,
+    }
+    plan = build_plan(tasks, late, 2, rates=ConflictRates(base=0.9))
+    assert plan.waves == (("1", "3"), ("2", "4"))
