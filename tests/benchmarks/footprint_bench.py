@@ -81,6 +81,7 @@ class Score:
         self.redos = 0
         self.windows = self.k = 0
         self.risks: list[tuple[float, bool]] = []  # (predicted risk, really conflicts)
+        self.known: list[tuple[float, bool]] = []  # the same, from the files really touched
         self.rates: list[float] = []  # each window's learnt repository-wide conflict rate
 
     def files(self, footprint: Footprint, truth: set[str]) -> None:
@@ -154,9 +155,11 @@ def score_window(
     risk = {
         key: c.weight for c in risky_pairs(footprints, rates, alike=texts) for key in _pairs([c])
     }
+    known = {key: c.weight for c in risky_pairs(truth, rates) for key in _pairs([c])}
     for threshold, score in scores.items():
         score.rates.append(rates.base)
         score.risks.extend((risk.get(pair, 0.0), pair in real) for pair in real | independent)
+        score.known.extend((known.get(pair, 0.0), pair in real) for pair in real | independent)
         for t in window["tasks"]:
             score.files(footprints[str(t["i"])], set(t["true_files"]))
         plan = build_plan(
@@ -234,6 +237,8 @@ def report(threshold: Threshold, s: Score) -> None:
     )
     left, at = curve_point(s.risks)
     print(f"curve      at recall 0.90: {left:.1%} of independent pairs parallel (risk {at:.3f})")
+    left, at = curve_point(s.known)
+    print(f"bound      the same from the files really touched: {left:.1%} (risk {at:.3f})")
     print(f"calibrated {reliability(s.risks)}")
     print(
         f"speedup    predicted {speed['predicted']:.2f}  oracle {speed['oracle']:.2f}"
