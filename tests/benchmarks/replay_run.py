@@ -418,6 +418,7 @@ class TreeCheck:
     differing: list[str]
     skipped_commits: int  # first-parent commits between the base and the last change, not tasks
     explained_by_skipped: int  # differing paths that a skipped commit touched
+    reordered: int = 0  # differing paths with the same lines as history's, in another order
 
 
 def skipped_paths(clone: Path, window: Window) -> tuple[int, set[str]]:
@@ -437,7 +438,18 @@ def check_tree(repo: Path, clone: Path, window: Window, tree: str) -> TreeCheck:
     if tree == expected:
         return TreeCheck(True, [], count, 0)
     differing = [p for p in git(repo, "diff", "--name-only", tree, expected).split("\n") if p]
-    return TreeCheck(False, differing, count, len(set(differing) & paths))
+    reordered = sum(_same_lines(repo, tree, expected, path) for path in differing)
+    return TreeCheck(False, differing, count, len(set(differing) & paths), reordered)
+
+
+def _same_lines(repo: Path, tree: str, expected: str, path: str) -> bool:
+    """Whether a path holds the same lines in both trees, only in another order (a changelog's
+    entries, union-merged in the order their changes landed rather than history's)."""
+    found = subprocess.run(["git", "show", f"{tree}:{path}"], cwd=repo, capture_output=True)
+    wanted = subprocess.run(["git", "show", f"{expected}:{path}"], cwd=repo, capture_output=True)
+    if found.returncode or wanted.returncode:
+        return False
+    return sorted(found.stdout.splitlines()) == sorted(wanted.stdout.splitlines())
 
 
 # -- one window -----------------------------------------------------------------------------
@@ -524,6 +536,8 @@ def tree_text(check: TreeCheck) -> str:
     text = f"no ({len(check.differing)} paths differ"
     if check.explained_by_skipped:
         text += f", {check.explained_by_skipped} touched by skipped commits"
+    if check.reordered:
+        text += f", {check.reordered} only in the order of their lines"
     return text + ")"
 
 
