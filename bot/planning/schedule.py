@@ -8,9 +8,9 @@ chain of dependencies and of pairs kept apart first, then the task's own priorit
 equals, the one whose risk of a conflict (from the pairs that run side by side) is lowest
 beside the tasks in flight and highest beside the tasks left waiting, then the first in order.
 So the riskiest pairs that run side by side go to different waves where the waves leave room,
-at no cost in parallelism. A conflict
-is oriented by who starts first; dependency edges plus these oriented conflict edges form the
-precedence DAG behind the critical path and the explanations.
+at no cost in parallelism. A conflict is oriented by who starts first; dependency edges plus
+these oriented conflict edges form the precedence DAG behind the critical path and the
+explanations.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def _list_schedule(
                     note = _slot_note(now, in_flight.risk(task_id), risky)
                     run.slot_note.setdefault(task_id, note)
                 break
-            held = {o for t in running for o in conflicts.get(t, ())} & free
+            held = {o for t in running for o in conflicts.get(t, ())} & free  # kept apart now
             first = min(ready, key=lambda t: (rank[t], split(t, held), position[t]))
             run.start[first] = now
             run.end[first] = now + length[first]
@@ -166,8 +166,8 @@ def _list_schedule(
 
 
 def _slot_note(now: float, risk: float, risky: Collection[str]) -> str:
-    """Why a ready task waits for a slot; and where it is likelier than another ready task to
-    conflict with a task in flight, with which, and how likely."""
+    """Why a ready task waits for a slot, and, where it may conflict with tasks in flight (the
+    tasks that took the slots may have been chosen for that), with which and how likely."""
     note = f"ready at {now:g} but all slots taken"
     if not risky:
         return note
