@@ -145,12 +145,17 @@ def _list_schedule(
                 break
             if len(running) >= max_parallel:
                 for task_id in ready:
-                    risky = [t for t in running if beside.get(task_id, {}).get(t, 0.0) > 0.0]
-                    note = _slot_note(now, in_flight.risk(task_id), risky)
-                    run.slot_note.setdefault(task_id, note)
+                    if task_id not in run.slot_note:
+                        risky = [t for t in running if beside.get(task_id, {}).get(t, 0.0) > 0.0]
+                        note = _slot_note(now, in_flight.risk(task_id), risky)
+                        run.slot_note[task_id] = note
                 break
-            held = {o for t in running for o in conflicts.get(t, ())} & free  # kept apart now
-            first = min(ready, key=lambda t: (rank[t], split(t, held), position[t]))
+            best = min(rank[t] for t in ready)
+            equals = [t for t in ready if rank[t] == best]
+            first = equals[0]
+            if len(equals) > 1:
+                held = {o for t in running for o in conflicts.get(t, ())} & free  # kept apart
+                first = min(equals, key=lambda t: (split(t, held), position[t]))
             run.start[first] = now
             run.end[first] = now + length[first]
             running.add(first)
