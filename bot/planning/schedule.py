@@ -135,8 +135,9 @@ def _list_schedule(
 
     while pending:
         for task_id in pending:
-            done = all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id))
-            if done and task_id not in free:
+            if task_id in free:
+                continue
+            if all(p in run.end and run.end[p] <= now for p in graph.predecessors(task_id)):
                 free.add(task_id)
                 waiting.join(task_id)
         while True:

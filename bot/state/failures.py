@@ -114,6 +114,12 @@ def _said(state: TaskState) -> str:
     return f"{state.failure_digest}:{state.detail}" if state.failure_digest else ""
 
 
+def _tried_again(state: TaskState) -> dict[str, object]:
+    """The fields of a failed task sent back to be tried again: what it said goes with it, for
+    the next attempt's failure to be compared with (`_repeats`)."""
+    return {"retryable": False, "retried_after": _said(state)}
+
+
 def _repeats(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], mergeable: Sequence[str]
 ) -> str | None:
@@ -162,11 +168,7 @@ def _failure_wait(
     if state.rate_limited or state.waits >= policy.failure_waits:
         return None
     count = f"(wait {state.waits + 1} of {policy.failure_waits})"
-    fields: dict[str, object] = {
-        "waits": state.waits + 1,
-        "retryable": False,
-        "retried_after": _said(state),
-    }
+    fields = {"waits": state.waits + 1, **_tried_again(state)}
     mine, named = _failed_on(task_id, plan, states, policy.mergeable)
     needed = _needed_work(task_id, plan, states, mine)
     landed = _landed_since(task_id, plan, states, mine)
@@ -208,11 +210,7 @@ def requeues(
                         task_id,
                         f"transient failure ({state.detail}); retry {attempt} of "
                         f"{rule.attempts} in {delay:g}s",
-                        {
-                            "retry_at": (state.finished_at or now) + delay,
-                            "retryable": False,
-                            "retried_after": _said(state),
-                        },
+                        {"retry_at": (state.finished_at or now) + delay, **_tried_again(state)},
                     )
                 )
         elif state.status is S.CONFLICT and state.redos < policy.conflict_redos:
