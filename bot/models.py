@@ -135,6 +135,15 @@ class Estimate(Model):
     speedup: float
 
 
+class Rates(Model):
+    """How often sharing a file really conflicted in the repository's history: the rates a
+    plan used (`bot.planning.risk.ConflictRates`), for the files of its footprints, so the
+    run judges files its agents are seen changing by the same numbers."""
+
+    base: float
+    by_file: dict[str, float] = Field(default_factory=dict)
+
+
 class Plan(Model):
     max_parallel: int
     tasks: tuple[PlannedTask, ...]
@@ -147,6 +156,7 @@ class Plan(Model):
     notes: tuple[str, ...] = ()
     side_by_side: tuple[Conflict, ...] = ()  # pairs that may touch a common file, run together
     conflict_threshold: float = 0.25  # the conflict risk from which a pair is kept apart
+    rates: Rates | None = None  # None: a plan made before plans kept them (the default rate)
 
     def task(self, task_id: str) -> PlannedTask:
         for planned in self.tasks:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from bot.analysis.history import PastPair
 from bot.analysis.kinship import Kinship
 from bot.analysis.regions import adjacent
-from bot.models import Footprint
+from bot.models import Footprint, Rates
 from bot.planning.changelogs import is_mergeable
 
 DEFAULT_RATE = 0.3  # P(conflict | share) on flask, the tuning set: 0.27 (0.34 of replayable pairs)
@@ -64,6 +64,16 @@ class ConflictRates:
 
     def of(self, path: str) -> float:
         return self.by_file.get(path, self.base)
+
+    def kept(self, paths: Iterable[str]) -> Rates:
+        """The rates of `paths` (those the history speaks of), to keep with a plan."""
+        by_file = {path: self.by_file[path] for path in sorted(set(paths)) if path in self.by_file}
+        return Rates(base=self.base, by_file=by_file)
+
+    @classmethod
+    def kept_by(cls, rates: Rates | None) -> ConflictRates:
+        """The rates a plan kept (the default where it kept none)."""
+        return cls(rates.base, rates.by_file) if rates is not None else cls()
 
     @property
     def summary(self) -> str:

@@ -312,6 +312,7 @@ def build_plan(
         conflicts=tuple(conflicts),
         side_by_side=tuple(side_by_side),
         conflict_threshold=conflict_threshold,
+        rates=(rates or ConflictRates()).kept(f for fp in prints.values() for f in fp.files),
         waves=waves,
         merge_order=tuple(merge_order),
         critical_path=tuple(_critical_path(precedence, length)),

@@ -26,23 +26,13 @@ def observed_files(states: Mapping[str, TaskState]) -> dict[str, set[str]]:
     }
 
 
-def seen_overlap(
-    a: str,
-    b: str,
-    likely: Mapping[str, Collection[str]],
-    observed: Mapping[str, Collection[str]],
-    mergeable: Sequence[str],
-    refused: Collection[str] = (),
-) -> str | None:
-    """A file one task was seen changing that the other changes too or likely touches
-    (`likely`: each task's `likely_files`; changelog-style files aside: they are merged as a
-    union, unless the union was `refused` there in this run), or None."""
-    seen_a, seen_b = set(observed.get(a, ())), set(observed.get(b, ()))
-    if not seen_a and not seen_b:
-        return None
-    shared = (seen_a & (seen_b | set(likely[b]))) | (seen_b & set(likely[a]))
-    found = sorted(f for f in shared if f in refused or not is_mergeable(f, mergeable))
-    return found[0] if found else None
+def seen_footprint(footprint: Footprint, seen: Collection[str]) -> Footprint:
+    """A task's predicted footprint with the files it was seen changing made certain."""
+    if not seen:
+        return footprint
+    files = tuple(dict.fromkeys([*footprint.files, *sorted(seen)]))
+    confidence = {**footprint.confidence, **dict.fromkeys(seen, 1.0)}
+    return footprint.model_copy(update={"files": files, "confidence": confidence})
 
 
 def overlaps(

@@ -5,17 +5,25 @@ plan's up-front scheduling, waves and critical path, is `bot.planning.schedule`.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import networkx as nx
 
-from bot.models import Plan, TaskState, TaskStatus
+from bot.models import Footprint, Plan, TaskState, TaskStatus
 from bot.planning.changelogs import is_mergeable
+from bot.planning.risk import ConflictRates, pair_risk, risk_percent
 from bot.state.actions import Decision
-from bot.state.overlap import likely_files, observed_files, seen_overlap
+from bot.state.overlap import observed_files, seen_footprint
 from bot.state.transitions import IN_FLIGHT, SATISFIES_DEPENDENCY
 
 S = TaskStatus
+
+
+def _touch(path: str, seen: Collection[str], footprint: Footprint) -> str:
+    if path in seen:
+        return "changes"
+    return "touches" if footprint.confidence.get(path, 1.0) >= 1.0 else "may touch"
 
 
 def effective_order(plan: Plan, requeued: Collection[str] = ()) -> list[str]:
@@ -50,10 +58,48 @@ class _Step:
     observed: Mapping[str, Collection[str]]  # files each task was seen at work on
     mergeable: Sequence[str]
     refused: Collection[str]  # changelog-style files git refused to merge as a union
-    likely: Mapping[str, frozenset[str]]  # each task's likely files
+    rates: ConflictRates  # the plan's
 
-    def overlap(self, a: str, b: str) -> str | None:
-        return seen_overlap(a, b, self.likely, self.observed, self.mergeable, self.refused)
+    @cached_property
+    def footprints(self) -> dict[str, Footprint]:
+        """Each task's footprint, with the files it was seen changing made certain."""
+        return {
+            task.id: seen_footprint(task.footprint, self.observed.get(task.id, ()))
+            for task in self.plan.tasks
+        }
+
+    @cached_property
+    def counted(self) -> dict[str, frozenset[str]]:
+        """The files of each footprint that can conflict: changelog-style ones aside, unless
+        git refused their union in this run."""
+        return {
+            task_id: frozenset(
+                f
+                for f in footprint.files
+                if f in self.refused or not is_mergeable(f, self.mergeable)
+            )
+            for task_id, footprint in self.footprints.items()
+        }
+
+    def seen_conflict(self, a: str, b: str) -> str | None:
+        """Why `a` should not start beside `b` from what either was seen changing: their risk
+        of a real conflict (`bot.planning.risk.pair_risk`, by the rates the plan used), with
+        those files certain, reaches the plan's threshold. Only where one of them was seen
+        changing a file both may touch: the plan has weighed their predicted footprints."""
+        shared = self.counted[a] & self.counted[b]
+        seen_a, seen_b = self.observed.get(a, ()), self.observed.get(b, ())
+        if not shared or (shared.isdisjoint(seen_a) and shared.isdisjoint(seen_b)):
+            return None
+        prints = self.footprints
+        risk = pair_risk(prints[a], prints[b], sorted(shared), self.rates)
+        if risk.conflict < self.plan.conflict_threshold:
+            return None
+        top = risk.top
+        if top in seen_b:
+            how = f"it changed {top}, which this task {_touch(top, seen_a, prints[a])}"
+        else:
+            how = f"this task changed {top}, which it {_touch(top, seen_b, prints[b])}"
+        return f"{how} too: conflict risk {risk_percent(risk.conflict)}"
 
     def unlanded(self, task_id: str) -> list[str]:
         """The dependencies of a task that have not landed yet."""
@@ -65,8 +111,9 @@ class _Step:
 
     def earlier_related(self, task_id: str) -> Iterator[tuple[str, str]]:
         """The unfinished tasks before this one in the order that it waits for, each with
-        why: predicted conflicts first, then ones seen changing a file it changes or likely
-        touches."""
+        why: predicted conflicts first, then ones seen changing a file it changes or may touch
+        where that makes the risk of a real conflict reach the plan's threshold (below it, a
+        real conflict is seen while they run: `bot.state.decide.restarts`)."""
         position = self.order.index(task_id)
         earlier = {t for t in self.order[:position] if not self.states[t].terminal}
         for conflict in self.plan.conflicts:
@@ -75,8 +122,8 @@ class _Step:
                 if other in earlier:
                     yield other, f"waits for {other} ({conflict.reason})"
         for other in self.order[:position]:
-            if other in earlier and (shared := self.overlap(task_id, other)):
-                yield other, f"waits for {other} (it changed {shared}, which this task touches too)"
+            if other in earlier and (why := self.seen_conflict(task_id, other)):
+                yield other, f"waits for {other} ({why})"
 
 
 def _wait_reason(task_id: str, step: _Step, after: Collection[str]) -> str | None:
@@ -115,9 +162,10 @@ def _without_circles(
 
 def _landing_choice(step: _Step) -> tuple[str | None, dict[str, str]]:
     """The task to land now: the first in the order that is in review and that no earlier
-    task in flight is related to (predicted to conflict with it, or seen changing a file it
-    changes or likely touches). Unrelated work never waits behind a slow agent; related work
-    lands in plan order. Also: why each other task in review waits."""
+    task in flight is related to (predicted to conflict with it, or seen changing a file that
+    makes their risk of a real conflict reach the plan's threshold: `_Step.seen_conflict`).
+    Unrelated work never waits behind a slow agent; related work lands in plan order. Also:
+    why each other task in review waits."""
     conflicts = {frozenset((c.a, c.b)): c.reason for c in step.plan.conflicts}
     held: dict[str, str] = {}
     for position, task_id in enumerate(step.order):
@@ -127,8 +175,8 @@ def _landing_choice(step: _Step) -> tuple[str | None, dict[str, str]]:
             if step.states[earlier] not in IN_FLIGHT:
                 continue  # ended, or not started: it will start from the new base
             why = conflicts.get(frozenset((task_id, earlier)))
-            if why is None and (shared := step.overlap(task_id, earlier)):
-                why = f"both change {shared}"
+            if why is None:
+                why = step.seen_conflict(task_id, earlier)
             if why is not None:
                 held[task_id] = f"review: lands after {earlier} ({why})"
                 break
@@ -155,15 +203,18 @@ def schedule(
         if states[task_id] is S.PLANNED and (reason := _blocker(task_id, plan, states)) is not None
     )
     blocked = {task_id for task_id, _ in block}
-    # changelog-style files git could not merge as a union in this run relate tasks again
+    # changelog-style files git could not merge as a union in this run relate tasks again:
+    # sharing one is a conflict, whatever its rate
     refused = {
         f
         for state in now_states.values()
         for f in state.conflict_files
         if is_mergeable(f, mergeable)
     }
-    likely = {task.id: frozenset(likely_files(task.footprint)) for task in plan.tasks}
-    step = _Step(plan, states, order, observed, mergeable, refused, likely)
+    rates = ConflictRates.kept_by(plan.rates)
+    if refused:
+        rates = replace(rates, by_file={**rates.by_file, **dict.fromkeys(refused, 1.0)})
+    step = _Step(plan, states, order, observed, mergeable, refused, rates)
     merge, waiting = _landing_choice(step)
     running = sum(1 for status in states.values() if status is S.RUNNING)
     planned = [t for t in order if states[t] is S.PLANNED and t not in blocked]

@@ -1,7 +1,7 @@
 import pytest
 
 from bot.analysis import RepoSnapshot, predict_footprints
-from bot.models import TaskState, TaskStatus
+from bot.models import Rates, TaskState, TaskStatus
 from bot.planning import build_plan
 from bot.state.decide import decide
 from bot.state.policy import Policy, Retry
@@ -66,9 +66,16 @@ def test_unrelated_work_lands_at_once_and_related_work_in_plan_order():
     assert decide(plan, given).merge == second
     # seen changing a file the later one changes too: it lands first, the other waits
     given[first] = given[first].model_copy(update={"files": (f"f{first}.py", f"f{second}.py")})
+    given[second] = given[second].model_copy(update={"files": (f"f{second}.py",)})
     decision = decide(plan, given)
     assert decision.merge is None
-    assert decision.waiting[second] == f"review: lands after {first} (both change f{second}.py)"
+    assert decision.waiting[second] == (
+        f"review: lands after {first} (it changed f{second}.py, which this task changes too: "
+        "conflict risk 30%)"
+    )
+    # the history says that file rarely conflicts: the later one lands, the risk is the plan's
+    quiet = plan.model_copy(update={"rates": Rates(base=0.3, by_file={f"f{second}.py": 0.1})})
+    assert decide(quiet, given).merge == second
     # changelog-style files relate nothing: the merge queue merges them as a union
     given[first] = given[first].model_copy(update={"files": ("CHANGES.rst",)})
     given[second] = given[second].model_copy(update={"files": ("CHANGES.rst",)})
@@ -251,7 +258,7 @@ def test_a_failure_wait_that_would_close_a_circle_of_waits_is_dropped():
     waiting = {"status": S.PLANNED, "waits": 1, "after": ("2",), "named_files": ("t.py",)}
     redone = {"status": S.PLANNED, "redos": 1}  # requeued too: both go last, in plan order
     # 2 waits for 1: it comes later and likely touches t.py, which 1's failure named
-    plan = _plan_with(**{"1": {"a.py": 1.0, "t.py": 0.2}, "2": {"t.py": 0.6}})
+    plan = _plan_with(**{"1": {"a.py": 1.0, "t.py": 0.2}, "2": {"t.py": 0.9}})
     assert plan.conflicts == ()
     decision = decide(plan, statuses(plan, t1=waiting, t2=redone), 100.0)
     assert decision.launch == ("1",)
@@ -261,7 +268,7 @@ def test_a_failure_wait_that_would_close_a_circle_of_waits_is_dropped():
     assert len(apart.conflicts) == 1
     assert decide(apart, statuses(apart, t1=waiting, t2=redone), 100.0).launch == ("1",)
     # a longer circle: 1 waits for 3, 3 for 2 (seen at y.py), 2 for 1 (whose failure named x.py)
-    chain = _plan_with(**{"1": {"a.py": 1.0}, "2": {"x.py": 0.6}, "3": {"y.py": 0.6}})
+    chain = _plan_with(**{"1": {"a.py": 1.0}, "2": {"x.py": 0.9}, "3": {"y.py": 0.9}})
     longer = {"status": S.PLANNED, "waits": 1, "after": ("3",), "named_files": ("x.py",)}
     seen = {**redone, "conflict_files": ("y.py",)}
     given = statuses(chain, t1=longer, t2=seen, t3=redone)
@@ -324,10 +331,43 @@ def test_files_changed_in_an_earlier_attempt_conflict_like_predicted_ones():
     decision = decide(plan, seen)
     assert decision.launch == ("1",)
     assert (
-        decision.waiting["2"] == "waits for 1 (it changed notes.txt, which this task touches too)"
+        decision.waiting["2"]
+        == "waits for 1 (it changed notes.txt, which this task changes too: conflict risk 30%)"
     )
     seen["1"] = seen["1"].model_copy(update={"status": S.MERGED})
     assert decide(plan, seen).launch == ("2",)
+
+
+def test_a_file_seen_changed_holds_up_only_a_task_whose_conflict_risk_it_makes_high():
+    """Seen in a replay of httpx's history: task 6 (docstring of the Client class, 87% on
+    _client.py) sat out 5 s with three slots free behind task 5, seen changing _client.py,
+    though the two did not conflict. A seen file counts as certain in the plan's own risk
+    model, with the rates the plan learnt: below its threshold they run side by side, and a
+    real conflict is caught while they run."""
+    from bot.models import Footprint
+    from bot.planning.risk import ConflictRates
+
+    tasks = [parse_task_file(f"{t}-t.md", "") for t in "12"]
+    prints = {
+        "1": Footprint(files=("a.py",), confidence={"a.py": 0.9}),
+        "2": Footprint(files=("app.py",), confidence={"app.py": 0.87}),
+    }
+    # app.py rarely conflicted; the plan keeps the rates of its footprints' files only
+    quiet = ConflictRates(base=0.3, by_file={"app.py": 0.1, "elsewhere.py": 0.9})
+    plan = build_plan(tasks, prints, 2, rates=quiet)
+    assert plan.rates is not None and plan.rates.by_file == {"app.py": 0.1}
+    seen = statuses(plan, t1={"status": S.RUNNING, "files": ("a.py", "app.py")})
+    assert decide(plan, seen).launch == ("2",)  # 0.87 x 10%: 8%, under 25%
+    hot = ConflictRates(base=0.3, by_file={"app.py": 0.6})
+    plan = build_plan(tasks, prints, 2, rates=hot)
+    decision = decide(plan, seen)
+    assert decision.launch == ()  # 0.87 x 60%: 52%
+    assert decision.waiting["2"] == (
+        "waits for 1 (it changed app.py, which this task may touch too: conflict risk 52%)"
+    )
+    # a plan kept in a store before plans kept their rates: the default rate (30%)
+    old = plan.model_copy(update={"rates": None})
+    assert decide(old, seen).waiting["2"].endswith("conflict risk 26%)")
 
 
 def test_a_planned_task_waits_for_an_earlier_one_seen_changing_its_likely_files():
@@ -349,7 +389,9 @@ def test_a_changelog_git_could_not_merge_as_a_union_relates_tasks_again():
     busy = {"status": S.RUNNING, "files": ("c.py", "CHANGES.rst")}
     decision = decide(plan, statuses(plan, t1=S.MERGED, t2=redo, t3=busy))
     assert decision.launch == ()
-    assert "it changed CHANGES.rst" in decision.waiting["2"]
+    assert decision.waiting["2"] == (
+        "waits for 3 (it changed CHANGES.rst, which this task changes too: conflict risk 100%)"
+    )
     # a union merge that never failed relates nobody: the redo of a conflict in b.py goes
     calm = {**redo, "conflict_files": ("b.py",)}
     assert decide(plan, statuses(plan, t1=S.MERGED, t2=calm, t3=busy)).launch == ("2",)
