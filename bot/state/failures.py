@@ -126,12 +126,15 @@ def _repeats(
     """Why another attempt would only fail again, or None: this attempt failed saying what the
     one before it said, and nothing has landed since it started that changes the files the
     failure is about (those it named, else those it may touch): the next attempt would start
-    from what this one had."""
+    from what this one had. Giving up is final, so every file it named counts here, a
+    changelog too (seen in a replay of click's history: a task lacking the CHANGES.md another
+    task created was given up just after that task landed it)."""
     state = states[task_id]
     said = _said(state)
     if not said or said != state.retried_after:
         return None
     mine, _ = _failed_on(task_id, plan, states, mergeable)
+    mine |= set(state.named_files)
     if _landed_since(task_id, plan, states, mine):
         return None
     since = "nothing has landed since it started"

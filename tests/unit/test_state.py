@@ -474,6 +474,30 @@ def test_a_failure_said_again_is_tried_again_once_work_on_its_files_has_landed_s
     assert len(decided(("a.py",), 105.0).give_up) == 1
 
 
+def test_a_changelog_it_named_landed_since_is_worth_another_attempt():
+    """Seen in a replay of click's history: task 5 failed, naming tests/test_basic.py and the
+    CHANGES.md that task 2 ("Move CHANGES to markdown") was creating; 2 landed while 5's
+    second attempt ran, which then failed alike. It was given up, a changelog being no file a
+    failure is about while another is named; what it lacked had just landed."""
+    plan = plan_of(**{"1": "---\nfiles: [t.py]\n---\n", "2": "---\nfiles: [b.py]\n---\n"})
+    first = plan.merge_order[0]
+    other = next(t for t in plan.merge_order if t != first)
+    said = "d1:agent exited with code 1"
+    named = ("t.py", "CHANGES.md")
+    again = _failing(named_files=named, attempt=2, started_at=110.0, retried_after=said)
+    landed = {"status": S.MERGED, "files": ("CHANGES.md", "CHANGES.rst"), "finished_at": 115.0}
+    given = statuses(plan, **{f"t{first}": again, f"t{other}": landed})
+    decision = decide(plan, given, 130.0)
+    assert decision.give_up == ()
+    [requeue] = decision.requeue
+    assert requeue.task_id == first and requeue.detail.startswith("transient failure")
+    # the changelog landed before this attempt started: this one had it, and failed alike
+    landed["finished_at"] = 105.0
+    given = statuses(plan, **{f"t{first}": again, f"t{other}": landed})
+    [(_, detail)] = decide(plan, given, 130.0).give_up
+    assert "nothing has landed since it started that changes CHANGES.md, t.py" in detail
+
+
 def test_the_same_failure_still_waits_for_work_it_may_lack():
     plan = plan_of(**{"1": "---\nfiles: [a.py]\n---\n", "2": "---\nfiles: [a.py]\n---\n"})
     first, later = plan.merge_order
