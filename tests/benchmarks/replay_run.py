@@ -14,8 +14,10 @@ them (the window's base W). For each window:
    then applies its task's patch in its worktree with `git apply --3way`. A patch that does
    not apply (the work it builds on has not landed yet) is undone and the agent exits 1,
    naming the files: the realistic failure of starting a change too early. A patch whose
-   only trouble is a changelog-style file keeps both sides' lines there, as an agent adding
-   its entry to the changelog it finds would (the oracle does not count those pairs either).
+   only trouble is a changelog-style file is made there as an agent making its change to the
+   changelog it finds would: entries it adds go beside the others' (both sides' lines), a
+   line it rewrites (a release date, a heading) is rewritten where it still stands (the
+   oracle does not count those pairs).
 4. `orchestrate plan --json` then `orchestrate run` run with max_parallel P (--parallel), then
    again in a fresh throwaway repository with max_parallel 1: the sequential baseline with the
    same overheads. Planning runs first in both, so both runs start with a warm cache (as after
@@ -78,6 +80,7 @@ Pair = tuple[int, int]
 
 AGENT = '''\
 """replay_run.py's agent: wait, then apply this task's real patch in its own worktree."""
+import difflib
 import os
 import subprocess
 import sys
@@ -114,8 +117,47 @@ def changelog(path):
     return any(fnmatch(name, pattern) for pattern in CHANGELOGS)
 
 
-def union(path):
-    """Both sides' lines of a changelog that `git apply --3way` left conflicted."""
+def find(lines, part):
+    """Where `part` first stands in `lines`, or None."""
+    for at in range(len(lines) - len(part) + 1):
+        if lines[at : at + len(part)] == part:
+            return at
+    return None
+
+
+def made_on(ours, base, theirs):
+    """One conflicted stretch of a changelog as an agent making this change on the file it
+    finds would leave it: the change's edits to the lines it was made on (a release date
+    rewritten, a heading inserted above one) made to those lines where they still stand, the
+    others' changes there kept. None where the change was made on no line there (both only
+    added lines at one place: both sides are kept then) or a line it edits is not there."""
+    if not base:
+        return None
+    result = list(ours)
+    edits = difflib.SequenceMatcher(None, base, theirs, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(edits):
+        if tag == "equal":
+            continue
+        if i1 < i2:  # lines it rewrote or removed
+            at = find(result, base[i1:i2])
+            if at is None:
+                return None
+            result[at : at + i2 - i1] = theirs[j1:j2]
+        elif i1 == 0:  # lines it added: before the first line, after the last, or after one
+            result[0:0] = theirs[j1:j2]
+        elif i1 == len(base):
+            result.extend(theirs[j1:j2])
+        else:
+            at = find(result, base[i1 - 1 : i1])
+            if at is None:
+                return None
+            result[at + 1 : at + 1] = theirs[j1:j2]
+    return result
+
+
+def resolve(path):
+    """A changelog that `git apply --3way` left conflicted, resolved as an agent adding its
+    entry (both sides' lines) or editing lines there (`made_on`) would."""
     stages = {}
     for stage in (1, 2, 3):
         shown = subprocess.run(["git", "show", f":{stage}:{path}"], capture_output=True)
@@ -126,8 +168,28 @@ def union(path):
             name = Path(scratch) / str(stage)
             name.write_bytes(stages[stage])
             names.append(str(name))
-        merged = subprocess.run(["git", "merge-file", "-p", "--union", *names], capture_output=True)
-    Path(path).write_bytes(merged.stdout)
+        labels = ["-L", "ours", "-L", "base", "-L", "theirs"]
+        merged = subprocess.run(
+            ["git", "merge-file", "-p", "--diff3", *labels, *names], capture_output=True
+        ).stdout
+    out, block, part = [], {}, None
+    for line in merged.splitlines(keepends=True):
+        mark = line.rstrip(b"\\r\\n")
+        if mark == b"<<<<<<< ours":
+            block, part = {"ours": [], "base": [], "theirs": []}, "ours"
+        elif mark == b"||||||| base" and part == "ours":
+            part = "base"
+        elif mark == b"=======" and part == "base":
+            part = "theirs"
+        elif mark == b">>>>>>> theirs" and part == "theirs":
+            done = made_on(block["ours"], block["base"], block["theirs"])
+            out.extend(done if done is not None else block["ours"] + block["theirs"])
+            part = None
+        elif part is not None:
+            block[part].append(line)
+        else:
+            out.append(line)
+    Path(path).write_bytes(b"".join(out))
     git("add", "--", path)
 
 
@@ -144,8 +206,8 @@ if applied.returncode == 0:
     sys.exit(0)
 unmerged = git("diff", "--name-only", "--diff-filter=U").stdout.splitlines()
 if unmerged and all(changelog(path) for path in unmerged) and not named(applied.stderr):
-    for path in unmerged:  # an agent adds its entry to the changelog it finds
-        union(path)
+    for path in unmerged:  # an agent makes its change to the changelog it finds
+        resolve(path)
     sys.exit(0)
 files = unmerged or named(applied.stderr) or ["(see above)"]
 git("reset", "-q", "--hard", "HEAD")  # undo the half-applied patch, staged files included
