@@ -274,7 +274,9 @@ class Engine:
             found = overlaps(report.task_id, set(touching), self.plan, states, mergeable)
             other, shared = next(iter(found.items()), (None, []))
             if shared:
-                overlap = f"touching {shared[0]}, which task {other} also changes"
+                seen = other is not None and shared[0] in states[other].files
+                how = "also changes" if seen else "is likely to touch too"
+                overlap = f"touching {shared[0]}, which task {other} {how}"
                 if overlap not in state.detail:
                     fields["detail"] = f"{state.detail.split(' (touching')[0]} ({overlap})"
                     self.store.note(f"task {report.task_id} {overlap}", report.task_id)

@@ -243,8 +243,17 @@ def test_an_agent_seen_touching_another_tasks_files_is_flagged():
     agents.script["2"] = [[Progress("2", {"files": ("a.py", "b.py"), "heartbeat_at": 101.0})]]
     engine.step()
     engine.step()
-    assert "touching a.py, which task 1 also changes" in store.rows["2"].detail
+    # task 1 lists a.py but has changed nothing yet
+    assert "touching a.py, which task 1 is likely to touch too" in store.rows["2"].detail
+    assert ("2", "note", "task 2 touching a.py, which task 1 is likely to touch too") in store.log
+    # once task 1 is seen changing it, the flag says so
+    store.rows["1"] = store.rows["1"].model_copy(update={"files": ("a.py",)})
+    agents.script["2"] = [
+        [Progress("2", {"files": ("a.py", "b.py", "c.py"), "heartbeat_at": 102.0})]
+    ]
+    engine.step()
     assert ("2", "note", "task 2 touching a.py, which task 1 also changes") in store.log
+    assert store.rows["2"].detail.count("(touching") == 1
 
 
 def test_each_running_agent_has_a_slot_of_its_own_and_a_freed_slot_is_reused():
