@@ -21,6 +21,8 @@ S = TaskStatus
 
 
 def _touch(path: str, seen: Collection[str], footprint: Footprint) -> str:
+    """How a task stands to a file, for a wait's reason: seen changing it, sure to touch it
+    (listed), or likely to."""
     if path in seen:
         return "changes"
     return "touches" if footprint.confidence.get(path, 1.0) >= 1.0 else "may touch"
@@ -82,10 +84,11 @@ class _Step:
         }
 
     def seen_conflict(self, a: str, b: str) -> str | None:
-        """Why `a` should not start beside `b` from what either was seen changing: their risk
-        of a real conflict (`bot.planning.risk.pair_risk`, by the rates the plan used), with
-        those files certain, reaches the plan's threshold. Only where one of them was seen
-        changing a file both may touch: the plan has weighed their predicted footprints."""
+        """Why `a` should wait for `b` (to start, or to land) from what either was seen
+        changing, or None: their risk of a real conflict (`bot.planning.risk.pair_risk`, by
+        the rates the plan used), with those files certain, reaches the plan's threshold.
+        Only where one of them was seen changing a file both may touch: the plan has weighed
+        their predicted footprints."""
         shared = self.counted[a] & self.counted[b]
         seen_a, seen_b = self.observed.get(a, ()), self.observed.get(b, ())
         if not shared or (shared.isdisjoint(seen_a) and shared.isdisjoint(seen_b)):
