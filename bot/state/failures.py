@@ -133,8 +133,7 @@ def _repeats(
     said = _said(state)
     if not said or said != state.retried_after:
         return None
-    mine, _ = _failed_on(task_id, plan, states, mergeable)
-    mine |= set(state.named_files)
+    mine = set(state.named_files) or _failed_on(task_id, plan, states, mergeable)[0]
     if _landed_since(task_id, plan, states, mine):
         return None
     since = "nothing has landed since it started"
