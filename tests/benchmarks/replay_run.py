@@ -20,9 +20,12 @@ them (the window's base W). For each window:
    oracle does not count those pairs).
 4. `orchestrate plan --json` then `orchestrate run` run with max_parallel P (--parallel), then
    again in a fresh throwaway repository with max_parallel 1: the sequential baseline with the
-   same overheads. Planning runs first in both, so both runs start with a warm cache (as after
-   a user's `orchestrate plan`); only `orchestrate run` is timed (wall clock). orchestrate is
-   imported from --source (PYTHONPATH), so any checkout of it can be measured.
+   same overheads, doing the changes one by one in history's order (each task file gets a
+   priority, and no pair is kept apart, so the priorities alone set the order; a run that
+   started them in another order says so). Planning runs first in both, so both runs start
+   with a warm cache (as after a user's `orchestrate plan`); only `orchestrate run` is timed
+   (wall clock). orchestrate is imported from --source (PYTHONPATH), so any checkout of it
+   can be measured.
 5. `orchestrate status --json` gives each task's final status, attempts and redos.
 6. The final tree of `main` is compared with the tree of the window's last change in --repo.
    Windows from a file may skip commits (bots' commits were left out of them); the paths that
@@ -330,11 +333,14 @@ def slug(subject: str) -> str:
     return words[:40].rstrip("-") or "change"
 
 
-def write_tasks(window: Window, tasks: Path) -> None:
+def write_tasks(window: Window, tasks: Path, in_order: bool = False) -> None:
+    """One task file per change. `in_order`: each with a priority that starts the changes in
+    history's order when one agent works (the baseline: doing them one by one)."""
     tasks.mkdir()
     for change in window.changes:
         subject, _, body = change.message.strip().partition("\n")
-        text = f"---\ntitle: {json.dumps(subject.strip())}\n---\n{body.strip()}\n"
+        priority = f"priority: {len(window.changes) + 1 - change.id}\n" if in_order else ""
+        text = f"---\ntitle: {json.dumps(subject.strip())}\n{priority}---\n{body.strip()}\n"
         (tasks / f"{change.id}-{slug(subject)}.md").write_text(text, encoding="utf-8")
 
 
@@ -356,9 +362,11 @@ def write_config(scratch: Path, slots: int, work: float) -> Path:
     agent, patches = scratch / "agent.py", scratch / "patches"
     command = shlex.join([sys.executable, str(agent), str(patches), str(work)])
     path = scratch / f"orchestrate-p{slots}.yml"
+    # One agent: no pair is kept apart, so the tasks' priorities alone set the order.
+    in_order = "plan: {conflict_threshold: 1.0}\n" if slots == 1 else ""
     path.write_text(
         f"max_parallel: {slots}\nagent:\n  preset: command\n  command: {json.dumps(command)}\n"
-        "resources: {max_cpu_percent: 100, max_memory_percent: 100}\n",
+        f"resources: {{max_cpu_percent: 100, max_memory_percent: 100}}\n{in_order}",
         encoding="utf-8",
     )
     return path
@@ -421,6 +429,7 @@ class RunResult:
     attempts: int
     redos: int
     tree: str
+    order: list[str] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -442,12 +451,22 @@ def peak_agents(events: Sequence[dict[str, Any]]) -> int | None:
     return peak
 
 
+def started_order(events: Sequence[dict[str, Any]]) -> list[str]:
+    """The tasks in the order their first agents started."""
+    order: list[str] = []
+    for event in events:
+        if event["new"] == "running" and event["task_id"] not in order:
+            order.append(str(event["task_id"]))
+    return order
+
+
 def run_once(
     orchestrate: Orchestrate, window: Window, clone: Path, scratch: Path, slots: int, work: float
 ) -> RunResult:
     repo = throwaway_repo(clone, window.base, scratch / f"repo-p{slots}")
     config = write_config(scratch, slots, work)
-    common = ["--repo", str(repo), "--tasks", str(scratch / "tasks"), "--config", str(config)]
+    tasks = scratch / ("tasks-in-order" if slots == 1 else "tasks")
+    common = ["--repo", str(repo), "--tasks", str(tasks), "--config", str(config)]
     began = time.perf_counter()
     plan = json.loads(orchestrate("plan", *common, "--json"))
     plan_seconds = time.perf_counter() - began
@@ -463,6 +482,7 @@ def run_once(
         plan_seconds=plan_seconds,
         plan_waves=len(plan["waves"]),
         peak_agents=peak_agents(status["events"]),
+        order=started_order(status["events"]),
         outcomes={name: counts.get(name, 0) for name in {*OUTCOMES, *counts}},
         attempts=sum(int(s["attempt"]) for s in states),
         redos=sum(int(s["redos"]) for s in states),
@@ -558,6 +578,7 @@ def replay(
     window: Window, args: argparse.Namespace, orchestrate: Orchestrate, scratch: Path
 ) -> WindowResult:
     write_tasks(window, scratch / "tasks")
+    write_tasks(window, scratch / "tasks-in-order", in_order=True)
     write_patches(window, args.repo, scratch / "patches")
     agent = AGENT.replace("CHANGELOG_PATTERNS", repr(CHANGELOGS), 1)
     (scratch / "agent.py").write_text(agent, encoding="utf-8")
@@ -619,6 +640,9 @@ def print_window(result: WindowResult) -> None:
         f" redos {result.sequential.redos};"
         f" same tree as sequential: {'yes' if result.same_tree_as_sequential else 'no'}"
     ]
+    history = [str(number) for number in range(1, result.k + 1)]
+    if result.sequential.order != history[: len(result.sequential.order)]:
+        notes.append(f"  the sequential run started them out of order: {result.sequential.order}")
     if result.tree.skipped_commits:
         notes.append(f"  the window skips {result.tree.skipped_commits} commit(s) of the history")
     if result.tree.differing:
