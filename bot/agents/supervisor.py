@@ -69,6 +69,22 @@ def paths_named(log_tail: str, tails: bool = True) -> list[str]:
     return [path for path in found if ".." not in path.split("/")]
 
 
+# A line that says something went wrong, as git, test runners, compilers and agents say it.
+_WENT_WRONG = re.compile(
+    r"error|fail|conflict|cannot|can't|could ?n[o']t|unable|not found|no such|does ?n[o']t|"
+    r"missing|fatal|abort|denied|refus|invalid",
+    re.I,
+)
+
+
+def went_wrong(log_tail: str) -> str:
+    """The lines of an agent's output that say something went wrong (`error: patch failed:
+    app.py:12`, `FAILED tests/test_app.py::test_x`), not those that say what went well
+    (`Applied patch to 'models.py' cleanly.`, `tests/test_cli.py ....  [ 40%]`)."""
+    lines = log_tail.splitlines()
+    return "\n".join(line for line in lines if _WENT_WRONG.search(_PATH.sub(" ", line)))
+
+
 _NUMBER = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 

@@ -27,6 +27,7 @@ from bot.agents.supervisor import (
     is_rate_limited,
     is_transient,
     paths_named,
+    went_wrong,
 )
 from bot.config import Config
 from bot.engine.ports import Moved, Progress, Report
@@ -243,15 +244,21 @@ class ProcessAgents:
     def _named(self, task_id: str, tail: str) -> tuple[str, ...]:
         """The files of the task's checkout that its agent's last words name (where a failure
         happened: the work it lacked may be there), and those it names as written that are
-        not there, in a folder that is (a file another task creates, say)."""
+        not there, in a folder that is (a file another task creates, say). Where the lines
+        that say what went wrong name any, theirs alone: a file git applied cleanly, or a
+        test file that passed, is not what the failure is about."""
         checkout = self.repo.checkout_path(self.tasks[task_id].branch)
-        written = set(paths_named(tail, tails=False))
 
-        def named(path: str) -> bool:
-            where = checkout / path
-            return where.is_file() or (path in written and where.parent.is_dir())
+        def named(said: str) -> list[str]:
+            written = set(paths_named(said, tails=False))
+            return [
+                path
+                for path in paths_named(said)
+                if (checkout / path).is_file()
+                or (path in written and (checkout / path).parent.is_dir())
+            ]
 
-        return tuple([path for path in paths_named(tail) if named(path)][:NAMED_FILES])
+        return tuple((named(went_wrong(tail)) or named(tail))[:NAMED_FILES])
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]
