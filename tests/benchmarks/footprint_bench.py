@@ -45,11 +45,16 @@ def task_of(index: int, message: str) -> Task:
 
 def simulate(
     k: int, order: Sequence[int], serial: set[Pair], real: set[Pair], slots: int
-) -> tuple[int, int]:
-    """Steps to finish k equal tasks, and redos: a predicted conflict serializes the pair; a
-    real conflict between two tasks in flight together costs the later-merged one a redo."""
+) -> tuple[int, int, int]:
+    """Steps to finish k equal tasks, redos, and the real conflicts whose newer change started
+    first: a predicted conflict serializes the pair; a real conflict between two tasks in
+    flight together costs the later-merged one a redo. A pair (i, j), i < j, started j first
+    costs nothing here (an agent writes its change on what it finds), but in history j was
+    made on i's work, and a change that builds on another may fail until that one lands."""
     pending = list(order)
     rank = {task: position for position, task in enumerate(order)}
+    pairs = set(real)
+    started: dict[int, int] = {}
     steps = redos = 0
     while pending:
         batch: list[int] = []
@@ -57,6 +62,8 @@ def simulate(
             if len(batch) < slots and not any(tuple(sorted((task, o))) in serial for o in batch):
                 batch.append(task)
         steps += 1
+        for task in batch:
+            started.setdefault(task, steps)
         redo = {
             max(a, b, key=rank.__getitem__)
             for a in batch
@@ -67,7 +74,7 @@ def simulate(
         redos += len(redo)
         for task in redo:  # once rebased on the merged work, a redo no longer collides
             real = {p for p in real if task not in p}
-    return steps, redos
+    return steps, redos, sum(started[j] < started[i] for i, j in pairs)
 
 
 class Score:
@@ -78,7 +85,7 @@ class Score:
         self.independent = self.independent_left = 0
         self.tasks = self.unknown = self.empty = 0
         self.steps = {"predicted": 0, "oracle": 0, "best": 0, "serial": 0}
-        self.redos = 0
+        self.redos = self.newer_first = 0
         self.windows = self.k = 0
         self.risks: list[tuple[float, bool]] = []  # (predicted risk, really conflicts)
         self.known: list[tuple[float, bool]] = []  # the same, from the files really touched
@@ -173,9 +180,10 @@ def score_window(
         score.real += len(real)
         score.real_hit += len(real & predicted)
         order = [int(t) for t in plan.merge_order]
-        steps, redos = simulate(k, order, predicted, real, 4)
+        steps, redos, newer_first = simulate(k, order, predicted, real, 4)
         score.steps["predicted"] += steps
         score.redos += redos
+        score.newer_first += newer_first
         oracle_order = [int(t) for t in oracle_plan.merge_order]
         score.steps["oracle"] += simulate(k, oracle_order, oracle, real, 4)[0]
         score.steps["best"] += simulate(k, list(range(k)), real, real, 4)[0]
@@ -246,7 +254,10 @@ def report(threshold: Threshold, s: Score) -> None:
         f" {_ratio(speed['predicted'], speed['oracle']):.2f}); knowing the real conflicts"
         f" {speed['best']:.2f} (predicted/best {_ratio(speed['predicted'], speed['best']):.2f})"
     )
-    print(f"redos      {s.redos} ({_ratio(s.redos, s.k):.1%} more agent runs than tasks)")
+    print(
+        f"redos      {s.redos} ({_ratio(s.redos, s.k):.1%} more agent runs than tasks);"
+        f" {s.newer_first} of {s.real} real conflicts started the newer change first"
+    )
 
 
 def read_windows(path: Path, limit: int | None) -> list[dict[str, Any]]:
