@@ -218,6 +218,7 @@ class TaskState(BaseModel):
     base_clash: bool = False  # its work in progress conflicts with what landed since it started
     clash_files: tuple[str, ...] = ()  # the files of those conflicts
     named_files: tuple[str, ...] = ()  # files of its checkout a failure's output names
+    missing_files: tuple[str, ...] = ()  # of those, the ones not there: another task may create
     failure_digest: str = ""  # what its agent last said when it failed (numbers aside)
     retried_after: str = ""  # what its agent said in the failure it was last tried again after
     retryable: bool = False  # a failure worth another attempt (overload, crash, lost agent)

@@ -98,6 +98,7 @@ def new_attempt(previous: TaskState, attempt: int, slot: int, now: float) -> dic
         "rate_limited": False,
         "log_tail": "",
         "named_files": (),
+        "missing_files": (),
         "failure_digest": "",
         "progress": "",
         "cost_usd": None,

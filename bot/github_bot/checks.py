@@ -25,6 +25,7 @@ REPORTED = (
     "head_sha",
     "files",
     "named_files",
+    "missing_files",
     "conflict_files",
     "progress",
     "heartbeat_at",

@@ -233,7 +233,7 @@ class ProcessAgents:
             "pid": None,
             "finished_at": self.clock(),
             "log_tail": tail,
-            "named_files": self._named(task_id, tail),
+            **self._named(task_id, tail),
             "retryable": is_transient(tail, bool(files), code),
             "failure_digest": failure_digest(tail),
             "rate_limited": is_rate_limited(tail, code),
@@ -241,12 +241,13 @@ class ProcessAgents:
         }
         return Moved(task_id, S.FAILED, detail, fields)
 
-    def _named(self, task_id: str, tail: str) -> tuple[str, ...]:
+    def _named(self, task_id: str, tail: str) -> dict[str, tuple[str, ...]]:
         """The files of the task's checkout that its agent's last words name (where a failure
         happened: the work it lacked may be there), and those it names as written that are
-        not there, in a folder that is (a file another task creates, say). Where the lines
-        that say what went wrong name any, theirs alone: a file git applied cleanly, or a
-        test file that passed, is not what the failure is about."""
+        not there, in a folder that is (a file another task creates, say): `named_files`, and
+        of those `missing_files`. Where the lines that say what went wrong name any, theirs
+        alone: a file git applied cleanly, or a test file that passed, is not what the failure
+        is about."""
         checkout = self.repo.checkout_path(self.tasks[task_id].branch)
 
         def named(said: str) -> list[str]:
@@ -258,7 +259,9 @@ class ProcessAgents:
                 or (path in written and (checkout / path).parent.is_dir())
             ]
 
-        return tuple((named(went_wrong(tail)) or named(tail))[:NAMED_FILES])
+        files = tuple((named(went_wrong(tail)) or named(tail))[:NAMED_FILES])
+        missing = tuple(path for path in files if not (checkout / path).is_file())
+        return {"named_files": files, "missing_files": missing}
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:
         task = self.tasks[task_id]

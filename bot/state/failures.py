@@ -47,10 +47,10 @@ def _footprint_files(task_id: str, plan: Plan, observed: Mapping[str, Collection
 
 def _named(state: TaskState, mergeable: Sequence[str]) -> set[str]:
     """The files its failure's output named, changelog-style ones aside unless they are all it
-    named: a changelog merges as a union, but one the agent could not change (a file another
-    task renames or creates, say) is still what the failure is about."""
-    named = set(state.named_files)
-    return {f for f in named if not is_mergeable(f, mergeable)} or named
+    named or not there: a changelog merges as a union, but one the agent could not change (a
+    file another task renames or creates, say) is still what the failure is about."""
+    named, missing = set(state.named_files), set(state.missing_files)
+    return {f for f in named if not is_mergeable(f, mergeable) or f in missing} or named
 
 
 def _failed_on(
@@ -69,7 +69,9 @@ def _needed_work(
     task_id: str, plan: Plan, states: Mapping[str, TaskState], mine: set[str]
 ) -> dict[str, str]:
     """Unfinished tasks a failed task may have needed: ones predicted or seen to touch one of
-    `mine`, with that file. Never one that depends on it or waits for it (that would wait
+    `mine`, with that file; and where its failure named a file it did not have that none of
+    them may touch, every one of them (one may be creating it: a file's creator is the
+    hardest thing to predict). Never one that depends on it or waits for it (that would wait
     forever)."""
     observed = observed_files(states)
     needs: nx.DiGraph[str] = nx.DiGraph((d.after, d.before) for d in plan.dependencies)
@@ -78,13 +80,22 @@ def _needed_work(
     )
     needs.add_nodes_from(states)
     found: dict[str, str] = {}
-    for other in plan.merge_order:
-        if other == task_id or states[other].status.terminal or nx.has_path(needs, other, task_id):
-            continue
+    unfinished = [
+        other
+        for other in plan.merge_order
+        if other != task_id
+        and not states[other].status.terminal
+        and not nx.has_path(needs, other, task_id)
+    ]
+    touched: set[str] = set()
+    for other in unfinished:
         shared = sorted(mine & _footprint_files(other, plan, observed))
+        touched.update(shared)
         if shared:
             found[other] = shared[0]
-    return found
+    if unclaimed := sorted(mine & set(states[task_id].missing_files) - touched):
+        found.update({other: found.get(other, unclaimed[0]) for other in unfinished})
+    return {other: found[other] for other in unfinished if other in found}
 
 
 def _landed_since(
@@ -177,7 +188,8 @@ def _failure_wait(
     if needed and not (named and landed):
         who, file = listed(list(needed)), next(iter(needed.values()))
         ended = "it has" if len(needed) == 1 else "they have"
-        detail = f"failed ({state.detail}) while {who} may still change {file}; tried again "
+        does = "create" if file in state.missing_files else "change"
+        detail = f"failed ({state.detail}) while {who} may still {does} {file}; tried again "
         return Requeue(
             task_id, f"{detail}once {ended} ended {count}", {**fields, "after": tuple(needed)}
         )

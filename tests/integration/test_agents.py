@@ -215,6 +215,7 @@ def test_agent_that_exits_1_at_once_the_same_way_is_retried_once_then_fails(tmp_
     # file not there yet (named as written, in a folder of the checkout): not the tail of a
     # path elsewhere, nor a file in a folder the checkout does not have
     assert state.named_files == ("b.txt", "gone.txt", "a.txt")
+    assert state.missing_files == ("gone.txt",)
     assert "retry 1 of 2 in 0.1s" in out
 
 

@@ -207,7 +207,7 @@ import os, pathlib, runpy, sys
 seen = pathlib.Path(os.environ["FLAKY_STATE"])
 if not seen.exists():
     seen.write_text("once")
-    print("API error: 529 overloaded while reading src/shared.py", flush=True)
+    print("API error: 529 overloaded while reading src/shared.py, src/later.py", flush=True)
     sys.exit(1)
 runpy.run_module("bot.agents.scripted", run_name="__main__")
 """
@@ -229,7 +229,8 @@ def test_a_transient_agent_failure_is_retried_by_the_loop(
     assert first.state.retryable and "overloaded" in first.state.log_tail
     merge_job(fake_repo, tmp_path / "m1")
     # what the failure named reached the dashboard through the agent job's report
-    assert _state(fake_repo)["1"]["named_files"] == ["src/shared.py"]
+    assert _state(fake_repo)["1"]["named_files"] == ["src/shared.py", "src/later.py"]
+    assert _state(fake_repo)["1"]["missing_files"] == ["src/later.py"]
     [dispatch] = fake.take_deliveries("workflow_dispatch")
     fake.take_deliveries()
     run = deliver(fake, fake_repo, dispatch, tmp_path / "c2", now=time.time() + 1)

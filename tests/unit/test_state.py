@@ -234,6 +234,42 @@ def test_a_failure_that_names_only_a_changelog_is_judged_on_it():
     assert requeue.fields["after"] == ("3",)
 
 
+def test_a_failure_naming_a_file_it_lacks_waits_for_any_unfinished_task_that_may_create_it():
+    """Seen in a replay of click's history: 3 and 5 failed for a CHANGES.md that 2 (`Move
+    changes to markdown`) was creating; no prediction had 2 touch a file that did not exist,
+    so they were retried after a backoff, not after 2. A file its failure names that its
+    checkout lacks, which no unfinished task is predicted or seen to touch: any of them may be
+    creating it, so it waits for them all, and goes as soon as one lands it."""
+    plan = _plan_with(**{"1": {"a.py": 1.0}, "2": {"b.py": 1.0}, "3": {"c.py": 1.0},
+                         "4": {"d.py": 1.0}})  # fmt: skip
+    failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1",
+              "started_at": 40.0, "finished_at": 60.0, "named_files": ("CHANGES.md", "c.py"),
+              "missing_files": ("CHANGES.md",)}  # fmt: skip
+    given = statuses(plan, t1=S.RUNNING, t2=failed, t3=S.MERGED)
+    [requeue] = decide(plan, given, 60.0).requeue
+    assert requeue.fields["after"] == ("1", "4")
+    assert requeue.detail == (
+        "failed (exit 1) while 1, 4 may still create CHANGES.md; tried again once they have "
+        "ended (wait 1 of 2)"
+    )
+    # the same name, there all along: nobody is predicted to touch it, a plain failure
+    there = {**failed, "named_files": ("CHANGES.md",), "missing_files": ()}
+    given = statuses(plan, t1=S.RUNNING, t2=there, t3=S.MERGED)
+    assert decide(plan, given, 60.0).requeue[0].detail.startswith("transient failure")
+    # a task predicted to touch it is the one it waits for
+    known = _plan_with(**{"1": {"a.py": 1.0}, "2": {"b.py": 1.0}, "3": {"c.py": 1.0},
+                          "4": {"d.py": 1.0, "CHANGES.md": 0.3}})  # fmt: skip
+    [requeue] = decide(known, statuses(known, t1=S.RUNNING, t2=failed, t3=S.MERGED), 60.0).requeue
+    assert requeue.fields["after"] == ("4",)
+    # once one of them lands the file, the wait is over
+    waiting = {**failed, "status": S.PLANNED, "waits": 1, "after": ("1", "4")}
+    created = {"status": S.MERGED, "files": ("a.py", "CHANGES.md"), "finished_at": 70.0}
+    given = statuses(plan, t1=created, t2=waiting, t3=S.MERGED, t4=S.RUNNING)
+    assert decide(plan, given, 70.0).launch == ("2",)
+    given = statuses(plan, t1={**created, "files": ("a.py",)}, t2=waiting, t4=S.RUNNING)
+    assert "2" not in decide(plan, given, 70.0).launch
+
+
 def test_a_failure_never_waits_for_work_that_waits_for_it_or_needs_it():
     plan = _plan_with(**{"1": {"a.py": 1.0, "new.py": 0.3}, "2": {"b.py": 1.0, "new.py": 0.2}})
     failed = {"status": S.FAILED, "retryable": True, "attempt": 1, "detail": "exit 1"}

@@ -43,6 +43,7 @@ def stalled(draw: st.DrawFn) -> tuple[Plan, dict[str, TaskState]]:
             after=tuple(sorted(draw(st.sets(st.sampled_from(others), max_size=3)))),
             redos=draw(st.integers(0, 1)),
             named_files=draw(seen),
+            missing_files=draw(seen),
             conflict_files=draw(seen),
             files=draw(seen),
         )
