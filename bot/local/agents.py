@@ -244,10 +244,11 @@ class ProcessAgents:
     def _named(self, task_id: str, tail: str) -> dict[str, tuple[str, ...]]:
         """The files of the task's checkout that its agent's last words name (where a failure
         happened: the work it lacked may be there), and those it names as written that are
-        not there, in a folder that is (a file another task creates, say): `named_files`, and
-        of those `missing_files`. Where the lines that say what went wrong name any, theirs
-        alone: a file git applied cleanly, or a test file that passed, is not what the failure
-        is about."""
+        not there, in a folder that is (a file another task creates, say): `named_files`.
+        Where the lines that say what went wrong name any, theirs alone: a file git applied
+        cleanly, or a test file that passed, is not what the failure is about. Of those, the
+        ones not there are `missing_files` (`CHANGES.md: No such file`), unless no line said
+        what went wrong: a new file the agent only said it would write is not one it lacked."""
         checkout = self.repo.checkout_path(self.tasks[task_id].branch)
 
         def named(said: str) -> list[str]:
@@ -259,8 +260,9 @@ class ProcessAgents:
                 or (path in written and (checkout / path).parent.is_dir())
             ]
 
-        files = tuple((named(went_wrong(tail)) or named(tail))[:NAMED_FILES])
-        missing = tuple(path for path in files if not (checkout / path).is_file())
+        wrong = named(went_wrong(tail))
+        files = tuple((wrong or named(tail))[:NAMED_FILES])
+        missing = tuple(path for path in wrong[:NAMED_FILES] if not (checkout / path).is_file())
         return {"named_files": files, "missing_files": missing}
 
     def _collected(self, task_id: str, watch: Watch, state: TaskState) -> Moved:

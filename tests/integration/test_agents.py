@@ -219,6 +219,18 @@ def test_agent_that_exits_1_at_once_the_same_way_is_retried_once_then_fails(tmp_
     assert "retry 1 of 2 in 0.1s" in out
 
 
+def test_a_new_file_an_agent_only_said_it_would_write_is_not_one_it_lacked(tmp_path, capsys):
+    """No line of its output says what went wrong: every file it names counts, but a file it
+    only announced is not one it lacked (that would make it wait for every other task)."""
+    code = "import sys\nprint('writing new.txt after a.txt', flush=True)\nsys.exit(1)\n"
+    agent = script_agent(tmp_path, code, {"retries": 0})
+    repo, tasks = one_task(tmp_path, agent)
+    run(capsys, repo, tasks)
+    state = states(repo)["1"]
+    assert state.status is TaskStatus.FAILED
+    assert state.named_files == ("new.txt", "a.txt") and state.missing_files == ()
+
+
 def test_agent_that_fails_differently_each_time_spends_its_retries(tmp_path, capsys):
     counter = tmp_path / "attempts"
     code = f"""
