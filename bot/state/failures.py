@@ -93,9 +93,9 @@ def _needed_work(
         touched.update(shared)
         if shared:
             found[other] = shared[0]
-    if unclaimed := sorted(mine & set(states[task_id].missing_files) - touched):
-        found.update({other: found.get(other, unclaimed[0]) for other in unfinished})
-    return {other: found[other] for other in unfinished if other in found}
+    if unclaimed := sorted((mine & set(states[task_id].missing_files)) - touched):
+        return {other: found.get(other, unclaimed[0]) for other in unfinished}
+    return found
 
 
 def _landed_since(
