@@ -4,7 +4,10 @@ Not a test: a script. Windows come from a JSONL file (see shared/data/history/RE
 generated from any git repository's history (`--generate`, see window_gen.py). For each window
 the predictor runs at the window's base; the script prints file recall and precision, conflict
 recall (changelog-only conflicts counted apart), the share of independent pairs left parallel,
-and the effective speedup next to the oracle (true files) and everything serialized. `--speed`
+and the effective speedup next to the oracle (true files) and everything serialized. A
+changelog-only conflict costs a redo in the simulation, as a real one does, where git's union
+would be refused (orchestrate's merge driver keeps both sides only when both only add lines:
+here, when either change removed or rewrote a line of that file in history). `--speed`
 times planning 200 tasks on a large repository, cold and warm.
 
     python tests/benchmarks/footprint_bench.py --repo FLASK_CLONE \
@@ -14,8 +17,10 @@ times planning 200 tasks on a large repository, cold and warm.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,7 +86,7 @@ class Score:
     def __init__(self) -> None:
         self.tp = self.fp = self.fn = 0
         self.conf_tp = self.conf_fp = self.conf_fn = 0
-        self.real = self.real_hit = self.changelog = self.changelog_hit = 0
+        self.real = self.real_hit = self.changelog = self.changelog_hit = self.refused = 0
         self.independent = self.independent_left = 0
         self.tasks = self.unknown = self.empty = 0
         self.steps = {"predicted": 0, "oracle": 0, "best": 0, "serial": 0}
@@ -128,6 +133,32 @@ def _labels(window: dict[str, Any]) -> tuple[set[Pair], set[Pair], set[Pair]]:
     return independent, changelog, real
 
 
+@functools.cache
+def _rewritten(repo: Path, sha: str) -> frozenset[str]:
+    """The files of which a past change removed or rewrote lines (`git diff --numstat`)."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--numstat", "--no-renames", f"{sha}^1", sha],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return frozenset(
+        path for deleted, path in (line.split("\t")[1:3] for line in out.splitlines())
+        if deleted != "0"
+    )  # fmt: skip
+
+
+def _refused(window: dict[str, Any], changelog: set[Pair], repo: Path) -> set[Pair]:
+    """The changelog-only conflicts whose union orchestrate's merge driver would refuse: a
+    side rewrote or removed a line of the file (roughly: where a change builds on the other's
+    entry, history's diff edits lines the parallel change would not have had)."""
+    sha = {task["i"]: task["sha"] for task in window["tasks"]}
+    files = {(pair["i"], pair["j"]): pair["pc_conflict_files"] for pair in window["pairs"]}
+    return {
+        (i, j)
+        for i, j in changelog
+        if set(files[i, j]) & (_rewritten(repo, sha[i]) | _rewritten(repo, sha[j]))
+    }
+
+
 Threshold = float  # the conflict risk from which a pair is kept apart
 RISK_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.01)
 SURE = ConflictRates(base=1.0)  # every shared file conflicts: the risk is the chance of sharing
@@ -156,6 +187,8 @@ def score_window(
     oracle_plan = build_plan(tasks, truth, 4, conflict_threshold=1e-9, rates=SURE)
     oracle = _pairs(oracle_plan.conflicts)  # the true files: pairs that really share one
     independent, changelog, real = _labels(window)
+    refused = _refused(window, changelog, repo)
+    redone = real | refused  # conflicts that cost a redo when together
     k = len(tasks)
     rates = _rates(repo, snapshot, cache, learnt)
     texts = alike(tasks, snapshot.history_index)
@@ -177,16 +210,17 @@ def score_window(
         score.independent_left += len(independent - predicted)
         score.changelog += len(changelog)
         score.changelog_hit += len(changelog & predicted)
+        score.refused += len(refused)
         score.real += len(real)
         score.real_hit += len(real & predicted)
         order = [int(t) for t in plan.merge_order]
-        steps, redos, newer_first = simulate(k, order, predicted, real, 4)
+        steps, redos, newer_first = simulate(k, order, predicted, redone, 4)
         score.steps["predicted"] += steps
         score.redos += redos
         score.newer_first += newer_first
         oracle_order = [int(t) for t in oracle_plan.merge_order]
-        score.steps["oracle"] += simulate(k, oracle_order, oracle, real, 4)[0]
-        score.steps["best"] += simulate(k, list(range(k)), real, real, 4)[0]
+        score.steps["oracle"] += simulate(k, oracle_order, oracle, redone, 4)[0]
+        score.steps["best"] += simulate(k, list(range(k)), redone, redone, 4)[0]
         score.steps["serial"] += k
         score.windows += 1
         score.k += k
@@ -237,7 +271,8 @@ def report(threshold: Threshold, s: Score) -> None:
     )
     print(
         f"conflicts  recall {_ratio(s.real_hit, s.real):.3f} ({s.real_hit}/{s.real} non-changelog);"
-        f" changelog-only {s.changelog} (union-merged, {s.changelog_hit} also flagged)"
+        f" changelog-only {s.changelog} ({s.changelog - s.refused} union-merged, {s.refused}"
+        f" refused: a side rewrites a line, a redo when together; {s.changelog_hit} flagged)"
     )
     print(
         f"parallel   {_ratio(s.independent_left, s.independent):.1%} of independent pairs left"
@@ -256,7 +291,7 @@ def report(threshold: Threshold, s: Score) -> None:
     )
     print(
         f"redos      {s.redos} ({_ratio(s.redos, s.k):.1%} more agent runs than tasks);"
-        f" {s.newer_first} of {s.real} real conflicts started the newer change first"
+        f" {s.newer_first} of {s.real + s.refused} conflicts started the newer change first"
     )
 
 
