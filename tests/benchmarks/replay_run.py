@@ -47,7 +47,10 @@ means of the speedups) and, before the table, the command line that reproduces i
     .venv/bin/python tests/benchmarks/replay_run.py --repo FLASK_CLONE \
         --windows ../shared/data/history/flask_windows.jsonl --pick 436 439 [--work 5]
     .venv/bin/python tests/benchmarks/replay_run.py --repo HTTPX_CLONE --generate 2 --k 8 \
-        --source /path/to/other/orchestrate/checkout
+        --source /path/to/other/orchestrate/checkout [--repeat 3]
+
+`--repeat N` replays each window N times and then prints each window's median speedup (one
+run's figure moves by a few tenths from run to run).
 
 `--pick` takes line numbers (from 0) of the windows file. Nothing here reaches the network.
 """
@@ -668,7 +671,8 @@ def summary(results: Sequence[WindowResult]) -> dict[str, Any]:
     for result in results:
         outcomes.update(result.parallel.outcomes)
     return {
-        "windows": len(results),
+        "windows": len({r.window for r in results}),
+        "replays": len(results),
         "tasks": sum(r.k for r in results),
         "parallel_seconds": sum(r.parallel.wall for r in results),
         "sequential_seconds": sum(r.sequential.wall for r in results),
@@ -683,13 +687,34 @@ def summary(results: Sequence[WindowResult]) -> dict[str, Any]:
 
 def print_summary(total: dict[str, Any]) -> None:
     print(
-        f"all: {total['windows']} windows, {total['tasks']} tasks; parallel"
+        f"all: {total['windows']} windows"
+        + (f" ({total['replays']} replays)" if total["replays"] > total["windows"] else "")
+        + f", {total['tasks']} tasks; parallel"
         f" {total['parallel_seconds']:.1f} s, sequential {total['sequential_seconds']:.1f} s;"
         f" speedup geomean {total['speedup_geomean']:.2f}, oracle"
         f" {total['oracle_speedup_geomean']:.2f}, reached {total['reached_geomean']:.0%};"
         f" outcomes {outcome_text(total['outcomes'])}; redos {total['redos']};"
-        f" tree matches {total['tree_matches']}/{total['windows']}"
+        f" tree matches {total['tree_matches']}/{total['replays']}"
     )
+
+
+def print_medians(results: Sequence[WindowResult]) -> None:
+    """Each window's median speedup over its replays (they vary by a few tenths from run to
+    run), and their geometric mean."""
+    by_window: dict[str, list[WindowResult]] = {}
+    for result in results:
+        by_window.setdefault(result.window, []).append(result)
+    medians = []
+    for name, runs in by_window.items():
+        ranked = sorted(runs, key=lambda r: r.speedup)
+        middle = ranked[len(ranked) // 2]
+        medians.append(middle)
+        each = ", ".join(f"{r.speedup:.2f}" for r in runs)
+        print(
+            f"median of {len(runs)}: {name:<22} {middle.speedup:.2f}x"
+            f" ({middle.reached:.0%} of the oracle's {middle.oracle_speedup:.2f}x); runs: {each}"
+        )
+    print(f"medians: speedup geomean {summary(medians)['speedup_geomean']:.2f}")
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -707,6 +732,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=4, help="max_parallel of the run (4)")
     parser.add_argument("--source", type=Path, default=PROJECT, help="orchestrate to measure")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="replay each window N times (1)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per window")
     args = parser.parse_args(argv)
     if args.windows and not args.pick:
@@ -729,22 +757,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.json:
             print(f"orchestrate: {orchestrate.origin()}\nreproduce: {command}\n{HEADER}")
         for window in windows:
-            scratch = Path(tempfile.mkdtemp(prefix="replay-window-"))
-            try:
-                result = replay(window, args, orchestrate, scratch)
-            finally:
-                if not args.keep:
-                    shutil.rmtree(scratch, ignore_errors=True)
-            results.append(result)
-            if args.json:
-                print(json.dumps(result.as_json()), flush=True)
-            else:
-                print_window(result)
+            for _ in range(max(1, args.repeat)):
+                scratch = Path(tempfile.mkdtemp(prefix="replay-window-"))
+                try:
+                    result = replay(window, args, orchestrate, scratch)
+                finally:
+                    if not args.keep:
+                        shutil.rmtree(scratch, ignore_errors=True)
+                results.append(result)
+                if args.json:
+                    print(json.dumps(result.as_json()), flush=True)
+                else:
+                    print_window(result)
     total = summary(results)
     if args.json:
         print(json.dumps({"summary": total, "command": command}))
     else:
         print_summary(total)
+        if args.repeat > 1:
+            print_medians(results)
     return 0
 
 
