@@ -51,11 +51,12 @@ def task_of(index: int, message: str) -> Task:
 def simulate(
     k: int, order: Sequence[int], serial: set[Pair], real: set[Pair], slots: int
 ) -> tuple[int, int, int]:
-    """Steps to finish k equal tasks, redos, and the real conflicts whose newer change started
-    first: a predicted conflict serializes the pair; a real conflict between two tasks in
-    flight together costs the later-merged one a redo. A pair (i, j), i < j, started j first
-    costs nothing here (an agent writes its change on what it finds), but in history j was
-    made on i's work, and a change that builds on another may fail until that one lands."""
+    """Steps to finish k equal tasks, redos, and the conflicts (`real`: those that cost a
+    redo) whose newer change started first: a predicted conflict serializes the pair; a
+    conflict between two tasks in flight together costs the later-merged one a redo. A pair
+    (i, j), i < j, started j first costs nothing here (an agent writes its change on what it
+    finds), but in history j was made on i's work, and a change that builds on another may
+    fail until that one lands."""
     pending = list(order)
     rank = {task: position for position, task in enumerate(order)}
     pairs = set(real)
